@@ -1,0 +1,61 @@
+# Fishpond. `make help` lists the targets. Every target does its own setup.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.fishpond-installed
+KERNEL := fishpond
+SAMPLE_ARGS := --customers 10000 --months 24 --end-month 2026-10 --seed 20261031
+
+.DEFAULT_GOAL := help
+.PHONY: help setup sysdeps test test-fast lint reports lab bench sample course clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Fishpond needs $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (fishpond)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv, install Fishpond with test tools, register the Jupyter kernel "fishpond"
+
+sysdeps: ## Install Debian packages for the browser tests (chromium, fonts-noto-cjk); needs root
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  echo "chromium and fonts-noto-cjk present"; \
+	else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: setup ## Run the whole test suite (unit, ground truth, notebooks, browser)
+	$(PY) -m pytest -n 2 --dist loadgroup tests
+
+test-fast: setup ## Unit tests only (skips notebook runs and browser checks)
+	$(PY) -m pytest -m "not slow and not browser" tests
+
+lint: setup ## Ruff lint and format check of src, tests and notebooks
+	$(VENV)/bin/ruff check src tests notebooks benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+reports: setup ## Produce the monthly report pack from the bundled sample into reports/YYYY-MM/
+	$(VENV)/bin/fishpond run
+
+lab: setup ## Open JupyterLab on the notebooks (installs jupyterlab on first use)
+	$(PY) -m pip install --quiet -e ".[dev,lab]"
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: setup ## Run the benchmarks; figures go to benchmarks/results/
+	$(PY) benchmarks/run_all.py
+
+sample: setup ## Regenerate the committed sample data in data/sample/
+	$(VENV)/bin/fishpond synth $(SAMPLE_ARGS) --out data/sample
+
+course: setup ## Build learner and solution notebooks (zh and en) into course/
+	$(VENV)/bin/fishpond course build --lang zh --out course/zh
+	$(VENV)/bin/fishpond course build --lang en --out course/en
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

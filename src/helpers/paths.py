@@ -1,0 +1,41 @@
+"""Path constants in one place (cookiecutter-data-science style).
+
+Everything resolves from the project root, never from the caller's working directory, so a
+notebook or the batch behaves the same wherever it is started. ``FISHPOND_ROOT`` overrides
+the root (useful when the package is installed outside a checkout).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _find_root() -> Path:
+    env = os.environ.get("FISHPOND_ROOT")
+    if env:
+        return Path(env).resolve()
+    # src/helpers/paths.py -> project root is two levels above src/
+    candidate = PACKAGE_DIR.parents[1]
+    if (candidate / "pyproject.toml").exists():
+        return candidate
+    return Path.cwd().resolve()
+
+
+PROJECT_ROOT = _find_root()
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+DATA_DIR = PROJECT_ROOT / "data"
+SAMPLE_DIR = DATA_DIR / "sample"
+SAMPLE_SPEC = SAMPLE_DIR / "dataset.yaml"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+BENCHMARKS_DIR = PROJECT_ROOT / "benchmarks"
+BENCH_RESULTS_DIR = BENCHMARKS_DIR / "results"
+CONFIG_DIR = PACKAGE_DIR / "config"
+LOCALES_DIR = PACKAGE_DIR / "locales"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+# Where a notebook run outside the batch (JupyterLab, nbval) writes its artifacts.
+SCRATCH_DIR = PROJECT_ROOT / ".fishpond-scratch"
+
+KERNEL_NAME = "fishpond"
