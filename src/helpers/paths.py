@@ -29,6 +29,8 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DATA_DIR = PROJECT_ROOT / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
 SAMPLE_SPEC = SAMPLE_DIR / "dataset.yaml"
+# The same sample exported as one flat customer table (GB18030 CSV, Chinese headers).
+SAMPLE_FLAT_SPEC = SAMPLE_DIR / "flat" / "dataset.yaml"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 BENCHMARKS_DIR = PROJECT_ROOT / "benchmarks"
 BENCH_RESULTS_DIR = BENCHMARKS_DIR / "results"
