@@ -1,0 +1,106 @@
+"""Plot theme and small plotting helpers shared by the notebooks.
+
+Chinese labels need a CJK font. We register Noto Sans CJK SC *by file path* from the
+``mplfonts`` package (a PyPI package that ships the font), so plots render Chinese on a machine
+with no system fonts and without rebuilding matplotlib's font cache, then hand the family to
+``sns.set_theme(font=...)`` (set_theme resets the family, so setting rcParams first is lost).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # headless batch; JupyterLab's inline backend still wins
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+FONT_FILE = "NotoSansCJKsc-Regular.otf"
+FONT_FAMILY = "Noto Sans CJK SC"
+# A sober, colour-blind-safe palette; tiers keep the same colour in every chart.
+TIER_COLOURS = {
+    "mass": "#9BB7D4",
+    "affluent": "#4C78A8",
+    "wealth": "#F58518",
+    "private": "#B2182B",
+}
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> Path:
+    """Path of the bundled Noto Sans CJK SC font file (from the ``mplfonts`` package)."""
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The CJK font package 'mplfonts' is not installed; run `make setup` "
+            "(it is a dependency in pyproject.toml)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / FONT_FILE
+    if not path.exists():
+        raise RuntimeError(f"CJK font not found at {path}; reinstall mplfonts")
+    return path
+
+
+def register_cjk_font() -> str:
+    """Register the bundled CJK font with matplotlib by path; return its family name."""
+    path = str(cjk_font_path())
+    if path not in {entry.fname for entry in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(path)
+    return FONT_FAMILY
+
+
+def set_theme(context: str = "notebook", style: str = "whitegrid") -> None:
+    """Apply the Fishpond seaborn theme with the CJK font registered.
+
+    Call once in a notebook's setup cell, before any plot.
+    """
+    family = register_cjk_font()
+    sns.set_theme(context=context, style=style, palette="deep", font=family)
+    plt.rcParams.update(
+        {
+            "figure.figsize": (8, 4.5),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 12,
+            "font.sans-serif": [family, "DejaVu Sans"],
+        }
+    )
+
+
+def tier_palette(codes: list[str] | None = None) -> dict[str, str]:
+    """Colours by tier code, stable across charts; unknown codes get seaborn colours."""
+    codes = codes or list(TIER_COLOURS)
+    extra = iter(sns.color_palette("deep", len(codes)).as_hex())
+    return {code: TIER_COLOURS.get(code) or next(extra) for code in codes}
+
+
+def rmb_formatter(unit: float = 1.0, decimals: int = 0) -> FuncFormatter:
+    """Tick formatter with thousands separators, optionally in units (1e4 = 万)."""
+    return FuncFormatter(lambda value, _: f"{value / unit:,.{decimals}f}")
+
+
+def sample_note(ax, shown: int, total: int, lang: str = "zh"):
+    """State on the chart that it shows a capped sample (DESIGN.md §10); return the Axes."""
+    if shown < total:
+        text = (
+            f"抽样 {shown:,} / {total:,} 位客户"
+            if lang == "zh"
+            else f"sample of {shown:,} of {total:,} customers"
+        )
+        ax.annotate(
+            text,
+            xy=(1.0, -0.12),
+            xycoords="axes fraction",
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="#666666",
+        )
+    return ax
