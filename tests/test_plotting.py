@@ -1,0 +1,53 @@
+"""Chinese labels must render with the bundled font: any missing-glyph warning fails."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+from helpers import plotting  # noqa: E402
+
+
+def test_font_is_shipped_by_a_package_and_registered_by_path():
+    path = plotting.cjk_font_path()
+    assert path.name == "NotoSansCJKsc-Regular.otf" and path.stat().st_size > 1_000_000
+    plotting.register_cjk_font()
+    assert str(path) in {entry.fname for entry in font_manager.fontManager.ttflist}
+
+
+def test_chinese_plot_renders_without_missing_glyph_warnings(tmp_path):
+    plotting.set_theme()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" becomes an error
+        fig, ax = plt.subplots()
+        ax.bar(["大众客户", "潜力客户", "财富客户", "私行客户"], [8000, 1500, 450, -50])
+        ax.set_title("客户分层:资产余额(万元)")
+        ax.set_xlabel("客户层级")
+        ax.yaxis.set_major_formatter(plotting.rmb_formatter())
+        plotting.sample_note(ax, 2000, 10000, "zh")
+        fig.savefig(tmp_path / "plot.png")
+        plt.close(fig)
+    assert (tmp_path / "plot.png").stat().st_size > 5000
+    assert plt.rcParams["font.sans-serif"][0] == "Noto Sans CJK SC"
+
+
+def test_missing_glyphs_are_detected_without_the_theme(tmp_path):
+    """The check above can fail: DejaVu Sans alone has no Chinese glyphs."""
+    with plt.rc_context({"font.family": "DejaVu Sans", "font.sans-serif": ["DejaVu Sans"]}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig, ax = plt.subplots()
+            ax.set_title("客户分层")
+            fig.savefig(tmp_path / "boxes.png")
+            plt.close(fig)
+    assert any("missing from font" in str(w.message) for w in caught)
+
+
+def test_tier_palette_is_stable():
+    palette = plotting.tier_palette(["mass", "private", "other"])
+    assert palette["mass"] == plotting.TIER_COLOURS["mass"]
+    assert palette["other"].startswith("#")
