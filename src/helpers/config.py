@@ -92,3 +92,25 @@ class ChurnDefinition:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def assign_tiers(aum, ladder: pd.DataFrame | None = None) -> pd.Series:
+    """Tier code for each AUM value on a ladder (lower bound inclusive, upper exclusive).
+
+    Negative AUM falls in the lowest tier; missing AUM gives a missing tier. Returns an ordered
+    categorical Series with the ladder's codes as categories.
+    """
+    import numpy as np
+
+    ladder = tier_ladder() if ladder is None else ladder
+    values = pd.Series(aum, dtype="float64")
+    lowers = ladder["lower"].to_numpy(dtype="float64")
+    # searchsorted(side="right") - 1: a value equal to a lower bound belongs to that tier
+    positions = np.searchsorted(lowers, values.to_numpy(), side="right") - 1
+    positions = np.clip(positions, 0, len(lowers) - 1)
+    codes = np.where(values.isna().to_numpy(), -1, positions)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=list(ladder["code"]), ordered=True),
+        index=values.index,
+        name="tier",
+    )

@@ -1,0 +1,248 @@
+"""Portfolio overview and soft data-quality checks for ``00_data_overview``.
+
+Hard problems (wrong types, impossible values) are :mod:`helpers.schema`'s job and stop a run;
+the checks here are the ones an analyst wants to *see* each month (coverage, consistency,
+gaps) before trusting the other notebooks. Aggregations over the monthly and transaction
+tables run in DuckDB over the dataset's views, so they scale past memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import assign_tiers, product_catalogue, tier_ladder
+
+BALANCE_PARTS = ["demand_deposit", "time_deposit", "wealth_mgmt", "funds", "insurance"]
+DATE_COLUMNS = {
+    "customers": "open_date",
+    "monthly_balances": "month",
+    "transactions": "txn_date",
+    "holdings": "open_date",
+    "contacts": "contact_date",
+    "campaigns": "assigned_date",
+}
+
+
+def _month_end(month: str) -> pd.Timestamp:
+    return pd.Period(month, freq="M").to_timestamp(how="end").normalize()
+
+
+def inventory(ds) -> pd.DataFrame:
+    """One row per table: rows, columns, distinct customers and the date range covered."""
+    con = ds.connect()
+    rows = []
+    names = ["flat"] if ds.mode == "flat" else [t for t in DATE_COLUMNS if ds.has(t)]
+    for name in names:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
+        date_column = DATE_COLUMNS.get(name)
+        date_sql = f", min({date_column}), max({date_column})" if date_column else ", NULL, NULL"
+        count, customers, first, last = con.execute(
+            f"SELECT CAST(count(*) AS BIGINT), CAST(count(DISTINCT customer_id) AS BIGINT)"
+            f"{date_sql} FROM {name}"
+        ).fetchone()
+        rows.append(
+            {
+                "ov_table": name,
+                "ov_rows": count,
+                "ov_columns": len(columns),
+                "ov_customers": customers,
+                "ov_first": None if first is None else str(first)[:10],
+                "ov_last": None if last is None else str(last)[:10],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def missing_shares(ds) -> pd.DataFrame:
+    """Share of missing values per column of every table (only columns with any missing)."""
+    con = ds.connect()
+    rows = []
+    names = ["flat"] if ds.mode == "flat" else [t for t in DATE_COLUMNS if ds.has(t)]
+    for name in names:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
+        selects = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 1.0 ELSE 0.0 END)' for c in columns)
+        shares = con.execute(f"SELECT {selects} FROM {name}").fetchone()
+        rows += [
+            {"ov_table": name, "column": c, "ov_missing_pct": float(s or 0.0)}
+            for c, s in zip(columns, shares, strict=True)
+            if s
+        ]
+    return pd.DataFrame(rows, columns=["ov_table", "column", "ov_missing_pct"])
+
+
+def month_snapshot(ds, month: str) -> pd.DataFrame:
+    """Customers with a balance row at ``month``, with their balances and tier."""
+    con = ds.connect()
+    snapshot = con.execute(
+        "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [_month_end(month).date()]
+    ).df()
+    snapshot["tier"] = assign_tiers(snapshot["aum_total"]).astype(str)
+    return snapshot
+
+
+def quality_checks(ds, month: str) -> pd.DataFrame:
+    """Soft checks on the month's data: each row is a check, its result and pass/warn."""
+    con = ds.connect()
+    month_end = _month_end(month).date()
+    checks: list[tuple[str, str, bool]] = []
+
+    months = pd.to_datetime(pd.Series(ds.months()))
+    expected = pd.period_range(months.min(), months.max(), freq="M")
+    gaps = len(expected) - len(months)
+    checks.append(("months_without_gaps", f"{len(months)} months, {gaps} missing", gaps == 0))
+
+    duplicates = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM (SELECT customer_id, month FROM monthly_balances "
+        "GROUP BY 1, 2 HAVING count(*) > 1)"
+    ).fetchone()[0]
+    checks.append(("one_row_per_customer_month", f"{duplicates} duplicates", duplicates == 0))
+
+    parts = " + ".join(BALANCE_PARTS)
+    worst = con.execute(
+        f"SELECT coalesce(max(abs(aum_total - ({parts}))), 0) FROM monthly_balances WHERE month = ?",
+        [month_end],
+    ).fetchone()[0]
+    checks.append(("aum_equals_sum_of_parts", f"max difference {worst:,.2f} RMB", worst < 1.0))
+
+    open_without_row = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM customers c WHERE c.open_date <= ? "
+        "AND (c.close_date IS NULL OR c.close_date > ?) AND NOT EXISTS (SELECT 1 FROM "
+        "monthly_balances b WHERE b.customer_id = c.customer_id AND b.month = ?)",
+        [month_end, month_end, month_end],
+    ).fetchone()[0]
+    checks.append(
+        ("open_customers_have_balances", f"{open_without_row} without a row", open_without_row == 0)
+    )
+
+    snapshot = month_snapshot(ds, month)
+    high_tiers = snapshot[snapshot["tier"].isin(["wealth", "private"])]
+    customers = ds.table("customers")[["customer_id", "rm_id"]]
+    covered = high_tiers.merge(customers, on="customer_id", how="left")["rm_id"].notna()
+    coverage = float(covered.mean()) if len(covered) else 1.0
+    checks.append(("rm_coverage_wealth_private", f"{coverage:.1%}", coverage >= 0.9))
+
+    zero_share = float((snapshot["aum_total"] <= 0).mean()) if len(snapshot) else 0.0
+    checks.append(("zero_aum_share", f"{zero_share:.1%}", zero_share < 0.2))
+    return pd.DataFrame(checks, columns=["ov_check", "ov_result", "passed"])
+
+
+def portfolio_kpis(ds, month: str) -> dict[str, float]:
+    """Headline figures of the book at ``month`` (panel mode)."""
+    con = ds.connect()
+    month_end = _month_end(month)
+    month_start = month_end.to_period("M").to_timestamp().date()
+    snapshot = month_snapshot(ds, month)
+    held = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM holdings WHERE open_date <= ? "
+        "AND (close_date IS NULL OR close_date > ?) AND product <> 'current_account'",
+        [month_end.date(), month_end.date()],
+    ).fetchone()[0]
+    customers = ds.table("customers")
+    opened = customers["open_date"].between(pd.Timestamp(month_start), month_end)
+    closed = customers["close_date"].between(pd.Timestamp(month_start), month_end)
+    active = len(snapshot)
+    return {
+        "ov_active_customers": active,
+        "ov_total_aum": float(snapshot["aum_total"].sum()),
+        "ov_avg_aum": float(snapshot["aum_total"].mean()) if active else np.nan,
+        "ov_median_aum": float(snapshot["aum_total"].median()) if active else np.nan,
+        "ov_products_per_customer": held / active if active else np.nan,
+        "ov_payroll_share": float(snapshot["payroll"].mean()) if active else np.nan,
+        "ov_digital_share": float((snapshot["digital_logins"] > 0).mean()) if active else np.nan,
+        "ov_new_customers": int(opened.sum()),
+        "ov_closed_customers": int(closed.sum()),
+    }
+
+
+def aum_by_tier(ds, month: str) -> pd.DataFrame:
+    """Customers and AUM per tier at ``month``, with shares and averages."""
+    snapshot = month_snapshot(ds, month)
+    return summarise_tiers(snapshot["tier"], snapshot["aum_total"])
+
+
+def summarise_tiers(tiers: pd.Series, aum: pd.Series) -> pd.DataFrame:
+    """Customers, AUM, shares and average AUM per tier, in ladder order."""
+    frame = pd.DataFrame({"tier": tiers.astype(str).to_numpy(), "aum": aum.to_numpy()})
+    ladder = tier_ladder()
+    grouped = frame.groupby("tier")["aum"].agg(customers="size", aum="sum")
+    grouped = (
+        grouped.reindex(ladder["code"]).fillna(0).reset_index().rename(columns={"code": "tier"})
+    )
+    grouped["customers"] = grouped["customers"].astype("int64")
+    grouped["customer_share"] = grouped["customers"] / max(grouped["customers"].sum(), 1)
+    grouped["aum_share"] = grouped["aum"] / (grouped["aum"].sum() or 1.0)
+    grouped["avg_aum"] = grouped["aum"] / grouped["customers"].replace(0, np.nan)
+    return grouped
+
+
+def aum_composition(ds, month: str) -> pd.DataFrame:
+    """Share of each balance type in AUM per tier at ``month`` (rows sum to 1)."""
+    snapshot = month_snapshot(ds, month)
+    sums = snapshot.groupby("tier")[BALANCE_PARTS].sum()
+    sums = sums.reindex([t for t in tier_ladder()["code"] if t in sums.index])
+    return sums.div(sums.sum(axis=1).replace(0, np.nan), axis=0)
+
+
+def monthly_trend(ds) -> pd.DataFrame:
+    """Customers and total AUM per month over the whole window."""
+    return (
+        ds.connect()
+        .execute(
+            "SELECT month, CAST(count(*) AS BIGINT) AS customers, "
+            "CAST(sum(aum_total) AS DOUBLE) AS aum_total FROM monthly_balances "
+            "GROUP BY month ORDER BY month"
+        )
+        .df()
+    )
+
+
+def product_penetration(ds, month: str) -> pd.DataFrame:
+    """Share of the month's active customers holding each catalogue product."""
+    con = ds.connect()
+    month_end = _month_end(month).date()
+    holders = con.execute(
+        "SELECT h.product, CAST(count(DISTINCT h.customer_id) AS BIGINT) AS holders "
+        "FROM holdings h JOIN monthly_balances b ON b.customer_id = h.customer_id AND b.month = ? "
+        "WHERE h.open_date <= ? AND (h.close_date IS NULL OR h.close_date > ?) GROUP BY 1",
+        [month_end, month_end, month_end],
+    ).df()
+    active = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM monthly_balances WHERE month = ?", [month_end]
+    ).fetchone()[0]
+    catalogue = product_catalogue()[["code", "name_zh", "name_en"]]
+    table = catalogue.merge(holders, left_on="code", right_on="product", how="left")
+    table["holders"] = table["holders"].fillna(0).astype("int64")
+    table["penetration"] = table["holders"] / max(active, 1)
+    return table[["code", "name_zh", "name_en", "holders", "penetration"]]
+
+
+def flat_summary(ds) -> dict[str, float]:
+    """Headline figures for a flat customer table (whatever roles it maps)."""
+    flat = ds.table("flat")
+    summary: dict[str, float] = {"ov_active_customers": len(flat)}
+    if "value" in flat:
+        summary["ov_total_aum"] = float(flat["value"].sum())
+        summary["ov_avg_aum"] = float(flat["value"].mean())
+        summary["ov_median_aum"] = float(flat["value"].median())
+    held = [c for c in flat.columns if c.startswith("held_")]
+    if held:
+        summary["ov_products_per_customer"] = float(flat[held].sum(axis=1).mean())
+    if "event" in flat:
+        summary["ov_churned"] = float(flat["event"].mean())
+    if "duration_months" in flat:
+        summary["ov_tenure"] = float(flat["duration_months"].median())
+    return summary
+
+
+def flat_penetration(ds) -> pd.DataFrame:
+    """Share of customers holding each product flag of a flat table."""
+    flat = ds.table("flat")
+    held = [c for c in flat.columns if c.startswith("held_")]
+    return pd.DataFrame(
+        {
+            "code": [c.removeprefix("held_") for c in held],
+            "holders": [int(flat[c].sum()) for c in held],
+            "penetration": [float(flat[c].mean()) for c in held],
+        }
+    )
