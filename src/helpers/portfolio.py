@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.config import assign_tiers, product_catalogue, tier_ladder
+from helpers import i18n
+from helpers.config import assign_tiers, product_catalogue, tier_ladder  # noqa: F401 (re-exported for notebooks)
+from helpers.plotting import rmb_formatter, sample_note, tier_palette
+from helpers.reporting import kpi
 
 BALANCE_PARTS = ["demand_deposit", "time_deposit", "wealth_mgmt", "funds", "insurance"]
 DATE_COLUMNS = {
@@ -127,32 +130,38 @@ def quality_checks(ds, month: str) -> pd.DataFrame:
     return pd.DataFrame(checks, columns=["ov_check", "ov_result", "passed"])
 
 
-def portfolio_kpis(ds, month: str) -> dict[str, float]:
-    """Headline figures of the book at ``month`` (panel mode)."""
+def portfolio_kpis(ds, month: str) -> list[dict]:
+    """Headline figures of the book at ``month`` (panel mode), as KPI records."""
     con = ds.connect()
     month_end = _month_end(month)
-    month_start = month_end.to_period("M").to_timestamp().date()
+    month_start = month_end.to_period("M").to_timestamp()
     snapshot = month_snapshot(ds, month)
     held = con.execute(
-        "SELECT CAST(count(*) AS BIGINT) FROM holdings WHERE open_date <= ? "
-        "AND (close_date IS NULL OR close_date > ?) AND product <> 'current_account'",
-        [month_end.date(), month_end.date()],
+        "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
+        "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
+        "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
+        [month_end.date(), month_end.date(), month_end.date()],
     ).fetchone()[0]
     customers = ds.table("customers")
-    opened = customers["open_date"].between(pd.Timestamp(month_start), month_end)
-    closed = customers["close_date"].between(pd.Timestamp(month_start), month_end)
+    opened = customers["open_date"].between(month_start, month_end)
+    closed = customers["close_date"].between(month_start, month_end)
     active = len(snapshot)
-    return {
-        "ov_active_customers": active,
-        "ov_total_aum": float(snapshot["aum_total"].sum()),
-        "ov_avg_aum": float(snapshot["aum_total"].mean()) if active else np.nan,
-        "ov_median_aum": float(snapshot["aum_total"].median()) if active else np.nan,
-        "ov_products_per_customer": held / active if active else np.nan,
-        "ov_payroll_share": float(snapshot["payroll"].mean()) if active else np.nan,
-        "ov_digital_share": float((snapshot["digital_logins"] > 0).mean()) if active else np.nan,
-        "ov_new_customers": int(opened.sum()),
-        "ov_closed_customers": int(closed.sum()),
-    }
+    aum = snapshot["aum_total"]
+    return [
+        kpi("ov_active_customers", active, "count", headline=True),
+        kpi("ov_total_aum", float(aum.sum()), "rmb", headline=True),
+        kpi("ov_avg_aum", float(aum.mean()) if active else None, "rmb"),
+        kpi("ov_median_aum", float(aum.median()) if active else None, "rmb"),
+        kpi("ov_products_per_customer", held / active if active else None, "ratio"),
+        kpi("ov_payroll_share", float(snapshot["payroll"].mean()) if active else None, "pct"),
+        kpi(
+            "ov_digital_share",
+            float((snapshot["digital_logins"] > 0).mean()) if active else None,
+            "pct",
+        ),
+        kpi("ov_new_customers", int(opened.sum()), "count"),
+        kpi("ov_closed_customers", int(closed.sum()), "count"),
+    ]
 
 
 def aum_by_tier(ds, month: str) -> pd.DataFrame:
@@ -217,22 +226,42 @@ def product_penetration(ds, month: str) -> pd.DataFrame:
     return table[["code", "name_zh", "name_en", "holders", "penetration"]]
 
 
-def flat_summary(ds) -> dict[str, float]:
-    """Headline figures for a flat customer table (whatever roles it maps)."""
+def flat_summary(ds) -> list[dict]:
+    """Headline figures for a flat customer table (whatever roles it maps), as KPI records."""
     flat = ds.table("flat")
-    summary: dict[str, float] = {"ov_active_customers": len(flat)}
+    records = [kpi("ov_active_customers", len(flat), "count", headline=True)]
     if "value" in flat:
-        summary["ov_total_aum"] = float(flat["value"].sum())
-        summary["ov_avg_aum"] = float(flat["value"].mean())
-        summary["ov_median_aum"] = float(flat["value"].median())
+        records += [
+            kpi("ov_total_aum", float(flat["value"].sum()), "rmb", headline=True),
+            kpi("ov_avg_aum", float(flat["value"].mean()), "rmb"),
+            kpi("ov_median_aum", float(flat["value"].median()), "rmb"),
+        ]
     held = [c for c in flat.columns if c.startswith("held_")]
     if held:
-        summary["ov_products_per_customer"] = float(flat[held].sum(axis=1).mean())
+        records.append(
+            kpi("ov_products_per_customer", float(flat[held].sum(axis=1).mean()), "ratio")
+        )
     if "event" in flat:
-        summary["ov_churned"] = float(flat["event"].mean())
+        records.append(kpi("ov_churned", float(flat["event"].mean()), "pct"))
     if "duration_months" in flat:
-        summary["ov_tenure"] = float(flat["duration_months"].median())
-    return summary
+        records.append(kpi("ov_tenure", float(flat["duration_months"].median()), "months"))
+    return records
+
+
+def flat_quality_checks(ds) -> pd.DataFrame:
+    """Soft checks on a flat table: duplicate ids, missing role values, negative balances."""
+    flat = ds.table("flat")
+    checks: list[tuple[str, str, bool]] = []
+    duplicates = int(flat["customer_id"].duplicated().sum())
+    checks.append(("one_row_per_customer", f"{duplicates} duplicates", duplicates == 0))
+    for column in ("duration_months", "event", "value", "tier"):
+        if column in flat:
+            share = float(flat[column].isna().mean())
+            checks.append((f"missing_{column}", f"{share:.1%}", share < 0.05))
+    if "value" in flat:
+        negative = float((flat["value"] < 0).mean())
+        checks.append(("negative_value_share", f"{negative:.1%}", negative == 0))
+    return pd.DataFrame(checks, columns=["ov_check", "ov_result", "passed"])
 
 
 def flat_penetration(ds) -> pd.DataFrame:
@@ -246,3 +275,142 @@ def flat_penetration(ds) -> pd.DataFrame:
             "penetration": [float(flat[c].mean()) for c in held],
         }
     )
+
+
+# ----------------------------------------------------------------------------- plots
+def _tier_names(codes, lang: str) -> list[str]:
+    return [i18n.t(f"tier_{code}", lang) for code in codes]
+
+
+def plot_tier_bars(tier_table: pd.DataFrame, lang: str = "zh", ax=None):
+    """Customers share and AUM share per tier, side by side: the pyramid in one chart."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    names = _tier_names(tier_table["tier"], lang)
+    positions = np.arange(len(names))
+    ax.bar(
+        positions - 0.2,
+        tier_table["customer_share"],
+        0.4,
+        label=i18n.t("customers", lang),
+        color="#9BB7D4",
+    )
+    ax.bar(
+        positions + 0.2, tier_table["aum_share"], 0.4, label=i18n.t("aum", lang), color="#B2182B"
+    )
+    ax.set_xticks(positions, names)
+    ax.yaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_ylabel(i18n.t("share", lang) + " (%)")
+    ax.set_title(i18n.t("ov_aum_by_tier", lang))
+    ax.legend()
+    return ax
+
+
+def plot_composition(composition: pd.DataFrame, lang: str = "zh", ax=None):
+    """Stacked shares of each balance type within each tier's AUM."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    renamed = composition.rename(columns={c: i18n.t(c, lang) for c in composition.columns})
+    renamed.index = _tier_names(renamed.index, lang)
+    renamed.plot(kind="barh", stacked=True, ax=ax, colormap="tab20c", width=0.7)
+    ax.xaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_xlabel(i18n.t("share", lang) + " (%)")
+    ax.set_ylabel("")
+    ax.set_title(i18n.t("ov_aum_by_product", lang))
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return ax
+
+
+def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
+    """Total AUM (bars, 亿元 / RMB 100m) and customers (line) per month."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(9, 4))[1]
+    labels = pd.to_datetime(trend["month"]).dt.strftime("%Y-%m")
+    ax.bar(labels, trend["aum_total"] / 1e8, color="#4C78A8", alpha=0.8)
+    ax.set_ylabel("亿元" if lang == "zh" else "RMB 100m")
+    ax.tick_params(axis="x", rotation=90)
+    right = ax.twinx()
+    right.plot(labels, trend["customers"], color="#F58518", marker="o", markersize=3)
+    right.set_ylabel(i18n.t("customers", lang))
+    right.yaxis.set_major_formatter(rmb_formatter())
+    right.grid(False)
+    ax.set_title(i18n.t("ov_trend_title", lang))
+    return ax
+
+
+def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
+    """Share of customers holding each product."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    table = penetration.sort_values("penetration")
+    if "name_zh" in table:
+        names = table["name_zh"] if lang == "zh" else table["name_en"]
+    else:
+        names = table["code"]
+    ax.barh(names, table["penetration"], color="#4C78A8")
+    ax.xaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_xlabel(i18n.t("share", lang) + " (%)")
+    ax.set_title(i18n.t("ov_penetration", lang))
+    return ax
+
+
+def plot_value_distribution(
+    values: pd.Series, lang: str = "zh", sample_cap: int = 20000, seed: int = 0, ax=None
+):
+    """Histogram of AUM on a log scale, with the tier boundaries marked; capped sample."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    clean = values.dropna()
+    shown = clean.sample(n=min(sample_cap, len(clean)), random_state=seed) if len(clean) else clean
+    ax.hist(np.log10(shown.clip(lower=1.0)), bins=50, color="#9BB7D4")
+    ladder = tier_ladder()
+    colours = tier_palette(list(ladder["code"]))
+    for code, lower in zip(ladder["code"][1:], ladder["lower"][1:], strict=True):
+        ax.axvline(np.log10(lower), color=colours[code], linestyle="--")
+        ax.annotate(
+            i18n.t(f"tier_{code}", lang),
+            (np.log10(lower), ax.get_ylim()[1] * 0.9),
+            rotation=90,
+            ha="right",
+            fontsize=8,
+        )
+    ax.set_xlabel("log10(" + i18n.t("aum", lang) + ")")
+    ax.set_ylabel(i18n.t("customers", lang))
+    ax.set_title(i18n.t("ov_value_distribution", lang))
+    sample_note(ax, len(shown), len(clean), lang)
+    return ax
+
+
+# ----------------------------------------------------------------------------- either mode
+# One call per notebook step, whichever the dataset's mode, so the notebook stays thin.
+def overview_checks(ds, month: str | None) -> pd.DataFrame:
+    """Soft quality checks: :func:`quality_checks` (panel) or :func:`flat_quality_checks`."""
+    return flat_quality_checks(ds) if ds.mode == "flat" else quality_checks(ds, month)
+
+
+def overview_kpis(ds, month: str | None) -> list[dict]:
+    """KPI records: :func:`portfolio_kpis` (panel) or :func:`flat_summary`."""
+    return flat_summary(ds) if ds.mode == "flat" else portfolio_kpis(ds, month)
+
+
+def aum_values(ds, month: str | None) -> pd.Series | None:
+    """Customer AUM at ``month`` (panel) or the flat ``value`` role; None when unmapped."""
+    if ds.mode == "flat":
+        return ds.table("flat").get("value")
+    return month_snapshot(ds, month)["aum_total"]
+
+
+def tier_summary(ds, month: str | None) -> pd.DataFrame | None:
+    """:func:`summarise_tiers` on the month's AUM; None when the dataset has no values."""
+    values = aum_values(ds, month)
+    return None if values is None else summarise_tiers(assign_tiers(values), values)
+
+
+def penetration(ds, month: str | None) -> pd.DataFrame:
+    """Product penetration: :func:`product_penetration` (panel) or :func:`flat_penetration`."""
+    return flat_penetration(ds) if ds.mode == "flat" else product_penetration(ds, month)

@@ -149,6 +149,28 @@ def kpi(key: str, value: float, unit: str = "count", headline: bool = False) -> 
     }
 
 
+def format_kpi(value: Any, unit: str) -> str:
+    """A KPI value as text by its unit: amounts and counts with separators, shares as %."""
+    if unit == "pct":
+        return format_pct(value)
+    if unit == "ratio":
+        return format_number(value, 2)
+    if unit == "months":
+        return format_number(value, 1)
+    return format_number(value, 0)
+
+
+def kpi_table(records: list[dict], lang: str = "zh") -> pd.DataFrame:
+    """KPI records as a two-column display table (label, formatted value)."""
+    label = "label_zh" if lang == "zh" else "label_en"
+    return pd.DataFrame(
+        {
+            i18n.t("kpi_indicator", lang): [r[label] for r in records],
+            i18n.t("kpi_value", lang): [format_kpi(r["value"], r["unit"]) for r in records],
+        }
+    )
+
+
 def read_kpis(artifacts: str | Path, notebook: str) -> dict | None:
     """Read ``kpis_<notebook>.json`` from an artifacts folder; None when absent."""
     path = Path(artifacts) / f"kpis_{notebook}.json"
