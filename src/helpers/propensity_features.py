@@ -1,0 +1,232 @@
+"""Propensity inputs: training/scoring frames, feature choice, candidate model pipelines.
+
+Feature choice is by dtype, never by column name, so a bank's own flat table works without
+code changes; everything measured after the as-of month is excluded by name
+(:data:`NON_FEATURE_COLUMNS`, ``took_*``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+HELD_PREFIX = "held_"
+TOOK_PREFIX = "took_"
+MODEL_NAMES = ("logistic", "hgb")
+
+# Columns that are never features: identifiers, PII, and anything measured after the as-of
+# month (labels, survival outcome columns: ``duration``/``event`` look past the as-of month).
+NON_FEATURE_COLUMNS = frozenset(
+    {
+        "customer_id",
+        "as_of",
+        "rm_id",
+        "name",
+        "mobile",
+        "entry",
+        "duration",
+        "event",
+        "churn_label",
+        "churn_type_label",
+        "treatment",
+        "outcome",
+        "close_date",
+        "close_reason",
+    }
+)
+
+
+def shift_month(month: str, months: int) -> str:
+    """``"2026-10"`` shifted by ``months`` (negative = earlier), as ``YYYY-MM``."""
+    period = pd.Period(month, freq="M") + months
+    return str(period)
+
+
+def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
+    """Training and scoring frames for the propensity models.
+
+    Panel mode: training ABT at ``month - horizon`` (its ``took_<product>`` labels cover
+    ``(month - horizon, month]``, all inside the data) and scoring ABT at ``month``.
+    Flat mode: the flat customer table for both (cross-sectional targets).
+
+    Returns
+    -------
+    tuple
+        ``(train_frame, score_frame, train_month)``; ``train_month`` is None in flat mode.
+
+    Raises
+    ------
+    ValueError
+        When the data do not reach back to the training month.
+    """
+    from helpers.features import build_abt
+
+    if ds.mode == "flat":
+        frame = build_abt(ds, as_of=None, horizon=horizon)
+        return frame, frame, None
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 month, not {horizon}")
+    months = ds.months()
+    train_month = shift_month(month, -horizon)
+    if train_month not in months:
+        raise ValueError(
+            f"training needs the as-of month {train_month} ({horizon} months before {month}), "
+            f"but the data cover {months[0]} to {months[-1]}: choose a later month or a "
+            "shorter horizon"
+        )
+    kwargs = {} if churn is None else {"churn": churn}
+    train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
+    score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
+    return train, score, train_month
+
+
+# ============================================================================ features
+def feature_columns(
+    frame: pd.DataFrame, target: str, max_categories: int = 50
+) -> tuple[list[str], list[str]]:
+    """Choose the model's features from an ABT or flat table, by dtype, not by name.
+
+    Excluded: identifiers and PII, every label and post-as-of column
+    (:data:`NON_FEATURE_COLUMNS`, ``took_*``), the target product's own ``held_`` flag,
+    constant columns, dates, and text columns with more than ``max_categories`` distinct
+    values (identifier-like; they would not generalise).
+
+    Returns
+    -------
+    tuple of lists
+        ``(numeric_columns, categorical_columns)``; bools count as numeric (0/1).
+    """
+    numeric, categorical = [], []
+    for column in frame.columns:
+        if (
+            column in NON_FEATURE_COLUMNS
+            or column.startswith(TOOK_PREFIX)
+            or column == f"{HELD_PREFIX}{target}"
+        ):
+            continue
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
+            continue
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            numeric.append(column)
+        elif series.nunique(dropna=True) <= max_categories:
+            categorical.append(column)
+    return numeric, categorical
+
+
+def design_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """Model input: numeric as float64 (bool -> 0/1, NA -> NaN), categorical as object."""
+    missing = [c for c in numeric + categorical if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the frame to score lacks the model's feature columns {missing}")
+    design = pd.DataFrame(index=frame.index)
+    for column in numeric:
+        design[column] = pd.to_numeric(frame[column].astype("Float64"), errors="coerce").astype(
+            "float64"
+        )
+    for column in categorical:
+        values = frame[column].astype("object")
+        design[column] = values.where(values.notna(), np.nan).map(
+            lambda v: v if isinstance(v, float) else str(v)
+        )
+    return design
+
+
+def _signed_log(values):
+    # Balances and counts are heavy-tailed; a signed log keeps logistic coefficients sane.
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def make_estimator(
+    name: str, numeric: list[str], categorical: list[str], skewed: list[str], seed: int = 0
+) -> Pipeline:
+    """An unfitted candidate model (a scikit-learn Pipeline) for one product.
+
+    ``"logistic"``: median imputation, signed log of heavy-tailed columns, standard scaling,
+    one-hot categoricals, L2-regularised ``LogisticRegression(C=0.5)`` with balanced class
+    weights. ``"hgb"``: ordinal-coded categoricals (native categorical splits) and a
+    ``HistGradientBoostingClassifier`` with balanced class weights and early stopping.
+    """
+    if name == "logistic":
+        plain = [c for c in numeric if c not in skewed]
+        transformers = []
+        if skewed:
+            transformers.append(
+                (
+                    "skewed",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="median")),
+                            (
+                                "log",
+                                FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+                            ),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    skewed,
+                )
+            )
+        if plain:
+            transformers.append(
+                (
+                    "numeric",
+                    Pipeline(
+                        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                    ),
+                    plain,
+                )
+            )
+        if categorical:
+            transformers.append(
+                (
+                    "categorical",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                        ]
+                    ),
+                    categorical,
+                )
+            )
+        prepare = ColumnTransformer(transformers, sparse_threshold=0)
+        model = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
+        return Pipeline([("prepare", prepare), ("model", model)])
+    if name == "hgb":
+        transformers = [("numeric", "passthrough", numeric)]
+        if categorical:
+            transformers.append(
+                (
+                    "categorical",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=np.nan,
+                        encoded_missing_value=np.nan,
+                    ),
+                    categorical,
+                )
+            )
+        prepare = ColumnTransformer(transformers, verbose_feature_names_out=False)
+        prepare.set_output(transform="pandas")
+        model = HistGradientBoostingClassifier(
+            learning_rate=0.08,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            class_weight="balanced",
+            categorical_features=list(categorical) or None,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=20,
+            random_state=seed,
+        )
+        return Pipeline([("prepare", prepare), ("model", model)])
+    raise ValueError(f"unknown model {name!r}; choose from {MODEL_NAMES}")
