@@ -1,0 +1,887 @@
+"""The monthly batch: execute the notebooks with Papermill into an HTML report pack.
+
+``fishpond run`` calls :func:`cli_run`, which calls :func:`run_pack`. A pack is one folder
+``reports/YYYY-MM/`` holding ``index.html``, one management page ``<notebook>.html`` per
+notebook, the executed audit copies ``executed/<notebook>.ipynb``, the notebooks' ``artifacts/``
+and ``manifest.json``.
+
+Rules the code enforces (DESIGN.md section 7):
+
+- Success is judged by the exception Papermill raises, never by the executed notebook: a kernel
+  that dies leaves a notebook whose cells all look "completed".
+- The pack is built in a temporary sibling folder and moved into place when finished. A complete
+  run replaces the previous pack of its month; a failing run never replaces a good pack (it goes
+  beside it as ``YYYY-MM.failed/``) but takes the month's place when there is no good pack yet.
+- A notebook whose required data roles are missing is "not applicable", not a failure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+from jupyter_client.manager import AsyncKernelManager
+
+from helpers import paths
+
+#: The notebook that reads the other notebooks' artifacts: run last, listed first.
+SUMMARY_NOTEBOOK = "05_monthly_summary"
+#: Parameters every notebook declares and the runner always injects (architecture.md section 5).
+CORE_PARAMETERS = ("dataset", "month", "lang", "artifacts_dir")
+#: Libraries whose versions go into the manifest.
+KEY_PACKAGES = (
+    "fishpond",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "duckdb",
+    "scipy",
+    "scikit-learn",
+    "lifelines",
+    "pandera",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+)
+#: How many times a run that failed while starting its kernel is tried again.
+KERNEL_START_RETRIES = 2
+#: Environment variables that cap the threads of numerical libraries in each kernel.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_NOT_APPLICABLE = "not_applicable"
+
+
+class EncryptedKernelManager(AsyncKernelManager):
+    """Kernel manager that provisions CurveZMQ keys, so kernel traffic is encrypted.
+
+    ipykernel 7.4 warns that TCP traffic is plain text; with ``transport_encryption =
+    "required"`` the manager gives the kernel keys and start-up fails loudly rather than
+    silently falling back to plain text.
+    """
+
+    transport_encryption = "required"
+
+
+def _kernel_manager_class() -> type[AsyncKernelManager]:
+    """Return the encrypting kernel manager when libzmq has CurveZMQ, else the plain one."""
+    import zmq
+
+    return EncryptedKernelManager if zmq.has("curve") else AsyncKernelManager
+
+
+class _ParameterNoiseFilter(logging.Filter):
+    """Drop Papermill's parameter-parsing warnings.
+
+    Papermill re-parses the ``parameters`` cell with a line regex that gives up on a comment
+    containing ``=`` and then calls the parameter "unknown". The runner reads the cell with
+    ``ast`` instead (:func:`declared_parameters`) and injects only declared names, so these
+    warnings would only mislead whoever reads the batch log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+
+# Logger filters do not apply to child loggers, so each emitting logger gets one.
+for _logger_name in ("papermill", "papermill.translators"):
+    _logger = logging.getLogger(_logger_name)
+    if not any(isinstance(f, _ParameterNoiseFilter) for f in _logger.filters):
+        _logger.addFilter(_ParameterNoiseFilter())
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_pack` returns.
+
+    Attributes
+    ----------
+    ok : bool
+        True when no notebook failed ("not applicable" is not a failure).
+    out_dir : Path
+        Where the pack ended up (the month folder, or ``YYYY-MM.failed`` beside a good pack).
+    manifest : dict
+        The content of ``manifest.json``.
+    statuses : dict
+        ``{notebook: "ok" | "failed" | "not_applicable"}``.
+    """
+
+    ok: bool
+    out_dir: Path
+    manifest: dict
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def index(self) -> Path:
+        """Path of the pack's ``index.html``."""
+        return self.out_dir / "index.html"
+
+
+# --------------------------------------------------------------------------------------------
+# Executing one notebook
+# --------------------------------------------------------------------------------------------
+
+
+def execute_notebook(
+    input_path: str | Path,
+    output_path: str | Path,
+    parameters: dict[str, Any] | None = None,
+    *,
+    timeout: int | None = 1800,
+    cwd: str | Path | None = None,
+    start_timeout: int = 60,
+) -> nbformat.NotebookNode:
+    """Execute one notebook with Papermill the way the batch does.
+
+    The kernel is always ``fishpond`` (a notebook saved from another environment still runs),
+    the working directory is ``cwd`` (default: the notebook's folder), every cell has
+    ``timeout`` seconds, and the output is written to a temporary name that is renamed to
+    ``output_path`` at the end, also when execution fails (the audit copy of a failure).
+
+    Parameters
+    ----------
+    input_path, output_path : str or Path
+        Source notebook and executed copy.
+    parameters : dict, optional
+        Values injected after the ``parameters`` cell; Python types are kept (strings stay
+        strings).
+    timeout : int or None
+        Per-cell execution timeout in seconds.
+    cwd : str or Path, optional
+        Working directory of the kernel.
+    start_timeout : int
+        Seconds to wait for the kernel to start.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The executed notebook.
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        A cell raised (``cell_index``, ``ename``, ``evalue``).
+    nbclient.exceptions.CellTimeoutError
+        A cell ran longer than ``timeout``.
+    nbclient.exceptions.DeadKernelError
+        The kernel died.
+    """
+    import papermill
+
+    input_path = Path(input_path).resolve()
+    output_path = Path(output_path).resolve()
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    # Papermill writes the output while it runs; a temporary name keeps a half-run notebook
+    # away from the final path. The suffix must stay ".ipynb" for papermill's writer.
+    partial = output_path.with_name(f".{output_path.stem}.partial-{os.getpid()}.ipynb")
+    try:
+        return papermill.execute_notebook(
+            str(input_path),
+            str(partial),
+            parameters=dict(parameters or {}),
+            kernel_name=paths.KERNEL_NAME,
+            cwd=str(cwd or input_path.parent),
+            progress_bar=False,
+            start_timeout=start_timeout,
+            execution_timeout=timeout,
+            kernel_manager_class=_kernel_manager_class(),
+        )
+    finally:
+        if partial.exists():
+            os.replace(partial, output_path)
+
+
+def _is_kernel_start_failure(error: BaseException, output_path: Path) -> bool:
+    """True when ``error`` happened while the kernel was starting (worth a retry)."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError | CellTimeoutError | DeadKernelError):
+        return False
+    text = f"{type(error).__name__}: {error}"
+    start_signs = ("Address already in use", "didn't respond", "Kernel died before replying")
+    if not any(sign in text for sign in start_signs) and type(error).__name__ != "ZMQError":
+        return False
+    # If any cell started, the kernel was up: this is not a start-up failure.
+    return _last_started_cell(output_path) is None
+
+
+def _last_started_cell(executed_path: Path) -> int | None:
+    """Index of the last cell Papermill started in an executed notebook, or None."""
+    if not executed_path.exists():
+        return None
+    try:
+        notebook = nbformat.read(executed_path, as_version=4)
+    except Exception:  # a half-written file: nothing reliable to say
+        return None
+    started = None
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
+            started = index
+    return started
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook discovery, parameters and applicability
+# --------------------------------------------------------------------------------------------
+
+
+def discover_notebooks(notebooks_dir: str | Path | None = None, only=None) -> list[Path]:
+    """List the notebooks to run, in name order, with the summary notebook last.
+
+    Parameters
+    ----------
+    notebooks_dir : str or Path, optional
+        Folder of ``*.ipynb``; default ``notebooks/``.
+    only : list of str, optional
+        Keep notebooks whose name equals an entry (with or without ``.ipynb``) or starts with
+        it (``"01"`` selects ``01_tiering``).
+
+    Raises
+    ------
+    ValueError
+        When ``only`` names something that matches no notebook.
+    """
+    folder = Path(notebooks_dir or paths.NOTEBOOKS_DIR)
+    found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if only:
+        wanted = [str(name).removesuffix(".ipynb") for name in only]
+        unmatched = [w for w in wanted if not any(p.stem.startswith(w) for p in found)]
+        if unmatched:
+            available = ", ".join(p.stem for p in found) or "(none)"
+            raise ValueError(
+                f"--only {' '.join(unmatched)}: no such notebook in {folder}. "
+                f"Available: {available}"
+            )
+        found = [p for p in found if any(p.stem.startswith(w) for w in wanted)]
+    # The summary reads the other notebooks' artifacts, so it runs after all of them.
+    return sorted(found, key=lambda p: (p.stem == SUMMARY_NOTEBOOK, p.name))
+
+
+def notebook_requirements(notebook_path: str | Path) -> list[str]:
+    """Return the data roles a notebook declares in ``metadata.fishpond.requires``."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    requires = notebook.metadata.get("fishpond", {}).get("requires", [])
+    return [str(role) for role in requires]
+
+
+def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
+    """First markdown heading of the notebook (any language), else ``fallback``.
+
+    Notebooks put the title first in Chinese; the runner picks the heading of the run's
+    language with :func:`helpers.export.notebook_title_for` when it exports HTML.
+    """
+    from helpers.export import first_heading
+
+    return first_heading(notebook) or fallback
+
+
+def load_extra_parameters(params_file: str | Path | None) -> dict[str, Any]:
+    """Read a ``--params`` YAML file (safe loader) into a dict of extra parameters.
+
+    Raises
+    ------
+    ValueError
+        When the file is missing or is not a mapping of names to values.
+    """
+    if not params_file:
+        return {}
+    path = Path(params_file)
+    if not path.is_file():
+        raise ValueError(f"--params: file not found: {path}")
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ValueError(
+            f"--params {path}: expected a YAML mapping like 'horizon: 6', got {type(data).__name__}"
+        )
+    return data
+
+
+def declared_parameters(notebook_path: str | Path) -> list[str]:
+    """Names assigned in the notebook's ``parameters`` cell, read with ``ast``.
+
+    Papermill's own parser (``papermill.inspect_notebook``) skips any line with a second ``=``,
+    e.g. ``dataset = ""  # str: "" = the bundled sample``, so a parameter documented that way
+    would look undeclared and its ``--params`` value would be dropped silently.
+    """
+    import ast
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    names: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if isinstance(node, ast.AnnAssign):
+                    targets = [node.target]
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def notebook_parameters(
+    notebook_path: Path, core: dict[str, Any], extras: dict[str, Any]
+) -> dict[str, Any]:
+    """Core parameters plus the ``--params`` extras this notebook declares.
+
+    Extras a notebook does not declare are left out, so one YAML file can serve all notebooks
+    without Papermill warning about unknown parameters.
+    """
+    declared = set(declared_parameters(notebook_path))
+    chosen = dict(core)
+    chosen.update({name: value for name, value in extras.items() if name in declared})
+    return chosen
+
+
+# --------------------------------------------------------------------------------------------
+# The dataset
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetInfo:
+    """What the runner needs to know about the dataset before running anything."""
+
+    spec: Path
+    name: str
+    roles: set[str]
+    latest_month: str | None
+    fingerprint: dict
+
+
+def load_dataset_info(spec: str | Path) -> DatasetInfo:
+    """Load and validate the dataset once, for roles, latest month and fingerprint.
+
+    Raises
+    ------
+    helpers.schema.DataValidationError
+        When the data does not pass validation (its message lists every problem).
+    """
+    from helpers.datasets import load_dataset
+
+    spec = Path(spec).resolve()
+    dataset = load_dataset(spec)
+    try:
+        latest = dataset.latest_month()
+    except (ValueError, LookupError):
+        latest = None
+    return DatasetInfo(
+        spec=spec,
+        name=str(getattr(dataset, "name", spec.parent.name)),
+        roles=set(dataset.roles()),
+        latest_month=latest or None,
+        fingerprint=dataset.fingerprint(),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Run metadata
+# --------------------------------------------------------------------------------------------
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the key libraries (and Python)."""
+    versions = {"python": sys.version.split()[0]}
+    for name in KEY_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(root: str | Path | None = None) -> str:
+    """Commit SHA of the checkout (with ``-dirty`` when files changed), or ``"unknown"``."""
+    root = Path(root or paths.PROJECT_ROOT)
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha or "unknown"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------------------------
+# One notebook, start to finish (runs in a worker process when jobs > 1)
+# --------------------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """First non-empty line of ``text`` without ANSI colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(text))
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _error_summary(error: BaseException) -> tuple[str, int | None]:
+    """One-line description of a failure and the failing cell index when known."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        return _one_line(f"{error.ename}: {_one_line(error.evalue)}"), error.cell_index
+    if isinstance(error, CellTimeoutError):
+        return _one_line(f"CellTimeoutError: {_one_line(str(error))}"), None
+    if isinstance(error, DeadKernelError):
+        return _one_line(f"DeadKernelError: the kernel died ({_one_line(str(error))})"), None
+    return _one_line(f"{type(error).__name__}: {_one_line(str(error))}"), None
+
+
+def _thread_limit(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
+    """Run and export one notebook; return its manifest entry.
+
+    ``task`` carries plain data only (it crosses a process boundary): ``notebook`` (path),
+    ``pack_dir``, ``parameters``, ``timeout``, ``page`` (header values for the HTML), and
+    ``threads`` (thread cap for the kernel, or None).
+    """
+    from helpers import export
+
+    notebook_path = Path(task["notebook"])
+    pack_dir = Path(task["pack_dir"])
+    name = notebook_path.stem
+    executed_path = pack_dir / "executed" / f"{name}.ipynb"
+    html_path = pack_dir / f"{name}.html"
+    if task.get("threads"):
+        # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
+        for variable in THREAD_VARIABLES:
+            os.environ[variable] = str(task["threads"])
+
+    entry: dict[str, Any] = {
+        "notebook": name,
+        "status": STATUS_OK,
+        "duration_seconds": 0.0,
+        "error": "",
+        "retries": 0,
+        "html": html_path.name,
+        "executed": f"executed/{executed_path.name}",
+    }
+    started = time.monotonic()
+    error: BaseException | None = None
+    for attempt in range(KERNEL_START_RETRIES + 1):
+        entry["retries"] = attempt
+        try:
+            execute_notebook(
+                notebook_path,
+                executed_path,
+                task["parameters"],
+                timeout=task["timeout"],
+                cwd=notebook_path.parent,
+            )
+            error = None
+            break
+        except Exception as caught:  # judged below: every exception is a failure
+            error = caught
+            if attempt < KERNEL_START_RETRIES and _is_kernel_start_failure(caught, executed_path):
+                time.sleep(1 + attempt)
+                continue
+            break
+    entry["duration_seconds"] = round(time.monotonic() - started, 1)
+
+    source = nbformat.read(notebook_path, as_version=4)
+    entry["title"] = export.notebook_title_for(source, task["page"]["lang"]) or name
+    if error is None:
+        executed = nbformat.read(executed_path, as_version=4)
+        export.write_notebook_html(executed, html_path, page=task["page"], title=entry["title"])
+        return entry
+
+    message, cell_index = _error_summary(error)
+    if cell_index is None:
+        cell_index = _last_started_cell(executed_path)
+    entry["status"] = STATUS_FAILED
+    entry["error"] = message
+    executed = nbformat.read(executed_path, as_version=4) if executed_path.exists() else None
+    step = export.describe_step(executed or source, cell_index, task["page"]["lang"])
+    entry["step"] = step
+    if not executed_path.exists():
+        entry["executed"] = ""
+    export.write_failure_page(html_path, entry=entry, page=task["page"])
+    return entry
+
+
+# --------------------------------------------------------------------------------------------
+# The pack
+# --------------------------------------------------------------------------------------------
+
+
+def _is_pack(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file()
+
+
+def _pack_was_ok(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["ok"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _place_pack(build_dir: Path, out_dir: Path, ok: bool) -> Path:
+    """Move a finished pack into place; return where it ended up.
+
+    A good run replaces the month folder (old one renamed aside, then deleted) and removes a
+    stale ``.failed`` pack. A failed run goes to ``<month>.failed`` when a good pack holds the
+    month, otherwise it takes the month's place so the failure is visible.
+    """
+    failed_dir = out_dir.with_name(out_dir.name + ".failed")
+    if ok or not (out_dir.exists() and _pack_was_ok(out_dir)):
+        target = out_dir
+    else:
+        target = failed_dir
+    aside = None
+    if target.exists():
+        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        os.replace(target, aside)
+    os.replace(build_dir, target)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    if ok and failed_dir.exists():
+        shutil.rmtree(failed_dir, ignore_errors=True)
+    return target
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain ``[fishpond] ...`` log lines otherwise."""
+
+    def __init__(self, total: int, stream=None):
+        self.stream = stream or sys.stderr
+        self.bar = None
+        if total and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="notebook", file=self.stream, desc="fishpond")
+
+    def log(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(f"[fishpond] {text}", file=self.stream)
+        else:
+            print(f"[fishpond] {text}", file=self.stream, flush=True)
+
+    def done(self, entry: dict) -> None:
+        detail = f" ({entry['error']})" if entry.get("error") else ""
+        self.log(f"{entry['notebook']} {entry['status']} {entry['duration_seconds']:.1f}s{detail}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
+    """Run tasks in order (jobs == 1) or in worker processes; the summary task runs last."""
+    if not tasks:
+        return []
+    if jobs <= 1:
+        entries = []
+        for task in tasks:
+            entries.append(run_one_notebook(task))
+            progress.done(entries[-1])
+        return entries
+    first = [t for t in tasks if Path(t["notebook"]).stem != SUMMARY_NOTEBOOK]
+    last = [t for t in tasks if Path(t["notebook"]).stem == SUMMARY_NOTEBOOK]
+    results: dict[str, dict] = {}
+    # "spawn": forking a process that holds ZMQ sockets or threads (pytest, tqdm) is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for batch in (first, last):
+            futures = {pool.submit(run_one_notebook, task): task for task in batch}
+            for future in concurrent.futures.as_completed(futures):
+                task = futures[future]
+                try:
+                    entry = future.result()
+                except Exception as error:  # a worker crashed outside the notebook
+                    entry = _crashed_entry(task, error)
+                results[task["notebook"]] = entry
+                progress.done(entry)
+    return [results[task["notebook"]] for task in tasks]
+
+
+def _crashed_entry(task: dict, error: BaseException) -> dict:
+    from helpers import export
+
+    name = Path(task["notebook"]).stem
+    entry = {
+        "notebook": name,
+        "title": name,
+        "status": STATUS_FAILED,
+        "duration_seconds": 0.0,
+        "error": _one_line(f"{type(error).__name__}: {error}") or type(error).__name__,
+        "retries": 0,
+        "html": f"{name}.html",
+        "executed": "",
+        "step": {},
+    }
+    export.write_failure_page(
+        Path(task["pack_dir"]) / entry["html"], entry=entry, page=task["page"]
+    )
+    return entry
+
+
+def run_pack(
+    dataset: str | Path | None = None,
+    month: str | None = None,
+    out: str | Path | None = None,
+    only: list[str] | None = None,
+    jobs: int = 1,
+    lang: str = "zh",
+    params: dict[str, Any] | str | Path | None = None,
+    timeout: int = 1800,
+    *,
+    notebooks_dir: str | Path | None = None,
+    progress_stream=None,
+) -> RunResult:
+    """Execute the notebooks into a report pack and move it into place atomically.
+
+    Parameters
+    ----------
+    dataset : str or Path, optional
+        Dataset spec YAML; default the bundled sample (``paths.SAMPLE_SPEC``).
+    month : str, optional
+        Report month ``YYYY-MM``; default the dataset's latest month.
+    out : str or Path, optional
+        Pack folder; default ``reports/<month>/``.
+    only : list of str, optional
+        Notebook names or prefixes to run (``["01", "02_lifecycle_survival"]``).
+    jobs : int
+        Notebooks run in parallel worker processes (the summary notebook after the rest).
+    lang : {"zh", "en"}
+        Language of the labels and of the HTML pages.
+    params : dict or path, optional
+        Extra notebook parameters (or a YAML file of them); each notebook receives the ones it
+        declares in its ``parameters`` cell.
+    timeout : int
+        Per-cell execution timeout in seconds.
+    notebooks_dir : str or Path, optional
+        Folder of notebooks to run; default ``notebooks/`` (tests point it at fixtures).
+    progress_stream : file, optional
+        Where progress goes; default ``sys.stderr``.
+
+    Returns
+    -------
+    RunResult
+    """
+    from helpers import export
+
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
+    notebooks = discover_notebooks(notebooks_dir, only)
+    if not notebooks:
+        raise ValueError(f"no notebooks to run in {notebooks_dir}")
+    extras = params if isinstance(params, dict) else load_extra_parameters(params)
+
+    started_at = _now()
+    info = load_dataset_info(dataset or paths.SAMPLE_SPEC)
+    month = month or info.latest_month
+    if not month:
+        raise ValueError(
+            f"dataset {info.spec} has no monthly history to take a report month from: "
+            "pass --month YYYY-MM"
+        )
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
+        raise ValueError(f"month must look like 2026-10, not {month!r}")
+    out_dir = Path(out).resolve() if out else (paths.REPORTS_DIR / month).resolve()
+    if out_dir.exists() and not _is_pack(out_dir) and any(out_dir.iterdir()):
+        raise ValueError(
+            f"{out_dir} exists and is not a Fishpond report pack (no manifest.json); "
+            "choose another --out or empty it"
+        )
+
+    run_id = f"{month}-{dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    build_dir = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    (build_dir / "artifacts").mkdir(parents=True)
+    (build_dir / "executed").mkdir()
+    page = {
+        "lang": lang,
+        "month": month,
+        "dataset_name": info.name,
+        "run_id": run_id,
+    }
+    core = {
+        "dataset": str(info.spec),
+        "month": str(month),
+        "lang": lang,
+        "artifacts_dir": str(build_dir / "artifacts"),
+    }
+    progress = _Progress(len(notebooks), progress_stream)
+    try:
+        entries: dict[str, dict] = {}
+        tasks = []
+        for notebook in notebooks:
+            missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+            if missing:
+                entries[notebook.stem] = _not_applicable(notebook, missing, info, build_dir, page)
+                progress.done(entries[notebook.stem])
+                continue
+            tasks.append(
+                {
+                    "notebook": str(notebook),
+                    "pack_dir": str(build_dir),
+                    "parameters": notebook_parameters(notebook, core, extras),
+                    "timeout": timeout,
+                    "page": page,
+                    "threads": _thread_limit(jobs) if jobs > 1 else None,
+                }
+            )
+        for entry in _run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
+            entries[entry["notebook"]] = entry
+    except BaseException:
+        progress.close()
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
+    progress.close()
+
+    # The summary is listed first on the index; the rest keep name order.
+    ordered = sorted(
+        entries.values(), key=lambda e: (e["notebook"] != SUMMARY_NOTEBOOK, e["notebook"])
+    )
+    ok = all(e["status"] != STATUS_FAILED for e in ordered)
+    manifest = {
+        "run_id": run_id,
+        "ok": ok,
+        "month": month,
+        "lang": lang,
+        "parameters": {
+            "dataset": str(info.spec),
+            "month": month,
+            "lang": lang,
+            "only": list(only) if only else None,
+            "jobs": jobs,
+            "timeout": timeout,
+            "extra": extras,
+        },
+        "dataset": {"spec": str(info.spec), "name": info.name, "fingerprint": info.fingerprint},
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "started_at": started_at,
+        "finished_at": _now(),
+        "notebooks": ordered,
+    }
+    (build_dir / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    export.write_index(build_dir, manifest)
+    final_dir = _place_pack(build_dir, out_dir, ok)
+    return RunResult(
+        ok=ok,
+        out_dir=final_dir,
+        manifest=manifest,
+        statuses={e["notebook"]: e["status"] for e in ordered},
+    )
+
+
+def _not_applicable(notebook: Path, missing: list[str], info, build_dir: Path, page) -> dict:
+    from helpers import export
+
+    source = nbformat.read(notebook, as_version=4)
+    entry = {
+        "notebook": notebook.stem,
+        "title": export.notebook_title_for(source, page["lang"]) or notebook.stem,
+        "status": STATUS_NOT_APPLICABLE,
+        "duration_seconds": 0.0,
+        "error": "",
+        "retries": 0,
+        "html": f"{notebook.stem}.html",
+        "executed": "",
+        "missing_roles": missing,
+        "required_roles": notebook_requirements(notebook),
+        "available_roles": sorted(info.roles),
+    }
+    export.write_not_applicable_page(build_dir / entry["html"], entry=entry, page=page)
+    return entry
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def cli_run(args) -> int:
+    """``fishpond run``: build the pack, print where it is, return the exit code.
+
+    ``args`` has ``dataset, month, out, only, jobs, lang, params, timeout`` (and optionally
+    ``notebooks_dir``). Returns 0 when every notebook succeeded or was not applicable, 1 when a
+    notebook failed, 2 when the run could not start (bad arguments or invalid data).
+    """
+    try:
+        result = run_pack(
+            dataset=args.dataset,
+            month=args.month,
+            out=args.out,
+            only=args.only,
+            jobs=args.jobs,
+            lang=args.lang,
+            params=args.params,
+            timeout=args.timeout,
+            notebooks_dir=getattr(args, "notebooks_dir", None),
+        )
+    except (ValueError, FileNotFoundError) as error:
+        # DataValidationError is a ValueError: its message lists every problem in the data.
+        print(f"fishpond run: {error}", file=sys.stderr)
+        return 2
+    counts: dict[str, int] = {}
+    for status in result.statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    print(f"Report pack: {result.index}  ({summary})")
+    if not result.ok:
+        failed = [name for name, status in result.statuses.items() if status == STATUS_FAILED]
+        print(
+            f"FAILED: {', '.join(failed)}. See {result.index} and the audit copies in "
+            f"{result.out_dir / 'executed'}.",
+            file=sys.stderr,
+        )
+        if result.out_dir.name.endswith(".failed"):
+            good = result.out_dir.with_name(result.out_dir.name.removesuffix(".failed"))
+            print(f"The earlier good pack was kept in {good}.", file=sys.stderr)
+        return 1
+    return 0
