@@ -1,0 +1,327 @@
+"""Survival frames over the whole data window: one row per customer, or one per customer-month.
+
+Public entry points are re-exported by :mod:`helpers.features` (``survival_frame``,
+``time_varying_frame``); the SQL runs in DuckDB over the dataset's views.
+
+Time scale: months on book, the opening month counting as month 1 (as ``tenure_months`` in
+the ABT). A customer who opened before the data window is *left-truncated*: it is in the data
+only because it was still there when the window opened, so it enters the risk set at
+``entry`` = the months on book completed before the window's first month, not at zero.
+A customer opened inside the window has ``entry = 0``. Churn in month t gives
+``duration`` = months on book at t, so ``duration > entry`` always (lifelines requires it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import ChurnDefinition, assign_tiers, cross_sell_products
+from helpers.features import _as_ns, _check_churn, _data_window, _fetch, _require_panel
+from helpers.features_sql import (
+    churn_events_sql,
+    date_literal,
+    first_day,
+    month_index,
+    month_index_sql,
+    string_literal,
+)
+
+#: Covariates of :func:`time_varying_frame`, each measured at the end of the previous month.
+TIME_VARYING_COVARIATES = [
+    "log_aum",
+    "product_count",
+    "payroll",
+    "contacted_3m",
+    "digital_active",
+    "aum_decline_3m",
+]
+
+
+def _population_sql(churn: ChurnDefinition, first_month, last_month) -> str:
+    """Customers ever active in the window, with open/end month indexes and their event."""
+    window_start = date_literal(first_day(first_month))
+    after_last = date_literal(last_month + pd.Timedelta(days=1))
+    last = date_literal(last_month)
+    end_month = f"COALESCE(e.churn_month_in, LEAST(COALESCE(e.close_month, {last}), {last}))"
+    return f"""
+        events AS ({churn_events_sql(churn)}
+        ),
+        population AS (
+            SELECT e.*,
+                   {month_index_sql(end_month)} AS end_index
+            FROM (
+                SELECT c.customer_id, c.gender, c.birth_year, c.channel, c.branch_id, c.rm_id,
+                       c.risk_level,
+                       {month_index_sql("c.open_date")} AS open_index,
+                       LAST_DAY(CAST(c.close_date AS DATE)) AS close_month,
+                       CASE WHEN ev.churn_month <= {last} THEN ev.churn_month END AS churn_month_in,
+                       CASE WHEN ev.churn_month <= {last} THEN ev.churn_type END AS event_type
+                FROM customers AS c
+                LEFT JOIN events AS ev ON ev.customer_id = c.customer_id
+                WHERE c.open_date < {after_last}
+                  AND (c.close_date IS NULL OR c.close_date >= {window_start})
+                  AND (ev.churn_month IS NULL OR ev.churn_month >= {window_start})
+            ) AS e
+        )"""
+
+
+def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+    """One row per customer ever active in the data window, for lifelines with delayed entry.
+
+    Parameters
+    ----------
+    ds : helpers.datasets.Dataset
+        Panel dataset; a flat dataset gives its flat ABT's ``entry = 0``, ``duration``,
+        ``event`` (no history, no delayed entry) and ``event_type`` missing.
+    churn : helpers.config.ChurnDefinition, optional
+        Default ``ChurnDefinition()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``customer_id``:
+
+        - ``customer_id`` (str);
+        - ``entry`` (int): months on book completed before the window's first month, 0 for
+          customers opened inside the window;
+        - ``duration`` (int): months on book at the churn month, or at censoring (the last
+          data month; a closure censors when ``churn.kind == "soft"``);
+        - ``event`` (bool), ``event_type`` (``"hard"``, ``"soft"`` or ``<NA>``);
+        - ``entry_month``: the customer's first month in the data (month-end), where the
+          static covariates below are measured: ``tier`` (ordered categorical, default
+          ladder), ``payroll`` (bool), ``log_aum`` (``log(1 + AUM)``), ``product_count``
+          (cross-sell products held at the end of that month), and ``channel``, ``gender``,
+          ``age`` (year of that month - birth year), ``branch_id``, ``risk_level``.
+
+    Notes
+    -----
+    A customer who churned (or closed) before the window is not in the frame; soft churn is
+    only detectable inside the window (see :func:`helpers.features.churn_events`).
+    """
+    churn = _check_churn(churn or ChurnDefinition())
+    if ds.mode == "flat":
+        from helpers.features import build_abt
+
+        flat = build_abt(ds)
+        if "duration" not in flat.columns or "event" not in flat.columns:
+            raise ValueError(
+                f"flat dataset {ds.name!r} maps no duration and event roles; a survival frame "
+                "needs both (map the tenure column to 'duration' and the churn flag to 'event')"
+            )
+        flat["event_type"] = pd.Series(pd.NA, index=flat.index, dtype="string")
+        front = ["customer_id", "entry", "duration", "event", "event_type"]
+        return flat[front + [c for c in flat.columns if c not in front and c != "as_of"]]
+    _require_panel(ds, "survival_frame")
+    first_month, last_month = _data_window(ds)
+    first_index = month_index(first_month)
+    cross_sell = ", ".join(string_literal(code) for code in cross_sell_products())
+    holdings_cte = (
+        f""",
+        entry_products AS (
+            SELECT f.customer_id,
+                   CAST(COUNT(DISTINCT h.product) AS BIGINT) AS product_count
+            FROM first_balance AS f
+            JOIN holdings AS h ON h.customer_id = f.customer_id
+            WHERE h.product IN ({cross_sell})
+              AND h.open_date < f.month + INTERVAL '1' DAY
+              AND (h.close_date IS NULL OR h.close_date >= f.month + INTERVAL '1' DAY)
+            GROUP BY f.customer_id
+        )"""
+        if ds.has("holdings")
+        else ""
+    )
+    products_join = (
+        "LEFT JOIN entry_products AS ep ON ep.customer_id = p.customer_id"
+        if ds.has("holdings")
+        else ""
+    )
+    product_count = "COALESCE(ep.product_count, 0)" if ds.has("holdings") else "CAST(0 AS BIGINT)"
+    sql = f"""
+        WITH {_population_sql(churn, first_month, last_month)},
+        first_balance AS (
+            SELECT customer_id, month, aum_total, payroll
+            FROM (
+                SELECT customer_id, LAST_DAY(CAST(month AS DATE)) AS month,
+                       CAST(aum_total AS DOUBLE) AS aum_total, payroll,
+                       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY month) AS month_rank
+                FROM monthly_balances
+            ) AS ranked
+            WHERE month_rank = 1
+        ){holdings_cte}
+        SELECT p.customer_id,
+               CAST(GREATEST({first_index} - p.open_index, 0) AS BIGINT) AS entry,
+               CAST(p.end_index - p.open_index + 1 AS BIGINT) AS duration,
+               p.churn_month_in IS NOT NULL AS event,
+               p.event_type,
+               f.month AS entry_month,
+               f.aum_total AS aum_at_entry,
+               COALESCE(f.payroll, FALSE) AS payroll,
+               {product_count} AS product_count,
+               p.channel, p.gender,
+               CAST(EXTRACT(YEAR FROM f.month) - p.birth_year AS BIGINT) AS age,
+               p.branch_id, p.risk_level
+        FROM population AS p
+        LEFT JOIN first_balance AS f ON f.customer_id = p.customer_id
+        {products_join}
+        ORDER BY p.customer_id"""
+    frame = _fetch(ds, sql)
+    frame = _as_ns(frame, ["entry_month"])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["event"] = frame["event"].astype(bool)
+    frame["payroll"] = frame["payroll"].astype(bool)
+    frame["event_type"] = frame["event_type"].astype("string")
+    frame["tier"] = assign_tiers(frame["aum_at_entry"])
+    frame["log_aum"] = np.log1p(frame["aum_at_entry"].clip(lower=0))
+    frame = frame.drop(columns="aum_at_entry")
+    columns = [
+        "customer_id",
+        "entry",
+        "duration",
+        "event",
+        "event_type",
+        "entry_month",
+        "tier",
+        "payroll",
+        "log_aum",
+        "product_count",
+        "channel",
+        "gender",
+        "age",
+        "branch_id",
+        "risk_level",
+    ]
+    frame.attrs.update(
+        {
+            "churn": churn.to_dict(),
+            "first_month": f"{first_month:%Y-%m}",
+            "last_month": f"{last_month:%Y-%m}",
+        }
+    )
+    return frame[columns].reset_index(drop=True)
+
+
+def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+    """Long customer-month frame for lifelines' ``CoxTimeVaryingFitter``.
+
+    Parameters
+    ----------
+    ds : helpers.datasets.Dataset
+        Panel dataset.
+    churn : helpers.config.ChurnDefinition, optional
+        Default ``ChurnDefinition()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer and data month t from the customer's *second* data month to its
+        churn or censoring month (the first month has no previous month to lag from), sorted
+        by ``customer_id`` and ``start``:
+
+        - ``customer_id``, ``month`` (month-end of t);
+        - ``start`` = months on book at the end of t - 1, ``stop = start + 1`` (int);
+        - ``event`` (bool): the customer churned in month t; ``event_type``;
+        - covariates measured at the end of month t - 1 (so they precede the event):
+          ``log_aum`` (``log(1 + AUM)``), ``product_count`` (cross-sell products held),
+          ``payroll`` (bool), ``contacted_3m`` (bool: an RM contact in months t-3 .. t-1),
+          ``digital_active`` (bool: any digital login in t - 1), ``aum_decline_3m``
+          (``max(0, 1 - AUM(t-1) / AUM(t-4))``, 0 when AUM(t-4) is missing or zero).
+    """
+    churn = _check_churn(churn or ChurnDefinition())
+    _require_panel(ds, "time_varying_frame")
+    first_month, last_month = _data_window(ds)
+    cross_sell = ", ".join(string_literal(code) for code in cross_sell_products())
+    if ds.has("holdings"):
+        holdings_cte = f""",
+        spells AS (
+            SELECT customer_id, product,
+                   {month_index_sql("open_date")} AS open_index,
+                   {month_index_sql("close_date")} AS close_index
+            FROM holdings
+            WHERE product IN ({cross_sell})
+        ),
+        product_counts AS (
+            SELECT m.customer_id, m.month_index,
+                   CAST(COUNT(DISTINCT s.product) AS BIGINT) AS product_count
+            FROM monthly AS m
+            JOIN spells AS s ON s.customer_id = m.customer_id
+                            AND s.open_index <= m.month_index
+                            AND (s.close_index IS NULL OR s.close_index > m.month_index)
+            GROUP BY m.customer_id, m.month_index
+        )"""
+        products_join = (
+            "LEFT JOIN product_counts AS pc ON pc.customer_id = m.customer_id "
+            "AND pc.month_index = m.month_index"
+        )
+        product_count = "COALESCE(pc.product_count, 0)"
+    else:
+        holdings_cte, products_join, product_count = "", "", "CAST(0 AS BIGINT)"
+    if ds.has("contacts"):
+        contacts_cte = f""",
+        contact_months AS (
+            SELECT customer_id, {month_index_sql("contact_date")} AS month_index,
+                   CAST(COUNT(*) AS BIGINT) AS contacts
+            FROM contacts
+            GROUP BY customer_id, {month_index_sql("contact_date")}
+        )"""
+        # contacts in months t-3 .. t-1, i.e. the 3 months up to the covariate month t-1
+        contacted = """COALESCE(SUM(cm.contacts) OVER (
+                       PARTITION BY m.customer_id ORDER BY m.month_index
+                       RANGE BETWEEN 2 PRECEDING AND CURRENT ROW), 0) > 0"""
+        contacts_join = (
+            "LEFT JOIN contact_months AS cm ON cm.customer_id = m.customer_id "
+            "AND cm.month_index = m.month_index"
+        )
+    else:
+        contacts_cte, contacted, contacts_join = "", "FALSE", ""
+    sql = f"""
+        WITH {_population_sql(churn, first_month, last_month)},
+        monthly AS (
+            SELECT b.customer_id, LAST_DAY(CAST(b.month AS DATE)) AS month,
+                   {month_index_sql("b.month")} AS month_index,
+                   CAST(b.aum_total AS DOUBLE) AS aum_total, b.payroll,
+                   b.digital_logins
+            FROM monthly_balances AS b
+        ){holdings_cte}{contacts_cte},
+        covariates AS (
+            SELECT m.customer_id, m.month, m.month_index,
+                   LN(1 + GREATEST(m.aum_total, 0)) AS log_aum,
+                   {product_count} AS product_count,
+                   COALESCE(m.payroll, FALSE) AS payroll,
+                   {contacted} AS contacted_3m,
+                   COALESCE(m.digital_logins, 0) > 0 AS digital_active,
+                   LAG(m.aum_total, 3) OVER (
+                       PARTITION BY m.customer_id ORDER BY m.month_index
+                   ) AS aum_3_before,
+                   LAG(m.month_index, 3) OVER (
+                       PARTITION BY m.customer_id ORDER BY m.month_index
+                   ) AS index_3_before,
+                   m.aum_total
+            FROM monthly AS m
+            {products_join}
+            {contacts_join}
+        )
+        SELECT p.customer_id,
+               c.month AS covariate_month,
+               CAST(c.month_index - p.open_index + 1 AS BIGINT) AS start,
+               CAST(c.month_index - p.open_index + 2 AS BIGINT) AS stop,
+               (p.churn_month_in IS NOT NULL AND p.end_index = c.month_index + 1) AS event,
+               CASE WHEN p.end_index = c.month_index + 1 THEN p.event_type END AS event_type,
+               c.log_aum, c.product_count, c.payroll, c.contacted_3m, c.digital_active,
+               CASE WHEN c.index_3_before = c.month_index - 3 AND c.aum_3_before > 0
+                    THEN GREATEST(0.0, 1 - c.aum_total / c.aum_3_before) ELSE 0.0 END
+                   AS aum_decline_3m
+        FROM population AS p
+        JOIN covariates AS c ON c.customer_id = p.customer_id
+        WHERE c.month_index + 1 <= p.end_index
+          AND c.month_index + 1 <= {month_index(last_month)}
+        ORDER BY p.customer_id, start"""
+    frame = _fetch(ds, sql)
+    frame = _as_ns(frame, ["covariate_month"])
+    frame.insert(1, "month", (frame.pop("covariate_month") + pd.offsets.MonthEnd(1)))
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    for column in ["event", "payroll", "contacted_3m", "digital_active"]:
+        frame[column] = frame[column].astype(bool)
+    frame["event_type"] = frame["event_type"].astype("string")
+    frame.attrs.update({"churn": churn.to_dict(), "last_month": f"{last_month:%Y-%m}"})
+    return frame.reset_index(drop=True)
