@@ -53,8 +53,8 @@ def next_best_product(
 
     Expected value = probability x the product's annual value. Products whose probability is
     below ``min_probability`` (or missing: the customer already holds them) are not offered.
-    Ties are broken deterministically: higher expected value, then higher probability, then
-    catalogue order (``values.order``).
+    Ties are broken deterministically: higher expected value (compared to the cent), then
+    higher probability, then catalogue order (``values.order``).
 
     Parameters
     ----------
@@ -86,8 +86,9 @@ def next_best_product(
     annual_value = values["annual_value"].to_numpy(dtype=float)
     probability = scores[columns].to_numpy(dtype=float)
     eligible = ~np.isnan(probability) & (probability >= min_probability)
-    # Ineligible cells get -inf keys so that any eligible product beats them.
-    expected_key = np.where(eligible, probability * annual_value[None, :], -np.inf)
+    # Ineligible cells get -inf keys so that any eligible product beats them. Expected values
+    # equal to the cent are ties (floating-point noise must not decide an offer).
+    expected_key = np.where(eligible, np.round(probability * annual_value[None, :], 2), -np.inf)
     probability_key = np.where(eligible, probability, -np.inf)
     order_key = np.broadcast_to(values["order"].to_numpy()[None, :], probability.shape)
     # lexsort's last key is the primary one: expected value, then probability, then order.
