@@ -1,0 +1,191 @@
+"""Unit tests for helpers.uplift: hand-computed curves and learners on simulated campaigns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sklearn.linear_model import LinearRegression
+
+from helpers import uplift as up
+
+
+# ----------------------------------------------------------------------------- curves
+def _tiny():
+    score = [4, 3, 2, 1]
+    treated = [True, False, True, False]
+    outcome = [1, 0, 1, 1]
+    return score, treated, outcome
+
+
+def test_qini_curve_by_hand():
+    curve = up.qini_curve(*_tiny(), n_points=5)
+    # top 2: 1 treated stayer - 0 control stayers x 1/1 -> 1, per treated customer (2) -> .5
+    # top 3: 2 - 0 -> 1.0; all 4: 2 - 1 x 2/2 = 1 -> .5 = the average effect (1 - .5)
+    assert curve["qini"].tolist() == pytest.approx([0, 0, 0.5, 1.0, 0.5])
+    # uplift curve: (mean_t - mean_c) x k / n -> .25, .5, .75, (1 - .5) x 1
+    assert curve["uplift"].tolist() == pytest.approx([0, 0.25, 0.5, 0.75, 0.5])
+    assert curve["random"].tolist() == pytest.approx([0, 0.125, 0.25, 0.375, 0.5])
+
+
+def test_qini_coefficient_by_hand():
+    result = up.qini_coefficient(*_tiny())
+    # trapezoid over (0, .25, .5, .75, 1) of (0, 0, .5, 1, .5) = .4375; random area .25
+    assert result["ate"] == pytest.approx(0.5)
+    assert result["qini"] == pytest.approx(0.4375 - 0.25)
+    assert result["auuc"] == pytest.approx(0.4375)
+    # reversing the score ranks the one control stayer first: worse than random
+    score, treated, outcome = _tiny()
+    assert up.qini_coefficient([-s for s in score], treated, outcome)["qini"] < 0
+
+
+def test_qini_ties_are_not_ordered_by_arm():
+    # a constant score must look like random targeting even when rows are sorted by arm
+    rng = np.random.default_rng(3)
+    treated = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
+    outcome = rng.random(4000) < np.where(treated, 0.8, 0.7)
+    result = up.qini_coefficient(np.zeros(4000), treated, outcome, seed=1)
+    assert abs(result["qini"]) < 0.01
+
+
+def test_uplift_by_decile_by_hand():
+    score = np.arange(20, 0, -1)  # already in descending order
+    treated = np.tile([True, False], 10)
+    outcome = np.r_[[1, 0] * 2, [1, 1] * 8]  # first two deciles: treated stay, control leave
+    table = up.uplift_by_decile(score, treated, outcome)
+    assert table["decile"].tolist() == list(range(1, 11))
+    assert table["customers"].tolist() == [2] * 10
+    assert table["observed_uplift"].tolist() == pytest.approx([1, 1] + [0] * 8)
+    assert table.loc[0, "predicted_uplift"] == pytest.approx(19.5)
+
+
+def test_response_types_and_targeting_mix_by_hand():
+    types = up.response_types([0.6, 0.5], [0.8, 0.3])
+    assert types.iloc[0].to_dict() == pytest.approx(
+        {"persuadable": 0.2, "sure_thing": 0.6, "lost_cause": 0.2, "sleeping_dog": 0.0}
+    )
+    assert types.iloc[1]["sleeping_dog"] == pytest.approx(0.2)
+    assert np.allclose(types.sum(axis=1), 1)
+    p0, p1 = np.array([0.9, 0.1, 0.5]), np.array([0.92, 0.12, 0.8])
+    mix = up.targeting_mix(p0, p1, {"risk": 1 - p0, "uplift": p1 - p0}, n_contacts=1)
+    mix = mix.set_index("strategy")
+    # risk picks the customer with p0 = .1: mostly a lost cause (1 - .12)
+    assert mix.loc["risk", "lost_cause"] == pytest.approx(0.88)
+    assert mix.loc["uplift", "persuadable"] == pytest.approx(0.3)
+    assert mix.loc["uplift", "expected_saved"] > mix.loc["risk", "expected_saved"]
+
+
+# ----------------------------------------------------------------------------- learners
+def _simulated_campaign(n=6000, seed=11):
+    """Two offers; coupon helps customers with x1 > 0, waiver helps everyone a little."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    arm = rng.choice(["control", "coupon", "waiver"], size=n)
+    base = 1 / (1 + np.exp(-(0.8 + 0.8 * x2)))
+    true_uplift = {
+        "coupon": np.where(x1 > 0, 0.25, 0.0) * (1 - base) * 2,
+        "waiver": np.full(n, 0.05),
+    }
+    p = base.copy()
+    for offer, effect in true_uplift.items():
+        p = np.where(arm == offer, np.clip(base + effect, 0, 1), p)
+    stayed = rng.random(n) < p
+    features = pd.DataFrame({"x1": x1, "x2": x2, "noise": rng.normal(size=n)})
+    return features, arm, stayed, true_uplift, base
+
+
+@pytest.mark.parametrize("learner", [up.TLearner, up.XLearner])
+def test_learners_recover_heterogeneous_uplift(learner):
+    features, arm, stayed, truth, base = _simulated_campaign()
+    model = learner(n_folds=3, seed=0).fit(features, arm, stayed)
+    assert model.offers_ == ["coupon", "waiver"]
+    assert list(model.oof_uplift_.columns) == ["coupon", "waiver"]
+    assert not model.oof_uplift_.isna().any().any()
+    rho = spearmanr(model.oof_uplift_["coupon"], truth["coupon"]).statistic
+    assert rho > 0.5
+    # coupon's effect is large where x1 > 0 and nil elsewhere (true gap about .15); the
+    # regularised learners shrink it but must keep most of it
+    helped = features["x1"] > 0
+    true_gap = truth["coupon"][helped].mean() - truth["coupon"][~helped].mean()
+    gap = model.oof_uplift_["coupon"][helped].mean() - model.oof_uplift_["coupon"][~helped].mean()
+    assert 0.5 * true_gap < gap < 1.3 * true_gap
+    # the control-arm model is a churn-risk score: it tracks the true baseline
+    assert spearmanr(model.oof_outcome_["control"], base).statistic > 0.6
+    # fold-averaged predictions on new rows have the same shape
+    predicted = model.predict(features.iloc[:10])
+    assert predicted.shape == (10, 2) and predicted.index.equals(features.index[:10])
+    # the learned score beats random targeting out of fold
+    coupon = np.isin(arm, ["coupon", "control"])
+    result = up.qini_coefficient(
+        model.oof_uplift_["coupon"][coupon], arm[coupon] == "coupon", stayed[coupon]
+    )
+    assert result["qini"] > 0.01
+
+
+def test_continuous_outcome_with_custom_estimator():
+    rng = np.random.default_rng(5)
+    n = 3000
+    x = rng.normal(size=n)
+    arm = rng.choice(["control", "offer"], size=n)
+    aum = 1000 + 200 * x + np.where(arm == "offer", 100 + 100 * x, 0) + rng.normal(0, 50, n)
+    model = up.TLearner(outcome="continuous", estimator=LinearRegression(), n_folds=4)
+    model.fit(pd.DataFrame({"x": x}), arm, aum)
+    # true uplift 100 + 100 x: a linear model recovers it almost exactly
+    assert np.allclose(model.oof_uplift_["offer"], 100 + 100 * x, atol=15)
+    xl = up.XLearner(outcome="continuous", estimator=LinearRegression(), n_folds=4)
+    xl.effect_estimator = LinearRegression()
+    xl.fit(pd.DataFrame({"x": x}), arm, aum)
+    assert np.allclose(xl.oof_uplift_["offer"], 100 + 100 * x, atol=15)
+
+
+def test_learner_input_errors_are_clear():
+    features, arm, stayed, _, _ = _simulated_campaign(n=300)
+    with pytest.raises(ValueError, match="no 'control' customers"):
+        up.TLearner().fit(features, np.where(arm == "control", "coupon", arm), stayed)
+    with pytest.raises(ValueError, match="no treated customers"):
+        up.TLearner().fit(features, np.full(300, "control"), stayed)
+    with pytest.raises(ValueError, match="same outcome"):
+        up.TLearner().fit(features, arm, np.ones(300, bool))
+    with pytest.raises(ValueError, match="missing outcomes"):
+        up.TLearner().fit(features, arm, np.r_[np.nan, stayed[1:].astype(float)])
+    with pytest.raises(ValueError, match="too small"):
+        up.TLearner(n_folds=5).fit(features.iloc[:12], arm[:12], stayed[:12])
+    with pytest.raises(ValueError, match="'binary' or 'continuous'"):
+        up.TLearner(outcome="ordinal")
+
+
+def test_qini_bootstrap_bands_and_pairwise_shares():
+    features, arm, stayed, truth, base = _simulated_campaign(n=4000)
+    keep = np.isin(arm, ["coupon", "control"])
+    scores = {"truth": truth["coupon"][keep], "risk": (1 - base)[keep]}
+    curves, coefficients = up.qini_bootstrap(
+        scores, arm[keep] == "coupon", stayed[keep], n_boot=60, sample_cap=2000, seed=2
+    )
+    assert set(curves["score"]) == {"truth", "risk"}
+    assert (curves["lower"] <= curves["upper"] + 1e-12).all()
+    row = coefficients.set_index("score").loc["truth"]
+    assert row["lower"] <= row["qini"] <= row["upper"]
+    assert row["beats_random_share"] > 0.9 and "beats_risk" in coefficients.columns
+    again, _ = up.qini_bootstrap(
+        scores, arm[keep] == "coupon", stayed[keep], n_boot=60, sample_cap=2000, seed=2
+    )
+    pd.testing.assert_frame_equal(curves, again)  # seeded: same bands every run
+
+
+def test_feature_matrix_drops_ids_and_labels():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["001", "002"],
+            "rm_id": ["r1", None],
+            "aum": [1.0, 2.0],
+            "payroll": [True, False],
+            "channel": ["branch", "mobile"],
+            "took_fund": [True, False],
+            "churn_label": [False, True],
+            "as_of": pd.to_datetime(["2026-10-31"] * 2),
+        }
+    )
+    matrix = up.feature_matrix(frame)
+    assert list(matrix.columns) == ["aum", "payroll", "channel_branch", "channel_mobile"]
+    assert matrix["payroll"].tolist() == [1.0, 0.0]
