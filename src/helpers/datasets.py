@@ -208,6 +208,8 @@ class _Source:
     parquet_path: Path | None = None
     # canonical -> source column, for Parquet views (only the columns present in the file)
     renames: dict[str, str] = field(default_factory=dict)
+    # 1-based file rows set aside by quarantine (left out of the view)
+    excluded_rows: pd.DataFrame | None = None
 
 
 def _as_id_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -332,20 +334,30 @@ class Dataset:
     def _read_parquet_source(self, name: str, source: _Source) -> pd.DataFrame:
         con = duckdb.connect()
         try:
-            frame = con.sql(self._parquet_select(source)).df()
+            excluded = None
+            if source.excluded_rows is not None:
+                excluded = f"__excluded_{name}"
+                con.register(excluded, source.excluded_rows)
+            frame = con.sql(self._parquet_select(source, excluded)).df()
         finally:
             con.close()
         return _as_id_strings(frame)
 
     @staticmethod
-    def _parquet_select(source: _Source) -> str:
+    def _parquet_select(source: _Source, excluded_name: str | None = None) -> str:
         parts = []
         for canonical, src in source.renames.items():
             expression = _sql_name(src)
             if canonical in ID_COLUMNS:
                 expression = f"CAST({expression} AS VARCHAR)"
             parts.append(f"{expression} AS {_sql_name(canonical)}")
-        return f"SELECT {', '.join(parts)} FROM read_parquet({_sql_string(source.parquet_path)})"
+        sql = f"SELECT {', '.join(parts)} FROM read_parquet({_sql_string(source.parquet_path)}"
+        if excluded_name is None:
+            return sql + ")"
+        return (
+            sql + ", file_row_number = true) WHERE file_row_number + 1 NOT IN "
+            f"(SELECT __row FROM {_sql_name(excluded_name)})"
+        )
 
     def _replace_frame(self, name: str, frame: pd.DataFrame) -> None:
         """Swap a table for a new frame (quarantine removes rows). Internal."""
@@ -366,7 +378,12 @@ class Dataset:
             if name in self._cache or source.frame is not None:
                 con.register(name, self.table(name))
             else:
-                con.execute(f"CREATE VIEW {_sql_name(name)} AS {self._parquet_select(source)}")
+                excluded = None
+                if source.excluded_rows is not None:
+                    excluded = f"__excluded_{name}"
+                    con.register(excluded, source.excluded_rows)
+                select = self._parquet_select(source, excluded)
+                con.execute(f"CREATE VIEW {_sql_name(name)} AS {select}")
         return con
 
     # -- months ---------------------------------------------------------------------------
