@@ -177,7 +177,9 @@ def _as_ns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Churn events
 # --------------------------------------------------------------------------------------------
-def churn_events(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+def churn_events(
+    ds, churn: ChurnDefinition | None = None, dating: str = "confirmed"
+) -> pd.DataFrame:
     """Each churned customer's first churn event under a churn definition.
 
     Parameters
@@ -186,6 +188,10 @@ def churn_events(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
         A panel dataset (``customers`` and ``monthly_balances``).
     churn : helpers.config.ChurnDefinition, optional
         Default ``ChurnDefinition()`` (``kind="either"``, floor 1,000 RMB, 80 % drop, 3 months).
+    dating : {"confirmed", "onset"}
+        Month of a soft churn: ``"confirmed"`` (default, as in the ABT) is the month that
+        completes the run of ``soft_months`` flagged months; ``"onset"`` is the run's first
+        month, when the run-off began. Hard churn is the closure month either way.
 
     Returns
     -------
@@ -208,7 +214,9 @@ def churn_events(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
     """
     _require_panel(ds, "churn_events")
     churn = _check_churn(churn or ChurnDefinition())
-    events = _fetch(ds, f"SELECT * FROM ({churn_events_sql(churn)}) AS events ORDER BY customer_id")
+    events = _fetch(
+        ds, f"SELECT * FROM ({churn_events_sql(churn, dating)}) AS events ORDER BY customer_id"
+    )
     events = _as_ns(events, ["churn_month"])
     events["customer_id"] = events["customer_id"].astype(str)
     return events.reset_index(drop=True)
@@ -381,21 +389,25 @@ def _flat_abt(ds) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Survival frames (implemented in features_survival to keep this module short)
 # --------------------------------------------------------------------------------------------
-def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+def survival_frame(
+    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+) -> pd.DataFrame:
     """One row per customer ever active in the data window, ready for lifelines.
 
     See :func:`helpers.features_survival.survival_frame` for the columns.
     """
     from helpers.features_survival import survival_frame as _survival_frame
 
-    return _survival_frame(ds, churn)
+    return _survival_frame(ds, churn, soft_dating)
 
 
-def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+def time_varying_frame(
+    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+) -> pd.DataFrame:
     """Long customer-month frame for lifelines' ``CoxTimeVaryingFitter``.
 
     See :func:`helpers.features_survival.time_varying_frame` for the columns.
     """
     from helpers.features_survival import time_varying_frame as _time_varying_frame
 
-    return _time_varying_frame(ds, churn)
+    return _time_varying_frame(ds, churn, soft_dating)

@@ -78,6 +78,7 @@ def hard_churn_sql() -> str:
     return """
         SELECT customer_id,
                LAST_DAY(CAST(close_date AS DATE)) AS churn_month,
+               LAST_DAY(CAST(close_date AS DATE)) AS onset_month,
                'hard' AS churn_type
         FROM customers
         WHERE close_date IS NOT NULL"""
@@ -97,7 +98,9 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
       ``month_index - ROW_NUMBER()``);
     - soft churn is dated at the month that *confirms* the run (its ``soft_months``-th month),
       so it is known from data up to that month only: no look-ahead;
-    - only the first confirmed run counts (a customer who recovers later stays churned).
+    - only the first confirmed run counts (a customer who recovers later stays churned);
+    - ``onset_month`` is the run's first month, when the run-off began (for survival
+      analysis, where covariates must precede the event).
     """
     drop_factor = 1.0 - float(churn.soft_drop)
     return f"""
@@ -128,21 +131,31 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
             SELECT customer_id, month,
                    ROW_NUMBER() OVER (
                        PARTITION BY customer_id, run_id ORDER BY month_index
-                   ) AS run_position
+                   ) AS run_position,
+                   MIN(month) OVER (PARTITION BY customer_id, run_id) AS onset_month
             FROM soft_flagged
         )
-        SELECT customer_id, MIN(month) AS churn_month, 'soft' AS churn_type
-        FROM soft_runs
-        WHERE run_position = {int(churn.soft_months)}
-        GROUP BY customer_id"""
+        SELECT customer_id, month AS churn_month, onset_month, 'soft' AS churn_type
+        FROM (
+            SELECT customer_id, month, onset_month,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY month) AS run_rank
+            FROM soft_runs
+            WHERE run_position = {int(churn.soft_months)}
+        ) AS confirmed
+        WHERE run_rank = 1"""
 
 
-def churn_events_sql(churn: ChurnDefinition) -> str:
+def churn_events_sql(churn: ChurnDefinition, dating: str = "confirmed") -> str:
     """One row per churned customer: ``customer_id, churn_month, churn_type``.
 
-    ``kind="either"`` keeps each customer's first event; on a tie (closure in the month a
-    soft run is confirmed) the closure wins, because it is the recorded fact.
+    ``dating="confirmed"`` dates soft churn at the month that confirms the run (what the ABT
+    uses: known from data up to that month); ``"onset"`` at the run's first month (survival
+    frames). ``kind="either"`` keeps each customer's first event by that dating; on a tie
+    the closure wins, because it is the recorded fact.
     """
+    if dating not in {"confirmed", "onset"}:
+        raise ValueError(f"dating must be 'confirmed' or 'onset', not {dating!r}")
+    month_column = "churn_month" if dating == "confirmed" else "onset_month"
     parts = []
     if churn.kind in {"hard", "either"}:
         parts.append(hard_churn_sql())
@@ -154,10 +167,10 @@ def churn_events_sql(churn: ChurnDefinition) -> str:
     return f"""
         SELECT customer_id, churn_month, churn_type
         FROM (
-            SELECT customer_id, churn_month, churn_type,
+            SELECT customer_id, {month_column} AS churn_month, churn_type,
                    ROW_NUMBER() OVER (
                        PARTITION BY customer_id
-                       ORDER BY churn_month, CASE WHEN churn_type = 'hard' THEN 0 ELSE 1 END
+                       ORDER BY {month_column}, CASE WHEN churn_type = 'hard' THEN 0 ELSE 1 END
                    ) AS event_rank
             FROM ({union}) AS all_events
         ) AS ranked

@@ -24,6 +24,7 @@ from helpers.features_sql import (
     first_day,
     month_index,
     month_index_sql,
+    shift_month,
     string_literal,
 )
 
@@ -31,25 +32,41 @@ from helpers.features_sql import (
 TIME_VARYING_COVARIATES = [
     "log_aum",
     "product_count",
-    "payroll",
-    "contacted_3m",
+    "rm_contact_3m",
     "digital_active",
-    "aum_decline_3m",
+    "aum_drop_3m",
+    "payroll",
 ]
 
 
-def _population_sql(churn: ChurnDefinition, first_month, last_month) -> str:
-    """Customers ever active in the window, with open/end month indexes and their event."""
+def follow_up_end(churn: ChurnDefinition, last_month: pd.Timestamp, soft_dating: str):
+    """Last month of follow-up: with onset dating, soft runs that start in the window's last
+    ``soft_months - 1`` months cannot be confirmed yet, so follow-up stops before them
+    (administrative censoring for everybody, so no cause is favoured)."""
+    if soft_dating not in {"confirmed", "onset"}:
+        raise ValueError(f"soft_dating must be 'confirmed' or 'onset', not {soft_dating!r}")
+    if soft_dating == "onset" and churn.kind != "hard":
+        return shift_month(last_month, -(int(churn.soft_months) - 1))
+    return last_month
+
+
+def _population_sql(
+    churn: ChurnDefinition, first_month: pd.Timestamp, end_month: pd.Timestamp, dating: str
+) -> str:
+    """Customers ever active in the window, with open/end month indexes and their event.
+
+    ``end_month`` is the end of follow-up; events after it are censored.
+    """
     window_start = date_literal(first_day(first_month))
-    after_last = date_literal(last_month + pd.Timedelta(days=1))
-    last = date_literal(last_month)
-    end_month = f"COALESCE(e.churn_month_in, LEAST(COALESCE(e.close_month, {last}), {last}))"
+    after_end = date_literal(end_month + pd.Timedelta(days=1))
+    last = date_literal(end_month)
+    stop_month = f"COALESCE(e.churn_month_in, LEAST(COALESCE(e.close_month, {last}), {last}))"
     return f"""
-        events AS ({churn_events_sql(churn)}
+        events AS ({churn_events_sql(churn, dating)}
         ),
         population AS (
             SELECT e.*,
-                   {month_index_sql(end_month)} AS end_index
+                   {month_index_sql(stop_month)} AS end_index
             FROM (
                 SELECT c.customer_id, c.gender, c.birth_year, c.channel, c.branch_id, c.rm_id,
                        c.risk_level,
@@ -59,14 +76,16 @@ def _population_sql(churn: ChurnDefinition, first_month, last_month) -> str:
                        CASE WHEN ev.churn_month <= {last} THEN ev.churn_type END AS event_type
                 FROM customers AS c
                 LEFT JOIN events AS ev ON ev.customer_id = c.customer_id
-                WHERE c.open_date < {after_last}
+                WHERE c.open_date < {after_end}
                   AND (c.close_date IS NULL OR c.close_date >= {window_start})
                   AND (ev.churn_month IS NULL OR ev.churn_month >= {window_start})
             ) AS e
         )"""
 
 
-def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+def survival_frame(
+    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+) -> pd.DataFrame:
     """One row per customer ever active in the data window, for lifelines with delayed entry.
 
     Parameters
@@ -76,6 +95,12 @@ def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
         ``event`` (no history, no delayed entry) and ``event_type`` missing.
     churn : helpers.config.ChurnDefinition, optional
         Default ``ChurnDefinition()``.
+    soft_dating : {"onset", "confirmed"}
+        ``"onset"`` (default) dates a soft churn at the first month of the run-off, which is
+        when the customer left, and ends follow-up ``soft_months - 1`` months before the last
+        data month (runs starting later cannot be confirmed yet). ``"confirmed"`` dates it at
+        the confirming month, as :func:`helpers.features.build_abt` does, and follows up to
+        the last data month.
 
     Returns
     -------
@@ -85,8 +110,8 @@ def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
         - ``customer_id`` (str);
         - ``entry`` (int): months on book completed before the window's first month, 0 for
           customers opened inside the window;
-        - ``duration`` (int): months on book at the churn month, or at censoring (the last
-          data month; a closure censors when ``churn.kind == "soft"``);
+        - ``duration`` (int): months on book at the churn month, or at censoring (the end of
+          follow-up; a closure censors when ``churn.kind == "soft"``);
         - ``event`` (bool), ``event_type`` (``"hard"``, ``"soft"`` or ``<NA>``);
         - ``entry_month``: the customer's first month in the data (month-end), where the
           static covariates below are measured: ``tier`` (ordered categorical, default
@@ -114,6 +139,7 @@ def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
         return flat[front + [c for c in flat.columns if c not in front and c != "as_of"]]
     _require_panel(ds, "survival_frame")
     first_month, last_month = _data_window(ds)
+    end_month = follow_up_end(churn, last_month, soft_dating)
     first_index = month_index(first_month)
     cross_sell = ", ".join(string_literal(code) for code in cross_sell_products())
     holdings_cte = (
@@ -138,7 +164,7 @@ def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
     )
     product_count = "COALESCE(ep.product_count, 0)" if ds.has("holdings") else "CAST(0 AS BIGINT)"
     sql = f"""
-        WITH {_population_sql(churn, first_month, last_month)},
+        WITH {_population_sql(churn, first_month, end_month, soft_dating)},
         first_balance AS (
             SELECT customer_id, month, aum_total, payroll
             FROM (
@@ -195,14 +221,22 @@ def survival_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
         {
             "churn": churn.to_dict(),
             "first_month": f"{first_month:%Y-%m}",
-            "last_month": f"{last_month:%Y-%m}",
+            "follow_up_end": f"{end_month:%Y-%m}",
+            "soft_dating": soft_dating,
         }
     )
     return frame[columns].reset_index(drop=True)
 
 
-def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame:
+def time_varying_frame(
+    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+) -> pd.DataFrame:
     """Long customer-month frame for lifelines' ``CoxTimeVaryingFitter``.
+
+    The covariates are those of the synthetic generator's churn hazards, built exactly as
+    ``truth.json["churn"]`` defines them (all measured at the end of month t-1 for the hazard
+    of month t), so a time-varying Cox fit on this frame can be compared with the true log
+    hazard ratios.
 
     Parameters
     ----------
@@ -210,43 +244,51 @@ def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame
         Panel dataset.
     churn : helpers.config.ChurnDefinition, optional
         Default ``ChurnDefinition()``.
+    soft_dating : {"onset", "confirmed"}
+        As in :func:`survival_frame`. Keep ``"onset"`` for time-varying models: with
+        ``"confirmed"`` the covariates of the months before the event already contain the
+        run-off itself (AUM collapsed), which is the outcome, not a driver.
 
     Returns
     -------
     pandas.DataFrame
-        One row per customer and data month t from the customer's *second* data month to its
-        churn or censoring month (the first month has no previous month to lag from), sorted
-        by ``customer_id`` and ``start``:
+        One row per customer and month t at risk, from the customer's *second* data month
+        (the first has no month t-1 to measure covariates in; as in the generator, nobody is
+        at risk in the month they open or in the window's first month) to its churn or the end
+        of follow-up, sorted by ``customer_id`` and ``start``:
 
         - ``customer_id``, ``month`` (month-end of t);
-        - ``start`` = months on book at the end of t - 1, ``stop = start + 1`` (int);
-        - ``event`` (bool): the customer churned in month t; ``event_type``;
-        - covariates measured at the end of month t - 1 (so they precede the event):
-          ``log_aum`` (``log(1 + AUM)``), ``product_count`` (cross-sell products held),
-          ``payroll`` (bool), ``contacted_3m`` (bool: an RM contact in months t-3 .. t-1),
-          ``digital_active`` (bool: any digital login in t - 1), ``aum_decline_3m``
-          (``max(0, 1 - AUM(t-1) / AUM(t-4))``, 0 when AUM(t-4) is missing or zero).
+        - ``start`` = months on book at the end of t-1, ``stop = start + 1`` (int);
+        - ``event`` (bool): churned in month t; ``event_type`` (``"hard"``/``"soft"``/NA);
+        - covariates at the end of month t-1 (``TIME_VARYING_COVARIATES``):
+          ``log_aum`` = ln(1 + aum_total) - 10 (centred as in the generator),
+          ``product_count`` (cross-sell products with a holdings spell open at that
+          month-end), ``rm_contact_3m`` (bool: a contacts row in months t-3 .. t-1; months
+          before the window count as none), ``digital_active`` (bool: digital_logins >= 4),
+          ``aum_drop_3m`` (bool: AUM(t-1) < 0.7 x AUM(t-4); False without a row at t-4),
+          ``payroll`` (bool).
+
+    Notes
+    -----
+    The frame has about 20 rows per customer: at 1M customers fit on a sample of customers.
     """
     churn = _check_churn(churn or ChurnDefinition())
     _require_panel(ds, "time_varying_frame")
     first_month, last_month = _data_window(ds)
+    end_month = follow_up_end(churn, last_month, soft_dating)
     cross_sell = ", ".join(string_literal(code) for code in cross_sell_products())
     if ds.has("holdings"):
+        # holdings spells open at the month-end: open_date <= month-end, close_date after it
         holdings_cte = f""",
-        spells AS (
-            SELECT customer_id, product,
-                   {month_index_sql("open_date")} AS open_index,
-                   {month_index_sql("close_date")} AS close_index
-            FROM holdings
-            WHERE product IN ({cross_sell})
-        ),
         product_counts AS (
             SELECT m.customer_id, m.month_index,
-                   CAST(COUNT(DISTINCT s.product) AS BIGINT) AS product_count
+                   CAST(COUNT(DISTINCT h.product) AS BIGINT) AS product_count
             FROM monthly AS m
-            JOIN spells AS s ON s.customer_id = m.customer_id
-                            AND s.open_index <= m.month_index
-                            AND (s.close_index IS NULL OR s.close_index > m.month_index)
+            JOIN holdings AS h ON h.customer_id = m.customer_id
+                              AND h.open_date < m.month + INTERVAL '1' DAY
+                              AND (h.close_date IS NULL
+                                   OR h.close_date >= m.month + INTERVAL '1' DAY)
+            WHERE h.product IN ({cross_sell})
             GROUP BY m.customer_id, m.month_index
         )"""
         products_join = (
@@ -264,7 +306,7 @@ def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame
             FROM contacts
             GROUP BY customer_id, {month_index_sql("contact_date")}
         )"""
-        # contacts in months t-3 .. t-1, i.e. the 3 months up to the covariate month t-1
+        # a contact in the covariate month or the two before it (t-3 .. t-1 for month t)
         contacted = """COALESCE(SUM(cm.contacts) OVER (
                        PARTITION BY m.customer_id ORDER BY m.month_index
                        RANGE BETWEEN 2 PRECEDING AND CURRENT ROW), 0) > 0"""
@@ -275,28 +317,24 @@ def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame
     else:
         contacts_cte, contacted, contacts_join = "", "FALSE", ""
     sql = f"""
-        WITH {_population_sql(churn, first_month, last_month)},
+        WITH {_population_sql(churn, first_month, end_month, soft_dating)},
         monthly AS (
             SELECT b.customer_id, LAST_DAY(CAST(b.month AS DATE)) AS month,
                    {month_index_sql("b.month")} AS month_index,
-                   CAST(b.aum_total AS DOUBLE) AS aum_total, b.payroll,
-                   b.digital_logins
+                   CAST(b.aum_total AS DOUBLE) AS aum_total, b.payroll, b.digital_logins
             FROM monthly_balances AS b
         ){holdings_cte}{contacts_cte},
         covariates AS (
-            SELECT m.customer_id, m.month, m.month_index,
-                   LN(1 + GREATEST(m.aum_total, 0)) AS log_aum,
+            SELECT m.customer_id, m.month, m.month_index, m.aum_total,
                    {product_count} AS product_count,
                    COALESCE(m.payroll, FALSE) AS payroll,
-                   {contacted} AS contacted_3m,
-                   COALESCE(m.digital_logins, 0) > 0 AS digital_active,
-                   LAG(m.aum_total, 3) OVER (
+                   {contacted} AS rm_contact_3m,
+                   COALESCE(m.digital_logins, 0) >= 4 AS digital_active,
+                   -- AUM exactly 3 months earlier (NULL without a row there)
+                   MAX(m.aum_total) OVER (
                        PARTITION BY m.customer_id ORDER BY m.month_index
-                   ) AS aum_3_before,
-                   LAG(m.month_index, 3) OVER (
-                       PARTITION BY m.customer_id ORDER BY m.month_index
-                   ) AS index_3_before,
-                   m.aum_total
+                       RANGE BETWEEN 3 PRECEDING AND 3 PRECEDING
+                   ) AS aum_3_before
             FROM monthly AS m
             {products_join}
             {contacts_join}
@@ -307,21 +345,29 @@ def time_varying_frame(ds, churn: ChurnDefinition | None = None) -> pd.DataFrame
                CAST(c.month_index - p.open_index + 2 AS BIGINT) AS stop,
                (p.churn_month_in IS NOT NULL AND p.end_index = c.month_index + 1) AS event,
                CASE WHEN p.end_index = c.month_index + 1 THEN p.event_type END AS event_type,
-               c.log_aum, c.product_count, c.payroll, c.contacted_3m, c.digital_active,
-               CASE WHEN c.index_3_before = c.month_index - 3 AND c.aum_3_before > 0
-                    THEN GREATEST(0.0, 1 - c.aum_total / c.aum_3_before) ELSE 0.0 END
-                   AS aum_decline_3m
+               LN(1 + GREATEST(c.aum_total, 0)) - 10 AS log_aum,
+               c.product_count,
+               c.rm_contact_3m,
+               c.digital_active,
+               COALESCE(c.aum_total < 0.7 * c.aum_3_before, FALSE) AS aum_drop_3m,
+               c.payroll
         FROM population AS p
         JOIN covariates AS c ON c.customer_id = p.customer_id
         WHERE c.month_index + 1 <= p.end_index
-          AND c.month_index + 1 <= {month_index(last_month)}
+          AND c.month_index + 1 <= {month_index(end_month)}
         ORDER BY p.customer_id, start"""
     frame = _fetch(ds, sql)
     frame = _as_ns(frame, ["covariate_month"])
-    frame.insert(1, "month", (frame.pop("covariate_month") + pd.offsets.MonthEnd(1)))
+    frame.insert(1, "month", frame.pop("covariate_month") + pd.offsets.MonthEnd(1))
     frame["customer_id"] = frame["customer_id"].astype(str)
-    for column in ["event", "payroll", "contacted_3m", "digital_active"]:
+    for column in ["event", "payroll", "rm_contact_3m", "digital_active", "aum_drop_3m"]:
         frame[column] = frame[column].astype(bool)
     frame["event_type"] = frame["event_type"].astype("string")
-    frame.attrs.update({"churn": churn.to_dict(), "last_month": f"{last_month:%Y-%m}"})
+    frame.attrs.update(
+        {
+            "churn": churn.to_dict(),
+            "follow_up_end": f"{end_month:%Y-%m}",
+            "soft_dating": soft_dating,
+        }
+    )
     return frame.reset_index(drop=True)
