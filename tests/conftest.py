@@ -25,11 +25,17 @@ from helpers import paths
 TEST_CELL_TIMEOUT = 900
 
 
-def _build_pack(tmp_path_factory, dataset: Path, label: str):
+#: The sample's last month (``make sample`` uses ``--end-month 2026-10``).
+SAMPLE_MONTH = "2026-10"
+
+
+def _build_pack(tmp_path_factory, dataset: Path, label: str, month: str | None = None):
     from helpers.runner import run_pack
 
     out = tmp_path_factory.mktemp(label) / "pack"
-    return run_pack(dataset=dataset, out=out, jobs=2, lang="zh", timeout=TEST_CELL_TIMEOUT)
+    return run_pack(
+        dataset=dataset, month=month, out=out, jobs=2, lang="zh", timeout=TEST_CELL_TIMEOUT
+    )
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +47,8 @@ def sample_pack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def flat_pack(tmp_path_factory):
     """The flat sample run through every notebook (zh), as a ``RunResult``."""
-    return _build_pack(tmp_path_factory, paths.SAMPLE_FLAT_SPEC, "flat_pack")
+    # Flat data has no month column: name the sample's month rather than depend on the clock.
+    return _build_pack(tmp_path_factory, paths.SAMPLE_FLAT_SPEC, "flat_pack", SAMPLE_MONTH)
 
 
 @pytest.fixture

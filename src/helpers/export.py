@@ -237,6 +237,9 @@ def notebook_title_for(notebook, lang: str) -> str | None:
 def describe_step(notebook, cell_index: int | None, lang: str) -> dict[str, Any]:
     """Where a notebook failed: 1-based cell number and the nearest preceding heading.
 
+    ``notebook`` is the source notebook (as an analyst opens it) and ``cell_index`` a cell of
+    it; the heading is taken from the cells of the run's language.
+
     Returns ``{"cell": n, "total": N, "heading": "..."}``, or ``{}`` when the cell is unknown.
     """
     if cell_index is None or notebook is None or not (0 <= cell_index < len(notebook.cells)):

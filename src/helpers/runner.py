@@ -227,19 +227,49 @@ def _is_kernel_start_failure(error: BaseException, output_path: Path) -> bool:
     return _last_started_cell(output_path) is None
 
 
-def _last_started_cell(executed_path: Path) -> int | None:
-    """Index of the last cell Papermill started in an executed notebook, or None."""
+#: Tag of the banner cells Papermill inserts into a notebook whose cell raised.
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
+def _executed_cells(executed_path: Path) -> list | None:
+    """Cells of an executed notebook without Papermill's error banners, or None."""
     if not executed_path.exists():
         return None
     try:
         notebook = nbformat.read(executed_path, as_version=4)
     except Exception:  # a half-written file: nothing reliable to say
         return None
+    return [c for c in notebook.cells if PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+
+
+def _last_started_cell(executed_path: Path) -> int | None:
+    """Index (banners excluded) of the last cell Papermill started, or None."""
     started = None
-    for index, cell in enumerate(notebook.cells):
+    for index, cell in enumerate(_executed_cells(executed_path) or []):
         if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
             started = index
     return started
+
+
+def _source_cell_index(executed_path: Path, executed_index: int | None, source) -> int | None:
+    """Map a cell index of the executed notebook to the source notebook, by cell id.
+
+    The executed copy has an extra injected-parameters cell (and, after a cell error, banner
+    cells), so indices differ; the ids of the notebook's own cells are kept by Papermill.
+    """
+    cells = _executed_cells(executed_path)
+    if executed_index is None or not cells or not (0 <= executed_index < len(cells)):
+        return None
+    cell_id = cells[executed_index].get("id")
+    for index, cell in enumerate(source.cells):
+        if cell_id and cell.get("id") == cell_id:
+            return index
+    # No ids to match: count the injected cells that precede the failing one.
+    injected = sum(
+        "injected-parameters" in c.metadata.get("tags", []) for c in cells[:executed_index]
+    )
+    index = executed_index - injected
+    return index if 0 <= index < len(source.cells) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +468,17 @@ def git_commit(root: str | Path | None = None) -> str:
     return f"{sha}-dirty" if dirty else sha or "unknown"
 
 
+def default_flat_month(today: dt.date | None = None) -> str:
+    """Report month for data without monthly history (flat mode): the last complete month.
+
+    A flat extract is a snapshot with no month column; the batch that runs it in November
+    reports on October, as the monthly cycle does. ``--month`` overrides it.
+    """
+    today = today or dt.date.today()
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last_month_end:%Y-%m}"
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
@@ -536,9 +577,8 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
         cell_index = _last_started_cell(executed_path)
     entry["status"] = STATUS_FAILED
     entry["error"] = message
-    executed = nbformat.read(executed_path, as_version=4) if executed_path.exists() else None
-    step = export.describe_step(executed or source, cell_index, task["page"]["lang"])
-    entry["step"] = step
+    source_index = _source_cell_index(executed_path, cell_index, source)
+    entry["step"] = export.describe_step(source, source_index, task["page"]["lang"])
     if not executed_path.exists():
         entry["executed"] = ""
     export.write_failure_page(html_path, entry=entry, page=task["page"])
@@ -720,12 +760,7 @@ def run_pack(
 
     started_at = _now()
     info = load_dataset_info(dataset or paths.SAMPLE_SPEC)
-    month = month or info.latest_month
-    if not month:
-        raise ValueError(
-            f"dataset {info.spec} has no monthly history to take a report month from: "
-            "pass --month YYYY-MM"
-        )
+    month = month or info.latest_month or default_flat_month()
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
         raise ValueError(f"month must look like 2026-10, not {month!r}")
     out_dir = Path(out).resolve() if out else (paths.REPORTS_DIR / month).resolve()

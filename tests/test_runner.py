@@ -1,0 +1,397 @@
+"""The monthly runner: real Papermill runs into report packs.
+
+Two kinds of tests:
+
+- Fixture notebooks (``tests/notebooks/fixtures/``: one that works, one that raises, one that
+  sleeps past its timeout, one whose kernel dies, one saved with a foreign kernel name, one that
+  needs campaign data) run through :func:`helpers.runner.run_pack` / ``cli_run`` with
+  ``notebooks_dir=`` pointing at the fixtures. The dataset is a stand-in
+  (:class:`helpers.runner.DatasetInfo`) so these tests do not depend on the sample's size.
+- The real sample through every notebook (``sample_pack``, ``flat_pack`` from conftest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import paths, runner
+
+FIXTURES = Path(__file__).parent / "notebooks" / "fixtures"
+MONTH = "2026-10"
+FORBIDDEN_IN_FAILURE_PAGE = ("Traceback", "most recent call last", "\x1b[", "[0;31m", 'File "')
+
+
+@pytest.fixture
+def fake_dataset(monkeypatch, tmp_path):
+    """Replace dataset loading with a stand-in holding only customers and value roles."""
+    spec = tmp_path / "fake" / "dataset.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: fake\n", encoding="utf-8")
+    info = runner.DatasetInfo(
+        spec=spec,
+        name="假数据 fake",
+        roles={"customers", "value", "duration", "event"},
+        latest_month=MONTH,
+        fingerprint={"files": [{"path": str(spec), "bytes": 11, "sha256": "0" * 64}], "rows": {}},
+    )
+    monkeypatch.setattr(runner, "load_dataset_info", lambda spec_path: info)
+    return info
+
+
+def _run(out, only, **kwargs):
+    kwargs.setdefault("timeout", 120)
+    return runner.run_pack(
+        out=out, only=only, notebooks_dir=FIXTURES, progress_stream=io.StringIO(), **kwargs
+    )
+
+
+def _cli(out, only, timeout=120, jobs=1, params=None):
+    args = argparse.Namespace(
+        dataset=None,
+        month=None,
+        out=str(out),
+        only=only,
+        jobs=jobs,
+        lang="zh",
+        params=params,
+        timeout=timeout,
+        notebooks_dir=str(FIXTURES),
+    )
+    return runner.cli_run(args)
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _index_row(folder: Path, notebook: str) -> str:
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    match = re.search(
+        rf'<tr class="([^"]+)" data-notebook="{notebook}" data-status="([^"]+)"', page
+    )
+    assert match, f"no index row for {notebook} in {folder / 'index.html'}"
+    return match.group(2) + " " + match.group(1)
+
+
+# --------------------------------------------------------------------------------------------
+# Unit tests: discovery, parameters, retries
+# --------------------------------------------------------------------------------------------
+
+
+def test_discovery_orders_by_name_with_summary_last(tmp_path):
+    for name in ("05_monthly_summary", "02_c", "00_a", "01_b"):
+        shutil.copy(FIXTURES / "ok_report.ipynb", tmp_path / f"{name}.ipynb")
+    names = [p.stem for p in runner.discover_notebooks(tmp_path)]
+    assert names == ["00_a", "01_b", "02_c", "05_monthly_summary"]
+    assert [p.stem for p in runner.discover_notebooks(tmp_path, only=["01", "00_a.ipynb"])] == [
+        "00_a",
+        "01_b",
+    ]
+    with pytest.raises(ValueError, match="no such notebook.*Available: 00_a, 01_b"):
+        runner.discover_notebooks(tmp_path, only=["09"])
+
+
+def test_declared_parameters_survive_equals_sign_in_comments():
+    # Papermill's own parser drops `dataset = ""  # ...; "" = the bundled sample`.
+    declared = runner.declared_parameters(FIXTURES / "ok_report.ipynb")
+    assert declared == ["dataset", "month", "lang", "artifacts_dir", "branch_id", "horizon"]
+    chosen = runner.notebook_parameters(
+        FIXTURES / "ok_report.ipynb", {"month": MONTH}, {"branch_id": "001", "not_there": 1}
+    )
+    assert chosen == {"month": MONTH, "branch_id": "001"}
+
+
+def test_params_file_must_be_a_mapping(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected a YAML mapping"):
+        runner.load_extra_parameters(bad)
+    with pytest.raises(ValueError, match="file not found"):
+        runner.load_extra_parameters(tmp_path / "missing.yaml")
+
+
+def test_kernel_start_failures_are_told_apart(tmp_path):
+    import zmq
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    missing = tmp_path / "never_written.ipynb"
+    assert runner._is_kernel_start_failure(zmq.ZMQError(98, "Address already in use"), missing)
+    assert runner._is_kernel_start_failure(
+        RuntimeError("Kernel didn't respond in 60 seconds"), missing
+    )
+    assert not runner._is_kernel_start_failure(DeadKernelError("Kernel died"), missing)
+    assert not runner._is_kernel_start_failure(
+        PapermillExecutionError(3, 1, "x", "ValueError", "bad", []), missing
+    )
+    assert not runner._is_kernel_start_failure(ValueError("something else"), missing)
+
+
+def test_one_line_error_strips_colour_and_traceback():
+    from papermill.exceptions import PapermillExecutionError
+
+    error = PapermillExecutionError(
+        4, 2, "raise", "ValueError", "\x1b[0;31m分行 000 缺数据\x1b[0m\nsecond line", ["tb"]
+    )
+    message, cell = runner._error_summary(error)
+    assert message == "ValueError: 分行 000 缺数据"
+    assert cell == 4
+
+
+# --------------------------------------------------------------------------------------------
+# Fixture runs
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text('branch_id: "001"\nhorizon: 12\nnot_declared: x\n', encoding="utf-8")
+    out = tmp_path / "reports" / MONTH
+    result = _run(out, ["ok_report", "foreign_kernel"], params=params)
+
+    assert result.ok and result.out_dir == out
+    assert result.statuses == {"foreign_kernel": "ok", "ok_report": "ok"}
+    for name in ("index.html", "ok_report.html", "foreign_kernel.html", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert (out / "executed" / "ok_report.ipynb").is_file()
+    assert (out / "executed" / "foreign_kernel.ipynb").is_file()
+    # Nothing temporary left behind.
+    assert sorted(p.name for p in out.parent.iterdir()) == [MONTH]
+    assert not list(out.rglob(".*partial*"))
+
+    seen = json.loads((out / "artifacts" / "params_ok_report.json").read_text(encoding="utf-8"))
+    assert seen["month"] == ["str", MONTH]
+    assert seen["branch_id"] == ["str", "001"]  # a string id keeps its leading zeros
+    assert seen["horizon"] == ["int", 12]
+    assert seen["lang"] == ["str", "zh"]
+    assert seen["dataset"] == ["str", str(fake_dataset.spec)]
+    assert Path(seen["artifacts_dir"][1]).name == "artifacts"
+    assert seen["cwd"] == ["str", str(FIXTURES)]  # kernel runs in the notebooks folder
+    assert seen["omp_threads"] == ["NoneType", None]  # jobs=1: no thread cap
+
+    manifest = _manifest(out)
+    assert manifest == result.manifest
+    assert manifest["ok"] is True
+    assert manifest["month"] == MONTH
+    assert manifest["parameters"]["extra"] == {
+        "branch_id": "001",
+        "horizon": 12,
+        "not_declared": "x",
+    }
+    assert manifest["dataset"]["fingerprint"] == fake_dataset.fingerprint
+    assert manifest["dataset"]["name"] == "假数据 fake"
+    assert manifest["versions"]["papermill"] and manifest["versions"]["pandas"]
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?|unknown", manifest["git_commit"])
+    assert manifest["started_at"] <= manifest["finished_at"]
+    entry = {e["notebook"]: e for e in manifest["notebooks"]}["ok_report"]
+    assert entry["status"] == "ok" and entry["error"] == "" and entry["retries"] == 0
+    assert entry["duration_seconds"] > 0
+    assert entry["title"] == "生成一份测试报告"
+
+    foreign = json.loads((out / "artifacts" / "foreign_kernel.json").read_text(encoding="utf-8"))
+    assert Path(foreign["executable"]).parent == Path(paths.PROJECT_ROOT, ".venv", "bin")
+    assert foreign["month"] == MONTH
+
+    executed = nbformat.read(out / "executed" / "ok_report.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'branch_id = "001"' in injected[0].source
+    assert "not_declared" not in injected[0].source
+    assert executed.metadata["kernelspec"]["name"] == "fishpond"
+
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert _index_row(out, "ok_report").startswith("ok fp-row-ok")
+    assert "1,234,567" in index and "¥340" in index  # headline KPIs, half-up rounding
+    assert "隐藏" not in index  # non-headline KPI left out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("broken", "timeout", "expected_error", "heading", "cell"),
+    [
+        ("raises", 120, "ValueError: 分行 000 的数据不完整", "第二步：读取分行数据", 7),
+        ("sleeps", 3, "CellTimeoutError", "慢步骤", 6),
+        ("dies", 120, "DeadKernelError", "崩溃步骤", 6),
+    ],
+)
+def test_failure_keeps_good_pack_and_shows_failure_page(
+    fake_dataset, tmp_path, broken, timeout, expected_error, heading, cell
+):
+    out = tmp_path / "reports" / MONTH
+    assert _cli(out, ["ok_report"]) == 0
+    good_run_id = _manifest(out)["run_id"]
+
+    code = _cli(out, ["ok_report", broken], timeout=timeout)
+
+    assert code == 1
+    # The earlier good pack is untouched...
+    assert _manifest(out)["run_id"] == good_run_id and _manifest(out)["ok"] is True
+    assert not (out / f"{broken}.html").exists()
+    # ...and the failed run sits beside it.
+    failed = out.with_name(f"{MONTH}.failed")
+    manifest = _manifest(failed)
+    assert manifest["ok"] is False
+    statuses = {e["notebook"]: e for e in manifest["notebooks"]}
+    assert statuses["ok_report"]["status"] == "ok"  # a failure does not stop the others
+    entry = statuses[broken]
+    assert entry["status"] == "failed"
+    assert entry["error"].startswith(expected_error)
+    assert "\n" not in entry["error"]
+    # The step is counted in the source notebook, as an analyst sees it in JupyterLab.
+    source_cells = len(nbformat.read(FIXTURES / f"{broken}.ipynb", as_version=4).cells)
+    assert entry["step"] == {"cell": cell, "total": source_cells, "heading": heading}
+    assert _index_row(failed, broken).startswith("failed fp-row-failed")
+
+    page = (failed / f"{broken}.html").read_text(encoding="utf-8")
+    for forbidden in FORBIDDEN_IN_FAILURE_PAGE:
+        assert forbidden not in page, f"{forbidden!r} in the failure page of {broken}"
+    assert "fp-status-failed" in page
+    assert heading in page
+    assert f"executed/{broken}.ipynb" in page
+    assert (failed / "executed" / f"{broken}.ipynb").is_file()
+    assert "never reached" not in page
+
+
+@pytest.mark.slow
+def test_failure_without_good_pack_takes_the_month_and_success_replaces_it(fake_dataset, tmp_path):
+    out = tmp_path / "reports" / MONTH
+    assert _cli(out, ["raises"]) == 1
+    assert _manifest(out)["ok"] is False  # visible where the month's report belongs
+    assert not out.with_name(f"{MONTH}.failed").exists()
+
+    assert _cli(out, ["raises"]) == 1  # a second failure replaces the first failed pack
+    assert _manifest(out)["ok"] is False
+
+    result = _run(out, ["ok_report"])
+    assert result.ok and result.out_dir == out
+    assert _manifest(out)["ok"] is True
+    assert not (out / "raises.html").exists()  # the old pack was replaced, not merged
+
+    # A later failure goes beside; a later success removes that stale failed pack.
+    assert _cli(out, ["raises"]) == 1
+    assert out.with_name(f"{MONTH}.failed").is_dir()
+    assert _run(out, ["ok_report"]).ok
+    assert not out.with_name(f"{MONTH}.failed").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == [MONTH]
+
+
+@pytest.mark.slow
+def test_not_applicable_is_grey_and_not_a_failure(fake_dataset, tmp_path):
+    out = tmp_path / "reports" / MONTH
+    assert _cli(out, ["needs_campaigns", "ok_report"]) == 0
+    manifest = _manifest(out)
+    entry = {e["notebook"]: e for e in manifest["notebooks"]}["needs_campaigns"]
+    assert entry["status"] == "not_applicable"
+    assert entry["missing_roles"] == ["campaigns", "outcome", "treatment"]
+    assert not (out / "executed" / "needs_campaigns.ipynb").exists()  # never executed
+    assert _index_row(out, "needs_campaigns").startswith("not_applicable fp-row-not_applicable")
+    page = (out / "needs_campaigns.html").read_text(encoding="utf-8")
+    assert "campaigns" in page and "营销活动分组与结果" in page
+    assert "fp-status-not_applicable" in page
+
+
+@pytest.mark.slow
+def test_parallel_jobs_run_in_processes_with_thread_caps(fake_dataset, tmp_path):
+    out = tmp_path / "reports" / MONTH
+    result = _run(out, ["ok_report", "foreign_kernel", "raises"], jobs=2)
+    assert not result.ok
+    assert result.statuses == {"foreign_kernel": "ok", "ok_report": "ok", "raises": "failed"}
+    seen = json.loads(
+        (result.out_dir / "artifacts" / "params_ok_report.json").read_text(encoding="utf-8")
+    )
+    expected = str(max(1, (__import__("os").cpu_count() or 1) // 2))
+    assert seen["omp_threads"] == ["str", expected]
+    assert (result.out_dir / "raises.html").is_file()
+
+
+@pytest.mark.slow
+def test_kernel_start_failure_is_retried(fake_dataset, tmp_path, monkeypatch):
+    import zmq
+
+    real = runner.execute_notebook
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise zmq.ZMQError(98, "Address already in use")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "execute_notebook", flaky)
+    result = _run(tmp_path / MONTH, ["ok_report"])
+    assert result.ok
+    assert result.manifest["notebooks"][0]["retries"] == 1
+    assert len(calls) == 2
+
+
+@pytest.mark.slow
+def test_progress_is_plain_lines_off_a_terminal(fake_dataset, tmp_path):
+    stream = io.StringIO()
+    runner.run_pack(
+        out=tmp_path / MONTH, only=["ok_report"], notebooks_dir=FIXTURES, progress_stream=stream
+    )
+    assert re.search(r"^\[fishpond\] ok_report ok \d+\.\ds$", stream.getvalue(), re.MULTILINE)
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_pack(fake_dataset, tmp_path):
+    out = tmp_path / MONTH
+    out.mkdir()
+    (out / "precious.xlsx").write_text("keep me", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a Fishpond report pack"):
+        _run(out, ["ok_report"])
+    assert (out / "precious.xlsx").read_text(encoding="utf-8") == "keep me"
+
+
+# --------------------------------------------------------------------------------------------
+# The real sample
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("packs")
+def test_sample_pack_manifest_and_files(sample_pack):
+    out = sample_pack.out_dir
+    manifest = _manifest(out)
+    failed = {e["notebook"]: e["error"] for e in manifest["notebooks"] if e["status"] == "failed"}
+    assert not failed, f"notebooks failed on the sample: {failed}"
+    assert sample_pack.ok
+    assert manifest["month"] == MONTH and isinstance(manifest["month"], str)
+    expected = {p.stem for p in runner.discover_notebooks()}
+    assert set(sample_pack.statuses) == expected
+    assert all(status == "ok" for status in sample_pack.statuses.values()), sample_pack.statuses
+    for name in expected:
+        assert (out / f"{name}.html").is_file()
+        assert (out / "executed" / f"{name}.ipynb").is_file()
+    assert (out / "index.html").is_file()
+    assert any((out / "artifacts").iterdir())
+    files = manifest["dataset"]["fingerprint"]["files"]
+    assert files and all(len(f["sha256"]) == 64 for f in files)
+    if runner.SUMMARY_NOTEBOOK in expected:
+        assert manifest["notebooks"][0]["notebook"] == runner.SUMMARY_NOTEBOOK
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("packs")
+def test_flat_pack_has_no_failures(flat_pack):
+    manifest = _manifest(flat_pack.out_dir)
+    failed = {e["notebook"]: e["error"] for e in manifest["notebooks"] if e["status"] == "failed"}
+    assert not failed, f"notebooks failed on the flat sample: {failed}"
+    # Flat data has no monthly history: whatever needs it must say "not applicable".
+    for entry in manifest["notebooks"]:
+        if entry["status"] == "not_applicable":
+            assert entry["missing_roles"]
+
+
+def test_flat_data_defaults_to_the_last_complete_month():
+    import datetime as dt
+
+    assert runner.default_flat_month(dt.date(2026, 11, 28)) == "2026-10"
+    assert runner.default_flat_month(dt.date(2027, 1, 1)) == "2026-12"
