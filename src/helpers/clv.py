@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import ChurnDefinition, margin_rates
-from helpers.survival import prepare_frame
 from helpers.survival_cox import DEFAULT_COVARIATES, ChurnCox, available_covariates
 
 CLV_COLUMNS = ["customer_id", "clv", "expected_months", "monthly_margin", "p_churn_h"]
@@ -145,35 +144,22 @@ def customer_clv(
     Panel mode: a Cox model is trained on customers active at ``as_of - churn_horizon``,
     followed up to ``as_of`` with delayed entry, and applied to the ABT at ``as_of``.
     Flat mode: trained on the whole table (no delayed entry) and applied to customers who have
-    not churned, their current tenure being ``duration``.
+    not churned, their current tenure being ``duration``. (The survival notebook also picks the
+    penalizer by cross-validation and checks proportional hazards; this fallback does not.)
 
     Returns
     -------
     DataFrame with :data:`CLV_COLUMNS`.
     """
-    from helpers.features import build_abt
+    from helpers.survival_workflow import model_frames, scoring_frame, split_plan
 
     churn = churn or ChurnDefinition()
-    if ds.mode == "flat":
-        abt = build_abt(ds, churn=churn)
-        training = prepare_frame(abt, flat=True)
-        model = ChurnCox(available_covariates(training, covariates), penalizer).fit(training)
-        scoring = abt[~abt["event"].astype(bool)]
-        return clv_frame(
-            model, scoring, horizon, churn_horizon, annual_discount_rate, current_col="duration"
-        )
-    months = ds.months()
-    as_of = as_of or ds.latest_month()
-    if as_of not in months:
-        raise ValueError(f"as_of {as_of!r} is not in the data ({months[0]} to {months[-1]})")
-    position = months.index(as_of)
-    if position < churn_horizon:
-        raise ValueError(
-            f"customer_clv needs {churn_horizon} months of data before {as_of} to train the "
-            f"churn model; the data start at {months[0]}"
-        )
-    train_abt = build_abt(ds, months[position - churn_horizon], churn_horizon, churn)
-    training = prepare_frame(train_abt, followup_months=churn_horizon)
-    model = ChurnCox(available_covariates(training, covariates), penalizer).fit(training)
-    scoring = build_abt(ds, as_of, churn_horizon, churn)
-    return clv_frame(model, scoring, horizon, churn_horizon, annual_discount_rate)
+    months = ds.months() if ds.mode == "panel" else []
+    as_of = (as_of or ds.latest_month()) if months else None
+    plan = split_plan(months, as_of, churn_horizon)
+    _, _, final = model_frames(ds, plan, churn)
+    model = ChurnCox(available_covariates(final, covariates), penalizer).fit(final)
+    scoring, current_col = scoring_frame(ds, plan, churn)
+    return clv_frame(
+        model, scoring, horizon, churn_horizon, annual_discount_rate, current_col=current_col
+    )

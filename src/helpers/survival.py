@@ -117,6 +117,9 @@ def prepare_frame(
     frame["event"] = frame["event"].astype("boolean").fillna(False).astype(bool)
     if flat:
         frame["entry"] = 0.0
+        # A flat extract counts whole months, so a customer who opened during the last month
+        # has tenure 0; survival fits need positive times, so they count as half a month.
+        frame.loc[frame["duration"] == 0, "duration"] = 0.5
     else:
         frame["entry"] = pd.to_numeric(frame["tenure_months"], errors="coerce").astype(float)
     if followup_months is not None:

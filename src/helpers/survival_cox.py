@@ -50,6 +50,7 @@ DEFAULT_COVARIATES = (
     "payroll",
     "product_count",
     "digital_logins_3m",
+    "digital_logins_avg_3m",  # the flat sample's name: a monthly average, not a sum
     "txn_count_3m",
     "contacts_3m",
     "age",
