@@ -21,6 +21,7 @@ CSV with one header line, that is line 2 of the file).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -547,7 +548,10 @@ def check_frame(
         schema_columns, checks=frame_checks, unique=unique, report_duplicates="all"
     )
     try:
-        schema.validate(frame, lazy=True)
+        with warnings.catch_warnings():
+            # pandera's own error formatting trips a pandas FutureWarning (concat of empty frames)
+            warnings.simplefilter("ignore", FutureWarning)
+            schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as error:
         problems += _problems_from_failures(
             error.failure_cases, frame, table, check_meta, frame_meta, unique
@@ -621,14 +625,25 @@ def _as_of_end(dataset) -> pd.Timestamp | None:
 
 
 def _merge_wrong_types(problems: list[Problem]) -> list[Problem]:
-    """Drop 'missing value' rows already reported as 'wrong type' (conversion left them empty)."""
+    """Drop what the loader already reported: a missing column found again by the table check,
+    a column left empty or float by values that did not convert ('wrong type' with rows)."""
     wrong = {}
+    missing = set()
     for problem in problems:
         if problem.check == "wrong type" and problem.rows:
             wrong.setdefault((problem.table, problem.column), set()).update(problem.rows)
+        if problem.check == "spec maps to a nonexistent column":
+            missing.add((problem.table, problem.column))
     merged = []
+    seen_missing = set()
     for problem in problems:
         key = (problem.table, problem.column)
+        if problem.check == "missing column" or key in missing:
+            if key in seen_missing or (problem.check == "missing column" and key in missing):
+                continue
+            seen_missing.add(key)
+        if problem.check == "wrong type" and not problem.rows and key in wrong:
+            continue
         if problem.check == "missing value" and key in wrong and problem.rows:
             rows = [r for r in problem.rows if r not in wrong[key]]
             if not rows:

@@ -230,13 +230,17 @@ def check_parquet_table(
     key = TABLE_KEYS.get(table)
     if key and set(key) <= usable_names:
         key_list = ", ".join(_q(k) for k in key)
-        duplicates = con.sql(
-            f"SELECT CAST(sum(n) AS BIGINT), list(first_row ORDER BY first_row)[1:{MAX_EXAMPLES}], "
-            f"list(label ORDER BY first_row)[1:{MAX_EXAMPLES}] FROM ("
-            f"  SELECT count(*) AS n, min(__row) AS first_row, "
-            f"  concat_ws(' / ', {', '.join(f'CAST({_q(k)} AS VARCHAR)' for k in key)}) AS label "
-            f"  FROM {relation} GROUP BY {key_list} HAVING count(*) > 1)"
-        ).fetchall()[0]
+        label = f"concat_ws(' / ', {', '.join(f'CAST({_q(k)} AS VARCHAR)' for k in key)})"
+        duplicated = (
+            f"(SELECT __row, {label} AS label, count(*) OVER (PARTITION BY {key_list}) AS n, "
+            f"row_number() OVER (PARTITION BY {key_list} ORDER BY __row) AS k "
+            f"FROM {relation}) WHERE n > 1"
+        )
+        total = con.sql(f"SELECT CAST(count(*) AS BIGINT) FROM {duplicated}").fetchall()[0][0]
+        examples = con.sql(
+            f"SELECT __row, label FROM {duplicated} ORDER BY __row LIMIT {MAX_EXAMPLES}"
+        ).fetchall()
+        duplicates = (total, [row[0] for row in examples], [row[1] for row in examples])
         if duplicates[0]:
             problems.append(
                 Problem(
@@ -249,9 +253,9 @@ def check_parquet_table(
                     count=int(duplicates[0]),
                 )
             )
+            # keep the first of each duplicated key, set the repeats aside
             bad_selects.append(
-                f"SELECT __row, 'duplicate rows' AS reason FROM (SELECT __row, row_number() OVER (PARTITION BY {key_list} "
-                f"ORDER BY __row) AS k FROM {relation}) WHERE k > 1"
+                f"SELECT __row, 'duplicate rows' AS reason FROM {duplicated} AND k > 1"
             )
     if check_customers and table in REFERENCING_TABLES and "customer_id" in usable_names:
         unknown = f"{relation} AS r WHERE NOT EXISTS (SELECT 1 FROM customers AS c WHERE c.customer_id = r.customer_id) AND r.customer_id IS NOT NULL"
