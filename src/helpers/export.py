@@ -331,7 +331,7 @@ def _toc(headings: list[tuple[int, str, str]], lang: str) -> str:
     title = UI[lang]["contents"]
     return (
         f'<nav class="fp-toc" aria-label="{title}"><span class="fp-toc-title">{title}</span>'
-        f"<ol>{''.join(items)}</ol></nav>"
+        f"<ul>{''.join(items)}</ul></nav>"
     )
 
 
@@ -457,8 +457,11 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
     """Display text for a KPI value: thousands separators, half-up rounding.
 
     ``count`` -> ``9,876``; ``rmb`` -> ``¥1,234,568`` (whole yuan); ``pct`` (a fraction:
-    0.1234) -> ``12.3%``; ``ratio`` -> ``1.23``; anything else -> two decimals.
+    0.1234) -> ``12.3%``; ``ratio`` -> ``1.23``; ``months`` -> ``12.5``; anything else -> two
+    decimals; a missing value -> ``–``. Units as in :data:`helpers.reporting.KPI_UNITS`.
     """
+    if value is None:
+        return "–"
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -471,6 +474,8 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
         return f"¥{round_half_up(number, 0):,}"
     if unit == "pct":
         return f"{round_half_up(number * 100, 1):,}%"
+    if unit == "months":
+        return f"{round_half_up(number, 1):,}"
     return f"{round_half_up(number, 2):,}"
 
 
