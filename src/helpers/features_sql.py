@@ -66,8 +66,17 @@ def string_literal(value: str) -> str:
 
 
 def month_index_sql(column: str) -> str:
-    """SQL for the month index of a date/timestamp column."""
-    return f"(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}))"
+    """SQL for the month index of a date/timestamp column.
+
+    The column is cast to DATE first. Besides being portable, this dodges a DuckDB 2.0.1
+    bug: on a TIMESTAMP_NS column read from Parquet, arithmetic on ``EXTRACT(YEAR ...)``
+    gets wrong statistics and a filter such as ``EXTRACT(YEAR FROM month) * 12 + ... <= n``
+    is pruned to an empty result (checked on the sample: 0 rows instead of 186,320).
+    """
+    return (
+        f"(EXTRACT(YEAR FROM CAST({column} AS DATE)) * 12"
+        f" + EXTRACT(MONTH FROM CAST({column} AS DATE)))"
+    )
 
 
 # --------------------------------------------------------------------------------------------
