@@ -152,7 +152,7 @@ def test_gb18030_flat_csv_with_chinese_headers(tmp_path):
     assert flat["outcome"].tolist()[:2] == [True, False] and pd.isna(flat["outcome"].iloc[2])
     assert flat["gender"].tolist() == ["M", "F", "F"]
     assert flat["payroll"].tolist() == [True, False, False]
-    assert flat["age"].tolist() == [45.0, 31.0, 62.0]
+    assert flat["age"].tolist() == [45, 31, 62] and flat["age"].dtype == np.int64
     assert flat["digital_logins_avg_3m"].tolist() == [3.5, 0.0, 12.0]
     assert ds.roles() == {
         "customers", "duration", "event", "value", "tier", "products", "treatment", "outcome",
@@ -257,7 +257,7 @@ def test_numeric_event_condition_and_binary_treatment(tmp_path):
     assert flat["held_any_product"].tolist() == [True, True, False]
     assert flat["treatment"].tolist() == ["treatment", "control", None]
     assert flat["outcome"].tolist()[:2] == [True, False]
-    assert flat["numofproducts"].tolist() == [1.0, 2.0, 0.0]
+    assert flat["numofproducts"].tolist() == [1, 2, 0]
     # no id role: ids generated from row order, and the dataset says so
     assert flat["customer_id"].tolist() == ["row_000001", "row_000002", "row_000003"]
     assert any("generated from row order" in notice for notice in ds.notices)

@@ -736,5 +736,11 @@ def build_flat(
             continue
         numbers = _numbers(values, options)
         # numeric when every filled value is a number, else text
-        out[feature] = numbers if (numbers.notna() == text.notna()).all() else text.astype(object)
+        if (numbers.notna() == text.notna()).all():
+            # whole numbers with no gaps (ages, counts) stay integers
+            if numbers.notna().all() and (numbers % 1 == 0).all():
+                numbers = numbers.astype("int64")
+            out[feature] = numbers
+        else:
+            out[feature] = text.astype(object)
     return pd.DataFrame(out, index=raw.index)
