@@ -1,0 +1,205 @@
+"""Repository hygiene: committed notebooks are clean and follow the notebook conventions.
+
+``nbstripout --install`` protects only the clone it ran in; this test is what enforces
+stripping for everyone (FIELD-NOTES: Notebook hygiene). Checked for every notebook tracked in
+``notebooks/``: no outputs or execution counts, no papermill metadata, exactly one
+``parameters`` cell holding literal assignments each with a ``# type: help`` comment, the
+``fishpond`` kernelspec, zh/en narrative pairs, no ``def``/``class``, and ``nbstripout
+--verify``. Also: no tracked file over 5 MB outside ``data/sample/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import paths
+
+ROOT = paths.PROJECT_ROOT
+CORE_PARAMETERS = ("dataset", "month", "lang", "artifacts_dir")
+STRIP_KEYS = "metadata.papermill cell.metadata.papermill cell.metadata.execution"
+MAX_BYTES = 5 * 1024 * 1024
+
+
+def _tracked(*patterns: str) -> list[Path] | None:
+    """Files git tracks matching ``patterns``; None outside a git checkout."""
+    if shutil.which("git") is None:
+        return None
+    result = subprocess.run(
+        ["git", "ls-files", "-z", "--", *patterns],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return None
+    return [ROOT / name for name in result.stdout.decode("utf-8").split("\0") if name]
+
+
+def _notebooks() -> list[Path]:
+    tracked = _tracked("notebooks/*.ipynb")
+    if tracked is None:  # an exported tree without .git: check what is there
+        tracked = sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb"))
+    return sorted(p for p in tracked if p.exists())
+
+
+NOTEBOOKS = _notebooks()
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _python(source: str) -> str:
+    """Cell source with IPython magics and shell escapes blanked, so ``ast`` can parse it."""
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks tracked in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_outputs_or_execution_counts(path):
+    dirty = [
+        index
+        for index, cell in enumerate(_load(path)["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; strip them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_papermill_or_execution_metadata(path):
+    notebook = _load(path)
+    assert "papermill" not in notebook["metadata"], f"{path.name}: notebook papermill metadata"
+    dirty = [
+        index
+        for index, cell in enumerate(notebook["cells"])
+        if {"papermill", "execution"} & set(cell.get("metadata", {}))
+        or "injected-parameters" in _tags(cell)
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} carry papermill/execution metadata"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_parameters_cell_of_commented_literals(path):
+    cells = [c for c in _load(path)["cells"] if "parameters" in _tags(c)]
+    assert len(cells) == 1, f"{path.name}: {len(cells)} cells tagged 'parameters', want 1"
+    assert cells[0]["cell_type"] == "code"
+    source = _source(cells[0])
+    tree = ast.parse(source)
+    names = []
+    lines = source.splitlines()
+    for node in tree.body:
+        where = f"{path.name} parameters line {node.lineno}"
+        assert isinstance(node, ast.Assign | ast.AnnAssign), f"{where}: only assignments allowed"
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        assert isinstance(target, ast.Name), f"{where}: assign to a plain name"
+        # A literal, never derived from another parameter (papermill injects after this cell).
+        ast.literal_eval(node.value)
+        assert node.lineno == node.end_lineno, f"{where}: keep each parameter on one line"
+        assert re.search(r"#\s*\S", lines[node.lineno - 1]), f"{where}: needs a '# type: help'"
+        names.append(target.id)
+    assert len(names) == len(set(names)), f"{path.name}: a parameter is assigned twice"
+    missing = [name for name in CORE_PARAMETERS if name not in names]
+    assert not missing, f"{path.name}: the runner injects {missing}; declare them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_kernelspec_and_requirements(path):
+    metadata = _load(path)["metadata"]
+    kernelspec = metadata.get("kernelspec", {})
+    assert kernelspec.get("name") == paths.KERNEL_NAME, f"{path.name}: kernelspec {kernelspec}"
+    assert kernelspec.get("display_name") == "Python (fishpond)"
+    assert kernelspec.get("language") == "python"
+    from helpers.datasets import ALL_ROLES
+
+    requires = metadata.get("fishpond", {}).get("requires")
+    assert isinstance(requires, list), f"{path.name}: metadata.fishpond.requires must be a list"
+    unknown = sorted(set(requires) - set(ALL_ROLES))
+    assert not unknown, f"{path.name}: unknown roles {unknown}; known: {ALL_ROLES}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_narrative_in_both_languages(path):
+    cells = _load(path)["cells"]
+    zh = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "lang-zh" in _tags(c)]
+    en = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "lang-en" in _tags(c)]
+    assert zh, f"{path.name}: no markdown cell tagged lang-zh"
+    assert len(zh) == len(en), f"{path.name}: {len(zh)} lang-zh cells but {len(en)} lang-en"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_def_or_class_in_code_cells(path):
+    offenders = []
+    for index, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse(_python(_source(cell)))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                offenders.append(f"cell {index}: {node.name}")
+    assert not offenders, f"{path.name}: move these into src/helpers: {offenders}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_nbstripout_verify(path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbstripout",
+            "--verify",
+            "--keep-id",
+            "--extra-keys",
+            STRIP_KEYS,
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{path.name} is not stripped: run\n  .venv/bin/nbstripout --keep-id --extra-keys "
+        f'"{STRIP_KEYS}" {path}\n{result.stdout}{result.stderr}'
+    )
+
+
+def test_no_large_files_outside_the_sample():
+    tracked = _tracked()
+    if tracked is None:
+        pytest.skip("not a git checkout: nothing is tracked")
+    sample = paths.SAMPLE_DIR.resolve()
+    large = [
+        f"{path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)"
+        for path in tracked
+        if path.is_file()
+        and path.stat().st_size > MAX_BYTES
+        and not path.resolve().is_relative_to(sample)
+    ]
+    assert not large, f"tracked files over 5 MB outside data/sample/: {large}"
+
+
+def test_reports_are_not_tracked():
+    tracked = _tracked("reports")
+    if tracked is None:
+        pytest.skip("not a git checkout")
+    assert [p.relative_to(ROOT).as_posix() for p in tracked] in ([], ["reports/README.md"])
