@@ -29,6 +29,8 @@ PAGES_DIR = paths.TEMPLATES_DIR / "pages"
 CSS_PATH = paths.TEMPLATES_DIR / TEMPLATE_NAME / "static" / "fishpond.css"
 #: Cells with this tag never reach the management HTML.
 REMOVE_TAG = "remove-cell"
+# Course cells (exercise statements, scaffolds, solutions, checks) never reach management.
+REMOVE_TAGS = frozenset({REMOVE_TAG, "course", "exercise", "solution", "check"})
 #: Headings of these levels go into the table of contents (h1 is the page title).
 TOC_LEVELS = (2, 3)
 
@@ -192,7 +194,7 @@ def _other_language(lang: str) -> str:
 def cell_kept(cell, lang: str) -> bool:
     """Whether a cell belongs in the ``lang`` report (untagged cells are kept)."""
     tags = cell.get("metadata", {}).get("tags", [])
-    return f"lang-{_other_language(lang)}" not in tags and REMOVE_TAG not in tags
+    return f"lang-{_other_language(lang)}" not in tags and not REMOVE_TAGS.intersection(tags)
 
 
 def markdown_headings(source: str) -> list[tuple[int, str]]:
@@ -287,7 +289,7 @@ def build_exporter(lang: str) -> HTMLExporter:
         language_code=lang,
     )
     remover = TagRemovePreprocessor(
-        remove_cell_tags={f"lang-{_other_language(lang)}", REMOVE_TAG},
+        remove_cell_tags={f"lang-{_other_language(lang)}", *REMOVE_TAGS},
         enabled=True,
     )
     exporter.register_preprocessor(remover, enabled=True)
