@@ -398,6 +398,22 @@ def overview_kpis(ds, month: str | None) -> list[dict]:
     return flat_summary(ds) if ds.mode == "flat" else portfolio_kpis(ds, month)
 
 
+def display_checks(checks: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Checks with translated names and a pass/warning status column, for display."""
+    shown = checks.copy()
+    shown["ov_check"] = [i18n.t(f"ov_check_{name}", lang) for name in shown["ov_check"]]
+    passed = shown.pop("passed")
+    shown["ov_status"] = [i18n.t("ov_pass" if ok else "ov_warn", lang) for ok in passed]
+    return shown
+
+
+def display_tiers(tiers: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Tier table with tier names in the report's language."""
+    shown = tiers.copy()
+    shown["tier"] = [i18n.t(f"tier_{code}", lang) for code in shown["tier"]]
+    return shown
+
+
 def aum_values(ds, month: str | None) -> pd.Series | None:
     """Customer AUM at ``month`` (panel) or the flat ``value`` role; None when unmapped."""
     if ds.mode == "flat":
