@@ -20,6 +20,7 @@ a time of day and month columns stored as the first or last day of the month all
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -32,9 +33,11 @@ from helpers.config import ChurnDefinition
 # --------------------------------------------------------------------------------------------
 def month_end(month: str | pd.Timestamp) -> pd.Timestamp:
     """Month-end timestamp of ``month`` ("YYYY-MM", "YYYY-MM-DD" or a timestamp)."""
+    if isinstance(month, str) and not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", month.strip()):
+        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}")
     try:
-        period = pd.Period(month, freq="M")
-    except (ValueError, TypeError) as error:
+        period = pd.Period(month.strip() if isinstance(month, str) else month, freq="M")
+    except (ValueError, TypeError, OverflowError) as error:
         raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from error
     return period.to_timestamp(how="end").normalize()
 
