@@ -30,8 +30,9 @@ sysdeps: ## Install Debian packages for the browser tests (chromium, fonts-noto-
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-test: setup ## Run the whole test suite (unit, ground truth, notebooks, browser)
+test: setup ## Run the whole test suite (unit, ground truth, notebooks, browser, nbval)
 	$(PY) -m pytest -n 2 --dist loadgroup tests
+	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax notebooks
 
 test-fast: setup ## Unit tests only (skips notebook runs and browser checks)
 	$(PY) -m pytest -m "not slow and not browser" tests
