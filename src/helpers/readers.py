@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import yaml
+from pandas.api import types as ptypes
 
 from helpers.datasets import (
     BIG_TABLES,
@@ -321,14 +322,39 @@ def _ids(series: pd.Series) -> pd.Series:
     return text.astype(object).where(text.notna(), None)
 
 
-def convert_column(series: pd.Series, kind: str, options: dict) -> tuple[pd.Series, pd.Series]:
+def convert_column(
+    series: pd.Series, kind: str, options: dict, typed: bool = False
+) -> tuple[pd.Series, pd.Series]:
     """Convert one column to a canonical kind.
+
+    ``typed=True`` (Parquet) trusts text columns as they are; CSV/Excel text is stripped of
+    surrounding blanks and empty cells become missing.
 
     Returns
     -------
     (converted, failed) : tuple of Series
         ``failed`` is a boolean mask of rows that had a value which did not convert.
     """
+    dtype = series.dtype
+    # Fast paths: a typed column (Parquet, Excel numbers) that already fits needs no parsing.
+    if (
+        kind in {"int", "float"}
+        and ptypes.is_numeric_dtype(dtype)
+        and not ptypes.is_bool_dtype(dtype)
+    ):
+        converted = series if kind == "int" and ptypes.is_integer_dtype(dtype) else None
+        if converted is None:
+            converted = series.astype(float)
+            if kind == "int" and converted.notna().all() and (converted % 1 == 0).all():
+                converted = converted.astype("int64")
+        return converted, pd.Series(False, index=series.index)
+    if kind == "date" and ptypes.is_datetime64_any_dtype(dtype):
+        return series.astype("datetime64[ns]"), pd.Series(False, index=series.index)
+    if kind == "bool" and ptypes.is_bool_dtype(dtype) and series.notna().all():
+        return series.astype(bool), pd.Series(False, index=series.index)
+    if kind in {"id", "str"} and typed and ptypes.is_object_dtype(dtype):
+        if pd.api.types.infer_dtype(series, skipna=True) in {"string", "empty"}:
+            return series, pd.Series(False, index=series.index)
     present = series.notna() & (series.astype("string").str.strip() != "").fillna(False)
     if kind in {"id", "str"}:
         converted = _ids(series) if kind == "id" else _text(series).astype(object)
@@ -393,7 +419,9 @@ def canonical_frame(raw: pd.DataFrame, table: TableSpec, problems: list[Problem]
             elif column.nullable:
                 out[column.name] = pd.Series(None, index=raw.index, dtype=object)
             continue
-        converted, failed = convert_column(raw[source], column.kind, table.options)
+        converted, failed = convert_column(
+            raw[source], column.kind, table.options, typed=table.format == "parquet"
+        )
         if failed.any():
             problems.append(
                 _wrong_type_problem(table.name, column.name, column.kind, raw[source], failed)

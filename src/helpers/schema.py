@@ -351,7 +351,10 @@ def kind_matches(series: pd.Series, kind: str) -> bool:
         if ptypes.is_string_dtype(series.dtype):
             return True
         # an all-empty object column is fine too
-        return series.dtype == object and series.dropna().map(type).eq(str).all()
+        return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in {
+            "string",
+            "empty",
+        }
     if kind == "int":
         return ptypes.is_integer_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
     if kind == "float":
@@ -487,7 +490,8 @@ def check_frame(
         if column.name == "customer_id" and customer_ids is not None:
             value_checks.append(
                 (
-                    pa.Check.isin(customer_ids),
+                    # a closure, not Check.isin: pandera deep-copies isin's value set per column
+                    pa.Check(lambda s, ids=customer_ids: s.isin(ids)),
                     "unknown customer id",
                     "a customer_id that exists in customers",
                 )
