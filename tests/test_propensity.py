@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from helpers import propensity
 from helpers.propensity_eval import (
@@ -14,6 +15,14 @@ from helpers.propensity_eval import (
     reliability_table,
     top_k_capture,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """HistGradientBoosting's OpenMP threads spin badly on a shared, busy 2-core machine
+    (FIELD-NOTES: oversubscription); tests run under xdist, so one thread each."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 # ============================================================================ evaluation

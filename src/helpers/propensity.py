@@ -27,10 +27,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
 from sklearn.inspection import permutation_importance
-from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from helpers.propensity_actions import (  # noqa: F401  (re-exported: one import for notebooks)
     call_lists,
@@ -52,8 +51,12 @@ from helpers.propensity_features import (  # noqa: F401
     MODEL_NAMES,
     NON_FEATURE_COLUMNS,
     TOOK_PREFIX,
+    CalibratedModel,
+    choose_model,
     design_matrix,
     feature_columns,
+    fit_calibrator,
+    heavy_tailed_columns,
     make_estimator,
     propensity_frames,
     shift_month,
@@ -71,7 +74,8 @@ class CrossSellModels:
     candidates : tuple of str, default ("logistic", "hgb")
         Models compared by cross-validation for each product.
     select_by : {"roc_auc", "average_precision"}, default "roc_auc"
-        Cross-validated metric that picks the winner (both are reported).
+        Cross-validated metric that picks the winner (both are reported), with the
+        one-standard-error rule of :func:`choose_model` (near-ties go to logistic).
     cv : int, default 3
         Folds of the comparison.
     compare_cap : int, default 20000
@@ -80,16 +84,22 @@ class CrossSellModels:
         affordable at a million customers (FIELD-NOTES: choose on a sample, refit once).
     holdout_share : float, default 0.25
         Share of customers held out for evaluation (same customers for every product).
-    calibration_share : float, default 0.25
-        Share of the training rows kept aside to calibrate the refitted winner.
     calibration : {"auto", "sigmoid", "isotonic"}, default "auto"
-        Calibration map. ``auto`` uses isotonic when the calibration fold has at least 1000
-        buyers and sigmoid (Platt) otherwise: isotonic over-fits small folds.
+        Calibration map, fitted on the winner's out-of-fold scores from the comparison.
+        ``auto`` uses isotonic when those rows hold at least 1000 buyers and sigmoid (Platt)
+        otherwise: isotonic over-fits small samples.
     min_buyers : int, default 20
         Products with fewer buyers among the training rows get no model (listed in
         ``skipped_``).
     max_categories : int, default 50
         Text columns with more distinct values are not used as features.
+    class_weight : {"auto", "balanced", None}, default "auto"
+        Class imbalance handling during training. "balanced" weights buyers and non-buyers
+        equally, so a rare product still shapes the trees; the calibration map then brings
+        the inflated scores back to real probabilities. "auto" uses "balanced" for gradient
+        boosting and no weights for the logistic model: for a logistic regression, weighting
+        mostly moves the intercept (which calibration re-estimates anyway) and cost about
+        0.005 ROC AUC on the public Caravan table (tests/test_propensity_public.py).
     seed : int, default 0
         Seed of every random step (sampling, splits, boosting).
 
@@ -102,7 +112,9 @@ class CrossSellModels:
     comparison_ : DataFrame, one row per product and candidate: cross-validated ROC AUC and
         average precision (mean and std), rows compared, winner flag.
     chosen_ : {product: model name}.
-    models_ : {product: fitted CalibratedClassifierCV} (predict_proba gives probabilities).
+    models_ : {product: fitted CalibratedModel}: the refitted winner (``.estimator``, a
+        scikit-learn Pipeline) and its calibration map (``.calibrator``); ``predict_proba``
+        gives calibrated probabilities.
     base_models_ : {product: fitted, uncalibrated Pipeline} (used for reasons).
     calibration_methods_ : {product: "sigmoid" | "isotonic"}.
     holdout_ : DataFrame ``product``, ``customer_id``, ``y``, ``probability`` on the holdout.
@@ -121,10 +133,10 @@ class CrossSellModels:
         cv: int = 3,
         compare_cap: int = 20000,
         holdout_share: float = 0.25,
-        calibration_share: float = 0.25,
         calibration: str = "auto",
         min_buyers: int = 20,
         max_categories: int = 50,
+        class_weight: str | None = "auto",
         seed: int = 0,
     ) -> None:
         self.products = products
@@ -133,10 +145,10 @@ class CrossSellModels:
         self.cv = cv
         self.compare_cap = compare_cap
         self.holdout_share = holdout_share
-        self.calibration_share = calibration_share
         self.calibration = calibration
         self.min_buyers = min_buyers
         self.max_categories = max_categories
+        self.class_weight = class_weight
         self.seed = seed
 
     # ------------------------------------------------------------------ helpers
@@ -152,10 +164,12 @@ class CrossSellModels:
             raise ValueError(
                 f"calibration must be 'auto', 'sigmoid' or 'isotonic', not {self.calibration!r}"
             )
-        for name in ("holdout_share", "calibration_share"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise ValueError(f"{name} must be between 0 and 1, not {value}")
+        if self.class_weight not in ("auto", "balanced", None):
+            raise ValueError(
+                f"class_weight must be 'auto', 'balanced' or None, not {self.class_weight!r}"
+            )
+        if not 0 < self.holdout_share < 1:
+            raise ValueError(f"holdout_share must be between 0 and 1, not {self.holdout_share}")
         if self.cv < 2:
             raise ValueError(f"cv must be at least 2, not {self.cv}")
 
@@ -238,71 +252,67 @@ class CrossSellModels:
                 self.skipped_[product] = "no usable feature columns"
                 continue
             design = design_matrix(frame, numeric, categorical)
-            skewed = [
-                c
-                for c in numeric
-                if design.loc[train_mask, c].nunique() > 2
-                and abs(float(design.loc[train_mask, c].skew())) > 1
-            ]
+            skewed = heavy_tailed_columns(design.loc[train_mask], numeric)
             product_seed = self.seed + 1000 * position
             x_train = design.loc[train_mask]
             y_train = target[train_mask].to_numpy()
 
-            # 1. Compare candidates by cross-validation on a capped sample.
+            # 1. Compare candidates by cross-validation on a capped sample; keep each
+            #    candidate's out-of-fold scores, which later calibrate the winner.
             compare_rng = np.random.default_rng(product_seed)
             if len(x_train) > self.compare_cap:
                 rows = np.sort(compare_rng.choice(len(x_train), self.compare_cap, replace=False))
             else:
                 rows = np.arange(len(x_train))
-            folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=product_seed)
-            scores = {}
+            x_compare, y_compare = x_train.iloc[rows], y_train[rows]
+            folds = list(
+                StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=product_seed).split(
+                    x_compare, y_compare
+                )
+            )
+            summary, out_of_fold = {}, {}
             for name in self.candidates:
-                estimator = make_estimator(name, numeric, categorical, skewed, product_seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", category=UserWarning)
-                    result = cross_validate(
-                        estimator,
-                        x_train.iloc[rows],
-                        y_train[rows],
-                        cv=folds,
-                        scoring=("roc_auc", "average_precision"),
+                scores = np.empty(len(rows))
+                fold_auc, fold_ap = [], []
+                for fit_rows, test_rows in folds:
+                    estimator = make_estimator(
+                        name, numeric, categorical, skewed, product_seed, self.class_weight
                     )
-                scores[name] = result
+                    estimator.fit(x_compare.iloc[fit_rows], y_compare[fit_rows])
+                    scores[test_rows] = estimator.predict_proba(x_compare.iloc[test_rows])[:, 1]
+                    fold_auc.append(roc_auc_score(y_compare[test_rows], scores[test_rows]))
+                    fold_ap.append(average_precision_score(y_compare[test_rows], scores[test_rows]))
+                out_of_fold[name] = scores
+                summary[name] = {
+                    "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
+                    "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+                }
                 comparison_rows.append(
                     {
                         "product": product,
                         "model": name,
-                        "roc_auc_mean": float(np.mean(result["test_roc_auc"])),
-                        "roc_auc_std": float(np.std(result["test_roc_auc"])),
-                        "average_precision_mean": float(np.mean(result["test_average_precision"])),
-                        "average_precision_std": float(np.std(result["test_average_precision"])),
+                        "roc_auc_mean": summary[name]["roc_auc"][0],
+                        "roc_auc_std": summary[name]["roc_auc"][1],
+                        "average_precision_mean": summary[name]["average_precision"][0],
+                        "average_precision_std": summary[name]["average_precision"][1],
                         "rows_compared": len(rows),
                     }
                 )
-            # Winner: best mean of select_by; ties go to the simpler (earlier) candidate.
-            winner = max(
-                self.candidates,
-                key=lambda n: (
-                    round(float(np.mean(scores[n][f"test_{self.select_by}"])), 6),
-                    -self.candidates.index(n),
-                ),
-            )
+            winner = choose_model(summary, self.candidates, self.select_by, self.cv)
 
-            # 2. Refit the winner once, on the training rows minus a calibration fold.
-            split_rng = np.random.default_rng(product_seed + 1)
-            calibration_rows = np.zeros(len(x_train), dtype=bool)
-            for label in (0, 1):
-                label_rows = np.flatnonzero(y_train == label)
-                count = max(1, int(round(self.calibration_share * len(label_rows))))
-                calibration_rows[split_rng.choice(label_rows, count, replace=False)] = True
-            base = make_estimator(winner, numeric, categorical, skewed, product_seed)
-            base.fit(x_train.loc[~calibration_rows], y_train[~calibration_rows])
-            calibration_buyers = int(y_train[calibration_rows].sum())
+            # 2. Calibrate on the winner's out-of-fold scores, then refit it once on every
+            #    training row (no rows are lost to a separate calibration fold).
             method = self.calibration
             if method == "auto":
-                method = "isotonic" if calibration_buyers >= 1000 else "sigmoid"
-            calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=method)
-            calibrated.fit(x_train.loc[calibration_rows], y_train[calibration_rows])
+                method = "isotonic" if int(y_compare.sum()) >= 1000 else "sigmoid"
+            calibrator = fit_calibrator(out_of_fold[winner], y_compare, method)
+            base = make_estimator(
+                winner, numeric, categorical, skewed, product_seed, self.class_weight
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                base.fit(x_train, y_train)
+            calibrated = CalibratedModel(base, calibrator)
 
             # 3. Evaluate on the untouched holdout.
             x_holdout = design.loc[holdout_mask]
@@ -343,7 +353,7 @@ class CrossSellModels:
                 reference[column] = modes.iloc[0] if len(modes) else np.nan
             self.reference_[product] = pd.DataFrame([reference])[numeric + categorical]
             if winner == "logistic":
-                centre_rows = x_train.loc[~calibration_rows].iloc[:5000]
+                centre_rows = x_train.iloc[:5000]
                 self._centre[product] = base.named_steps["prepare"].transform(centre_rows).mean(0)
 
         self.comparison_ = pd.DataFrame(comparison_rows)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
@@ -143,17 +145,39 @@ def _signed_log(values):
     return np.sign(values) * np.log1p(np.abs(values))
 
 
+def heavy_tailed_columns(design: pd.DataFrame, numeric: list[str]) -> list[str]:
+    """Numeric columns that span orders of magnitude: the logistic model logs them.
+
+    A column qualifies when it has more than two values, skewness above 1 in absolute value
+    and values reaching 100 or more (amounts, counts). Ordinal codes (0-9) and flags stay as
+    they are.
+    """
+    chosen = []
+    for column in numeric:
+        values = design[column]
+        if values.nunique() > 2 and values.abs().max() >= 100 and abs(float(values.skew())) > 1:
+            chosen.append(column)
+    return chosen
+
+
 def make_estimator(
-    name: str, numeric: list[str], categorical: list[str], skewed: list[str], seed: int = 0
+    name: str,
+    numeric: list[str],
+    categorical: list[str],
+    skewed: list[str],
+    seed: int = 0,
+    class_weight: str | None = "auto",
 ) -> Pipeline:
     """An unfitted candidate model (a scikit-learn Pipeline) for one product.
 
     ``"logistic"``: median imputation, signed log of heavy-tailed columns, standard scaling,
-    one-hot categoricals, L2-regularised ``LogisticRegression(C=0.5)`` with balanced class
-    weights. ``"hgb"``: ordinal-coded categoricals (native categorical splits) and a
-    ``HistGradientBoostingClassifier`` with balanced class weights and early stopping.
+    one-hot categoricals, L2-regularised ``LogisticRegression(C=0.5)``. ``"hgb"``:
+    ordinal-coded categoricals (native categorical splits) and a
+    ``HistGradientBoostingClassifier`` with early stopping. ``class_weight="auto"`` means
+    balanced weights for gradient boosting and none for logistic (see ``CrossSellModels``).
     """
     if name == "logistic":
+        weights = None if class_weight == "auto" else class_weight
         plain = [c for c in numeric if c not in skewed]
         transformers = []
         if skewed:
@@ -197,9 +221,10 @@ def make_estimator(
                 )
             )
         prepare = ColumnTransformer(transformers, sparse_threshold=0)
-        model = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
+        model = LogisticRegression(C=0.5, class_weight=weights, max_iter=2000)
         return Pipeline([("prepare", prepare), ("model", model)])
     if name == "hgb":
+        weights = "balanced" if class_weight == "auto" else class_weight
         transformers = [("numeric", "passthrough", numeric)]
         if categorical:
             transformers.append(
@@ -221,7 +246,7 @@ def make_estimator(
             max_leaf_nodes=15,
             min_samples_leaf=40,
             l2_regularization=1.0,
-            class_weight="balanced",
+            class_weight=weights,
             categorical_features=list(categorical) or None,
             early_stopping=True,
             validation_fraction=0.15,
@@ -230,3 +255,97 @@ def make_estimator(
         )
         return Pipeline([("prepare", prepare), ("model", model)])
     raise ValueError(f"unknown model {name!r}; choose from {MODEL_NAMES}")
+
+
+def choose_model(
+    summary: dict[str, dict[str, tuple[float, float]]],
+    candidates: tuple[str, ...],
+    select_by: str = "roc_auc",
+    folds: int = 3,
+) -> str:
+    """Pick the winning candidate from cross-validated (mean, std) scores.
+
+    One-standard-error rule: the best mean of ``select_by`` sets the bar, and the *first*
+    candidate (the simplest: logistic before gradient boosting) whose mean is within one
+    standard error (std / sqrt(folds)) of it wins. A difference smaller than the folds' own
+    noise is not worth a harder-to-explain model.
+    """
+    best = max(candidates, key=lambda name: summary[name][select_by][0])
+    best_mean, best_std = summary[best][select_by]
+    bar = best_mean - best_std / np.sqrt(folds)
+    for name in candidates:
+        if summary[name][select_by][0] >= bar:
+            return name
+    return best
+
+
+def _logit(probability: np.ndarray) -> np.ndarray:
+    clipped = np.clip(np.asarray(probability, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(clipped / (1 - clipped))
+
+
+def fit_calibrator(scores, y_true, method: str = "sigmoid"):
+    """Fit a calibration map from (out-of-fold) model scores to probabilities.
+
+    ``sigmoid``: Platt scaling, a one-feature logistic regression on the score's logit (keeps
+    the ranking, so AUC is unchanged; robust with few buyers). ``isotonic``: a monotone step
+    function (more flexible; needs many buyers). Class weights used in training inflate the
+    scores; the map brings them back to observed rates.
+
+    Returns
+    -------
+    sklearn.linear_model.LogisticRegression or sklearn.isotonic.IsotonicRegression
+    """
+    y_array = np.asarray(y_true, dtype=int)
+    if method == "sigmoid":
+        return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(scores)[:, None], y_array)
+    if method == "isotonic":
+        return IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(
+            np.asarray(scores, dtype=float), y_array
+        )
+    raise ValueError(f"calibration method must be 'sigmoid' or 'isotonic', not {method!r}")
+
+
+class CalibratedModel(ClassifierMixin, BaseEstimator):
+    """A fitted model pipeline followed by a fitted calibration map.
+
+    Behaves like a scikit-learn classifier (``predict_proba``, ``predict``, ``classes_``), so
+    ``sklearn.inspection.permutation_importance`` and scorers work on it.
+
+    Parameters
+    ----------
+    estimator : fitted Pipeline
+        The winning candidate refitted on all training rows (``make_estimator``).
+    calibrator : fitted LogisticRegression (sigmoid) or IsotonicRegression
+        From :func:`fit_calibrator`, fitted on out-of-fold scores.
+    """
+
+    def __init__(self, estimator, calibrator):
+        self.estimator = estimator
+        self.calibrator = calibrator
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, features: pd.DataFrame, y_true) -> CalibratedModel:
+        """Refit only the calibration map, on the (already fitted) estimator's scores."""
+        method = "isotonic" if isinstance(self.calibrator, IsotonicRegression) else "sigmoid"
+        self.calibrator = fit_calibrator(
+            self.estimator.predict_proba(features)[:, 1], y_true, method
+        )
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        raw = self.estimator.predict_proba(features)[:, 1]
+        if isinstance(self.calibrator, IsotonicRegression):
+            probability = self.calibrator.predict(raw)
+        else:
+            probability = self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+        return np.column_stack([1 - probability, probability])
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
