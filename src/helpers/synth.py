@@ -111,7 +111,9 @@ def generate(
         "transactions_per_month": transactions_per_month,
         "command": (
             f"fishpond synth --customers {customers} --months {months} --end-month {end_month} "
-            f"--seed {seed} --out {out.as_posix()}" + ("" if transactions else " --no-transactions")
+            f"--seed {seed}"
+            + ("" if transactions else " --no-transactions")
+            + " --out <folder>"  # not the real path: the truth must not depend on where it lives
         ),
     }
     temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

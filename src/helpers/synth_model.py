@@ -57,7 +57,7 @@ CHURN_COVARIATES: list[dict] = [
             "has no monthly_balances row at t-4"
         ),
         "hard": 0.55,
-        "soft": 0.75,
+        "soft": 0.65,
     },
     {
         "name": "payroll",
@@ -123,6 +123,7 @@ CAMPAIGN = {
     "coupon_rate": 0.005,
     "coupon_cost_cap": 3000.0,
     "fee_waiver_cost": 50.0,
+    "max_smd": 0.05,
 }
 
 # AUM composition weights (demand, time deposit, 理财, funds, insurance) by tier index.

@@ -75,7 +75,7 @@ def holdings_frame(simulation: BankSimulation) -> pd.DataFrame:
 def campaigns_frame(simulation: BankSimulation) -> pd.DataFrame:
     rows = simulation.campaign_rows
     if rows is None or "retained" not in rows:
-        return pd.DataFrame({name: [] for name in tables.SCHEMAS["campaigns"].names})
+        return tables.SCHEMAS["campaigns"].empty_table().to_pandas()
     arms = rows["arm"]
     offer = np.array(["none", "none", "rate_coupon", "fee_waiver"], dtype=object)[arms]
     return pd.DataFrame(
@@ -171,7 +171,10 @@ def truth(simulation: BankSimulation, settings: dict, summary: dict) -> dict:
                 f"within each tier (aum_total at the assigned month-end), the {CAMPAIGN['at_risk_share']:.0%} "
                 f"of active customers with aum_total >= {CAMPAIGN['min_aum']:,.0f} and the highest "
                 "true churn hazard for the next month; randomised in blocks of three neighbours "
-                "in (tier, risk) order to control / rate_coupon / fee_waiver"
+                "in (tier, payroll, digital_active, risk) order to control / rate_coupon / "
+                "fee_waiver, re-randomised until every standardised mean difference (log AUM, "
+                "payroll, digital logins, contacts in 3 months, age, tenure, product count; "
+                f"vs control) is below {CAMPAIGN['max_smd']}"
             ),
             "effect_model": (
                 "each offer adds a log hazard shift to both churn hazards during the horizon: "
@@ -206,6 +209,7 @@ def truth(simulation: BankSimulation, settings: dict, summary: dict) -> dict:
                 for offer in ("rate_coupon", "fee_waiver")
             },
             "mean_true_survival_control": float(uplift["true_survival_control"].mean()),
+            "max_standardised_mean_difference": simulation.campaign_max_smd,
         }
     take = simulation.take_window
     return {
