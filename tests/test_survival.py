@@ -87,7 +87,7 @@ def test_kaplan_meier_matches_hand_computed_product_limit():
     frame = pd.DataFrame(
         {"duration": [2, 3, 3, 5, 6, 8], "event": [1, 1, 0, 1, 0, 1], "entry": 0.0}
     )
-    fitter = survival.fit_kaplan_meier(frame)["all"]
+    fitter = survival.fit_kaplan_meier(frame, min_size=1)["all"]
     # t=2: 6 at risk, 1 event -> 5/6; t=3: 5 at risk, 1 event (1 censored) -> 5/6 * 4/5;
     # t=5: 3 at risk -> * 2/3; t=8: 1 at risk, 1 event -> 0.
     expected = [5 / 6, 5 / 6 * 4 / 5, 5 / 6 * 4 / 5 * 2 / 3, 0.0]
@@ -99,7 +99,7 @@ def test_kaplan_meier_with_delayed_entry_uses_entry_in_risk_sets():
     frame = pd.DataFrame(
         {"duration": [3, 5, 6, 4], "event": [1, 1, 1, 0], "entry": [0.0, 2.0, 4.0, 0.0]}
     )
-    fitter = survival.fit_kaplan_meier(frame)["all"]
+    fitter = survival.fit_kaplan_meier(frame, min_size=1)["all"]
     # t=3: at risk = customers 1, 2 (entered at 2), 4 -> 3; 1 event -> 2/3.
     # t=5: at risk = customers 2 and 3 (entered at 4) -> 2; 1 event -> 2/3 * 1/2.
     # t=6: customer 3 alone -> 0.
@@ -110,16 +110,18 @@ def test_km_summary_reports_not_reached_when_curve_stays_above_half():
     frame = pd.DataFrame(
         {"duration": [5, 10, 10, 10], "event": [1, 0, 0, 0], "entry": 0.0, "tier": "mass"}
     )
-    table = survival.km_summary(survival.fit_kaplan_meier(frame, group="tier"), times=[6])
-    assert table.loc[0, "median_months"] == "未达到"
-    assert table.loc[0, "events"] == 1 and table.loc[0, "customers"] == 4
-    assert table.loc[0, "survival_6m"] == pytest.approx(0.75)
+    table = survival.km_summary(
+        survival.fit_kaplan_meier(frame, group="tier", min_size=1), times=[6]
+    )
+    assert table.loc[0, "surv_median_months"] == "未达到"
+    assert table.loc[0, "surv_events"] == 1 and table.loc[0, "surv_customers"] == 4
+    assert table.loc[0, "S(6)"] == pytest.approx(0.75)
 
 
 def test_km_entry_bias_shows_naive_curve_overstating_survival(truncated):
     frame, _ = truncated
     table = survival.km_entry_bias(frame, times=[12, 60])
-    assert (table["difference"] > 0.1).all()
+    assert (table["surv_difference"] > 0.1).all()
 
 
 # ----------------------------------------------------------------------------- log-rank
@@ -353,7 +355,7 @@ def test_aalen_johansen_cumulative_incidence_by_hand():
             "entry": 0.0,
         }
     )
-    fitters = survival.fit_cumulative_incidence(frame, group=None)
+    fitters = survival.fit_cumulative_incidence(frame, group=None, min_size=1)
     table = survival.cumulative_incidence_table(fitters, times=[1, 4])
     # t=1: 1 hard of 4 -> CIF_hard 1/4, S = 3/4. t=2: 1 soft of 3 -> CIF_soft = 3/4 * 1/3.
     # t=3 censored. t=4: 1 hard of 1 -> CIF_hard += S(3) = 1/2 -> 3/4.
@@ -384,7 +386,7 @@ def test_lifecycle_stage_rule_order():
         "dormant",  # no transactions in 3 months
     ]
     sizes = lifecycle.stage_sizes(stages)
-    assert sizes.set_index("stage").loc["dormant", "customers"] == 2
+    assert sizes.set_index("surv_stage").loc["dormant", "customers"] == 2
     assert sizes["share"].sum() == pytest.approx(1.0)
 
 

@@ -74,7 +74,11 @@ def lifecycle_stage(
 def stage_sizes(
     stages: pd.Series, aum: pd.Series | None = None, lang: str | None = None
 ) -> pd.DataFrame:
-    """Customers (and AUM) per stage, with shares; every stage listed, even if empty."""
+    """Customers (and AUM) per stage, with shares; every stage listed, even if empty.
+
+    Columns: ``surv_stage`` (a code, or its label when ``lang`` is given), ``customers``,
+    ``share``, ``aum``.
+    """
     table = stages.value_counts().reindex(list(STAGES), fill_value=0).rename("customers")
     table = table.to_frame()
     table["share"] = table["customers"] / max(int(table["customers"].sum()), 1)
@@ -84,9 +88,9 @@ def stage_sizes(
             .sum()
             .reindex(list(STAGES), fill_value=0.0)
         )
-    table = table.rename_axis("stage").reset_index()
+    table = table.rename_axis("surv_stage").reset_index()
     if lang:
-        table["stage"] = [stage_label(stage, lang) for stage in table["stage"]]
+        table["surv_stage"] = [stage_label(stage, lang) for stage in table["surv_stage"]]
     return table
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
+from lifelines.exceptions import StatError
 from lifelines.statistics import (
     StatisticalResult,
     multivariate_logrank_test,
@@ -134,24 +135,25 @@ def prepare_frame(
 
 
 def event_counts(frame: pd.DataFrame, event_type_col: str | None = None) -> pd.DataFrame:
-    """Customers, events and censored rows (and events by type when a type column exists).
+    """Customers, churn events, censored rows and the event share (and events by type).
 
-    Returns a one-column table indexed by ``customers``, ``events``, ``censored``,
-    ``event_rate`` and, when ``event_type_col`` is given, ``events_<type>``.
+    Returns a one-row table whose columns are label keys (``surv_customers``,
+    ``surv_events``, ``surv_censored``, ``surv_event_rate``, and ``surv_events_<type>`` when
+    ``event_type_col`` is given), ready for ``reporting.show(..., lang=...)``.
     """
     _require_columns(frame, ["event"], "survival frame")
     events = frame["event"].astype(bool)
-    rows = {
-        "customers": len(frame),
-        "events": int(events.sum()),
-        "censored": int((~events).sum()),
-        "event_rate": float(events.mean()) if len(frame) else float("nan"),
+    row = {
+        "surv_customers": len(frame),
+        "surv_events": int(events.sum()),
+        "surv_censored": int((~events).sum()),
+        "surv_event_rate": float(events.mean()) if len(frame) else float("nan"),
     }
     if event_type_col and event_type_col in frame.columns:
-        counts = frame.loc[events, event_type_col].value_counts()
+        counts = frame.loc[events, event_type_col].astype(str).value_counts()
         for event_type, count in counts.sort_index().items():
-            rows[f"events_{event_type}"] = int(count)
-    return pd.Series(rows, name="value").to_frame()
+            row[f"surv_events_{event_type}"] = int(count)
+    return pd.DataFrame([row])
 
 
 # ----------------------------------------------------------------------------- Kaplan-Meier
@@ -160,7 +162,7 @@ def fit_kaplan_meier(
     group: str | None = None,
     entry_col: str | None = "entry",
     alpha: float = 0.05,
-    min_size: int = 1,
+    min_size: int = 30,
 ) -> dict[str, KaplanMeierFitter]:
     """Kaplan-Meier curves (with delayed entry) overall or by a segment column.
 
@@ -177,6 +179,9 @@ def fit_kaplan_meier(
     -------
     dict
         ``{segment label: fitted lifelines KaplanMeierFitter}``, in sorted segment order.
+        A segment whose risk set empties early (few customers opened inside the window, so
+        the early tenures are unobserved and lifelines raises ``StatError``) is left out too;
+        the others are still drawn.
     """
     _check_survival_columns(frame, entry_col)
     if group is not None:
@@ -188,10 +193,18 @@ def fit_kaplan_meier(
     for label, part in pieces:
         if len(part) < min_size:
             continue
-        fitters[label] = KaplanMeierFitter(alpha=alpha, label=label).fit(
-            part["duration"],
-            event_observed=part["event"].astype(bool),
-            entry=part[entry_col] if entry_col else None,
+        try:
+            fitters[label] = KaplanMeierFitter(alpha=alpha, label=label).fit(
+                part["duration"],
+                event_observed=part["event"].astype(bool),
+                entry=part[entry_col] if entry_col else None,
+            )
+        except StatError:
+            continue
+    if not fitters:
+        raise ValueError(
+            f"no segment of {group or 'the data'} has enough customers ({min_size}+) observed "
+            "from early tenures for a Kaplan-Meier curve"
         )
     return fitters
 
@@ -206,6 +219,9 @@ def km_summary(
 ) -> pd.DataFrame:
     """One row per curve: customers, events, median tenure (or "not reached"), S(t) at times.
 
+    Columns: ``surv_segment``, ``surv_customers``, ``surv_events``, ``surv_median_months``
+    (label keys) and ``S(<t>)`` for each time.
+
     The median is where the curve first drops to 0.5 or below; when it never does within the
     data, the table says "not reached" instead of inventing a number.
     """
@@ -213,15 +229,15 @@ def km_summary(
     for label, fitter in fitters.items():
         median = fitter.median_survival_time_
         row = {
-            "segment": label,
-            "customers": int(fitter.event_table["entrance"].sum()),
-            "events": int(fitter.event_table["observed"].sum()),
-            "median_months": (
+            "surv_segment": label,
+            "surv_customers": int(fitter.event_table["entrance"].sum()),
+            "surv_events": int(fitter.event_table["observed"].sum()),
+            "surv_median_months": (
                 i18n.t("surv_not_reached", lang) if not np.isfinite(median) else float(median)
             ),
         }
         for time, value in zip(times, survival_at(fitter, times), strict=True):
-            row[f"survival_{int(time)}m"] = float(value)
+            row[f"S({int(time)})"] = float(value)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -320,17 +336,21 @@ def km_entry_bias(frame: pd.DataFrame, times: Sequence[float] = (12, 36, 60, 120
 
     The naive curve treats every customer as observed from tenure 0, so the long-tenured
     survivors who entered the window late inflate every early risk set and survival looks
-    better than it is. The table is the teaching point and a regression check.
+    better than it is. The table is the teaching point and a regression check; its columns
+    are label keys (tenure, survival with entry, naive survival, difference).
     """
     corrected = fit_kaplan_meier(frame, entry_col="entry")["all"]
     naive = fit_kaplan_meier(frame, entry_col=None)["all"]
+    entry_corrected = survival_at(corrected, times)
+    ignoring_entry = survival_at(naive, times)
     return pd.DataFrame(
         {
-            "tenure_months": list(times),
-            "survival_entry": survival_at(corrected, times),
-            "survival_naive": survival_at(naive, times),
+            "surv_tenure_months": list(times),
+            "surv_survival_entry": entry_corrected,
+            "surv_survival_naive": ignoring_entry,
+            "surv_difference": ignoring_entry - entry_corrected,
         }
-    ).assign(difference=lambda table: table["survival_naive"] - table["survival_entry"])
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -381,6 +401,7 @@ def fit_cumulative_incidence(
     entry_col: str | None = "entry",
     seed: int = 0,
     sample_cap: int | None = 50000,
+    min_size: int = 30,
 ) -> dict[tuple[str, str], AalenJohansenFitter]:
     """Aalen-Johansen cumulative incidence of each churn type, by segment.
 
@@ -404,6 +425,8 @@ def fit_cumulative_incidence(
     # Event code 0 = censored; 1, 2, ... = the event types in order.
     fitters = {}
     for label, part in pieces:
+        if len(part) < min_size:
+            continue
         code = np.zeros(len(part), dtype=int)
         for index, event_type in enumerate(event_types, start=1):
             code[
@@ -417,13 +440,18 @@ def fit_cumulative_incidence(
             # lifelines warns that it jitters tied times; with monthly data that is expected.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitter.fit(
-                    part["duration"].to_numpy(float),
-                    code,
-                    event_of_interest=index,
-                    entry=part[entry_col].to_numpy(float) if entry_col else None,
-                    label=f"{label} {event_type}",
-                )
+                try:
+                    fitter.fit(
+                        part["duration"].to_numpy(float),
+                        code,
+                        event_of_interest=index,
+                        entry=part[entry_col].to_numpy(float) if entry_col else None,
+                        label=f"{label} {event_type}",
+                    )
+                except StatError:
+                    # The risk set empties at early tenures (a small segment with almost
+                    # nobody opened inside the window): no curve rather than a wrong one.
+                    continue
             fitters[(label, event_type)] = fitter
     return fitters
 

@@ -471,6 +471,16 @@ def ph_remedy_strata(ph_table: pd.DataFrame, model: ChurnCox, max_strata: int = 
     return chosen
 
 
+def ph_in_words(
+    ph_table: pd.DataFrame, strata: list[str], sample_size: int, alpha: float, lang: str = "zh"
+) -> str:
+    """Say whether proportional hazards held and, if not, which remedy was applied."""
+    if not strata:
+        return i18n.t("surv_ph_ok", lang, n=sample_size, alpha=alpha)
+    items = ", ".join(covariate_label(column, lang) for column in strata)
+    return i18n.t("surv_ph_remedy", lang, n=sample_size, alpha=alpha, items=items)
+
+
 # ----------------------------------------------------------------------------- evaluation
 def holdout_concordance(
     model: ChurnCox, frame: pd.DataFrame, sample_cap: int | None = 50000, seed: int = 0

@@ -23,7 +23,8 @@ def _axes(ax, figsize=(8, 4.5)):
 
 
 def _segment_label(segment: str, lang: str) -> str:
-    key = f"tier_{segment}"
+    """Tier codes and yes/no flags as words; anything else as it is."""
+    key = {"True": "surv_yes", "False": "surv_no"}.get(str(segment), f"tier_{segment}")
     return i18n.t(key, lang) if key in i18n.catalogue() else str(segment)
 
 
