@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
@@ -479,6 +479,46 @@ def ph_in_words(
         return i18n.t("surv_ph_ok", lang, n=sample_size, alpha=alpha)
     items = ", ".join(covariate_label(column, lang) for column in strata)
     return i18n.t("surv_ph_remedy", lang, n=sample_size, alpha=alpha, items=items)
+
+
+def fit_time_varying(
+    long_frame: pd.DataFrame,
+    covariates: Sequence[str],
+    event_type: str | None = None,
+    penalizer: float = 0.0,
+) -> CoxTimeVaryingFitter:
+    """Time-varying Cox fit on a customer-month frame (``helpers.features.time_varying_frame``).
+
+    Drivers that change month to month (a recent AUM drop, a lapsed payroll) are recovered
+    without bias only when each month's hazard sees that month's covariates; an ordinary Cox
+    fit on covariates frozen at one as-of month blurs them.
+
+    Parameters
+    ----------
+    long_frame : rows ``customer_id``, ``start``, ``stop``, ``event`` (and ``event_type``).
+    covariates : columns to use (booleans become 0/1).
+    event_type : count only this churn type as the event (the other is censoring, the
+        cause-specific hazard); None counts every event.
+    penalizer : L2 penalty.
+
+    Returns
+    -------
+    lifelines.CoxTimeVaryingFitter
+    """
+    columns = ["customer_id", "start", "stop", "event", *covariates]
+    if event_type is not None:
+        columns.append("event_type")
+    _require_columns(long_frame, columns, "time-varying frame")
+    data = long_frame[["customer_id", "start", "stop"]].copy()
+    for column in covariates:
+        data[column] = long_frame[column].astype(float)
+    event = long_frame["event"].astype(bool)
+    if event_type is not None:
+        event &= long_frame["event_type"].astype("string").eq(event_type).fillna(False)
+    data["event"] = event.astype(int)
+    return CoxTimeVaryingFitter(penalizer=penalizer).fit(
+        data, id_col="customer_id", event_col="event", start_col="start", stop_col="stop"
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation
