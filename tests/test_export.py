@@ -358,3 +358,15 @@ def test_not_applicable_page_explains_missing_roles(tmp_path):
 
 def test_fixture_notebook_round_trip_is_valid_nbformat(notebook):
     nbformat.validate(notebook)
+
+
+def test_course_cells_never_reach_management(notebook):
+    notebook.cells.append(_md("## 练习 1\n\nEXERCISE_STATEMENT", "lang-zh", "exercise"))
+    notebook.cells.append(
+        _code(
+            "answer = 1", [new_output("stream", name="stdout", text="SOLUTION_OUT\n")], "solution"
+        )
+    )
+    page = _html(notebook)
+    assert "EXERCISE_STATEMENT" not in page and "SOLUTION_OUT" not in page
+    assert "练习 1" not in page

@@ -395,3 +395,56 @@ def test_flat_data_defaults_to_the_last_complete_month():
 
     assert runner.default_flat_month(dt.date(2026, 11, 28)) == "2026-10"
     assert runner.default_flat_month(dt.date(2027, 1, 1)) == "2026-12"
+
+
+def test_stale_build_folders_of_dead_runs_are_removed(fake_dataset, tmp_path, monkeypatch):
+    out = tmp_path / MONTH
+    dead = out.with_name(f".{MONTH}.tmp-999999999-abc123")
+    dead_aside = out.with_name(f".{MONTH}.failed.old-999999999-abc123")
+    alive = out.with_name(f".{MONTH}.tmp-{__import__('os').getpid()}-abc123")
+    other = out.with_name(".2026-09.tmp-999999999-abc123")  # another month: not ours to touch
+    for folder in (dead, dead_aside, alive, other):
+        (folder / "artifacts").mkdir(parents=True)
+    runner._remove_stale_builds(out)
+    assert not dead.exists() and not dead_aside.exists()
+    assert alive.exists() and other.exists()
+
+
+def _fishpond(*args, cwd=None):
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("fishpond")
+    return subprocess.run(
+        [str(script), "run", *args], capture_output=True, text=True, cwd=cwd, timeout=1200
+    )
+
+
+def test_cli_bad_dataset_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere" / "dataset.yaml"
+    result = _fishpond("--dataset", str(missing), "--out", str(tmp_path / MONTH))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("fishpond run: ")
+    assert str(missing) in result.stderr or "nowhere" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / MONTH).exists()
+
+
+def test_cli_unknown_notebook_is_a_clear_error(tmp_path):
+    result = _fishpond("--only", "99_nothing", "--out", str(tmp_path / MONTH))
+    assert result.returncode == 2
+    assert "no such notebook" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_runs_the_sample_from_any_directory(tmp_path):
+    # `make reports` runs exactly this command; the working directory must not matter.
+    out = tmp_path / "packs" / MONTH
+    result = _fishpond("--only", "00", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Report pack: {out / 'index.html'}" in result.stdout
+    assert "[fishpond] 00_data_overview ok" in result.stderr  # plain lines: not a terminal
+    manifest = _manifest(out)
+    assert manifest["ok"] and manifest["month"] == MONTH
+    assert [e["notebook"] for e in manifest["notebooks"]] == ["00_data_overview"]
+    assert manifest["dataset"]["spec"] == str(paths.SAMPLE_SPEC)

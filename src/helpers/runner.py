@@ -601,6 +601,25 @@ def _pack_was_ok(folder: Path) -> bool:
         return False
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_builds(out_dir: Path) -> None:
+    """Delete build and set-aside folders left by runs that were killed (their pid is gone)."""
+    pattern = re.compile(rf"^\.{re.escape(out_dir.name)}(\.failed)?\.(tmp|old)-(\d+)-")
+    for folder in out_dir.parent.glob(f".{out_dir.name}*"):
+        match = pattern.match(folder.name)
+        if match and folder.is_dir() and not _pid_alive(int(match.group(3))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _place_pack(build_dir: Path, out_dir: Path, ok: bool) -> Path:
     """Move a finished pack into place; return where it ended up.
 
@@ -772,6 +791,7 @@ def run_pack(
 
     run_id = f"{month}-{dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(out_dir)
     build_dir = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     (build_dir / "artifacts").mkdir(parents=True)
     (build_dir / "executed").mkdir()
