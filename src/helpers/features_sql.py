@@ -115,8 +115,19 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
       analysis, where covariates must precede the event).
     """
     drop_factor = 1.0 - float(churn.soft_drop)
+    # Exact pre-filter (saves the window sort for most customers): a flagged month has AUM
+    # below the floor or below drop_factor x an average of earlier months, which is at most
+    # drop_factor x the customer's maximum; so customers whose minimum is not below
+    # GREATEST(floor, drop_factor x maximum) can never be flagged.
     return f"""
-        WITH soft_months AS (
+        WITH soft_candidates AS (
+            SELECT customer_id
+            FROM monthly_balances
+            GROUP BY customer_id
+            HAVING MIN(aum_total) < GREATEST({float(churn.soft_floor)!r},
+                                             {drop_factor!r} * MAX(aum_total))
+        ),
+        soft_months AS (
             SELECT customer_id, month, month_index, aum_total,
                    AVG(aum_total) OVER (
                        PARTITION BY customer_id ORDER BY month_index
@@ -128,6 +139,7 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
                        {month_index_sql("month")} AS month_index,
                        CAST(aum_total AS DOUBLE) AS aum_total
                 FROM monthly_balances
+                WHERE customer_id IN (SELECT customer_id FROM soft_candidates)
             ) AS balances
         ),
         soft_flagged AS (
