@@ -466,9 +466,9 @@ class BankSimulation:
                 {
                     "txn_date": tables.to_timestamps(day),
                     "amount": amount,
-                    "direction": np.where(direction_in, "in", "out"),
-                    "channel": tables.TXN_CHANNELS[channel],
-                    "txn_type": tables.TXN_TYPES[txn_type],
+                    "direction": tables.Coded(["out", "in"], direction_in.astype(np.int64)),
+                    "channel": tables.Coded(tables.TXN_CHANNELS, channel),
+                    "txn_type": tables.Coded(tables.TXN_TYPES, txn_type),
                 },
             )
         return np.round(np.bincount(customer, weights=amount, minlength=self.count), 2)
@@ -507,9 +507,9 @@ class BankSimulation:
                 "contact_date": tables.to_timestamps(
                     start_day + (rng.random(size) * length).astype(np.int64)
                 ),
-                "channel": tables.CONTACT_CHANNELS[channel],
-                "rm_id": self.rm_names[rm],
-                "purpose": tables.CONTACT_PURPOSES[purpose],
+                "channel": tables.Coded(tables.CONTACT_CHANNELS, channel),
+                "rm_id": tables.Coded(self.rm_names, rm),
+                "purpose": tables.Coded(tables.CONTACT_PURPOSES, purpose),
                 "outcome": tables.CONTACT_OUTCOMES[
                     rng.choice(4, size=size, p=[0.45, 0.25, 0.15, 0.15])
                 ],

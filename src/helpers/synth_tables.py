@@ -195,6 +195,17 @@ def day_number(timestamp: pd.Timestamp) -> int:
     return int(np.datetime64(timestamp.normalize(), "D").astype(np.int64))
 
 
+class Coded:
+    """A text column given as category labels and integer codes (gathered in Arrow, not numpy)."""
+
+    def __init__(self, categories: np.ndarray | list[str], codes: np.ndarray):
+        self.categories = pa.array(list(categories), type=pa.string())
+        self.codes = codes
+
+    def to_arrow(self) -> pa.Array:
+        return self.categories.take(pa.array(self.codes, type=pa.int64()))
+
+
 class TableWriter:
     """Stream one canonical table to Parquet in chunks (one chunk per simulated month).
 
@@ -209,16 +220,27 @@ class TableWriter:
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
 
-    def write(self, customer_index: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    def write(self, customer_index: np.ndarray, columns: dict[str, np.ndarray | Coded]) -> None:
+        """Append rows; a column is a numpy array or a :class:`Coded` (categories + codes)."""
         arrays = [self.id_array.take(pa.array(customer_index, type=pa.int64()))]
         for field in self.schema:
             if field.name == "customer_id":
                 continue
             values = columns[field.name]
-            arrays.append(pa.array(values, type=field.type, from_pandas=True))
+            if isinstance(values, Coded):
+                arrays.append(values.to_arrow())
+            else:
+                arrays.append(pa.array(values, type=field.type, from_pandas=True))
         batch = pa.Table.from_arrays(arrays, schema=self.schema)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            # Dictionary-encode only the low-cardinality text columns: a dictionary of a
+            # million customer ids overflows its page and falls back to plain, wasting time.
+            dictionary = [
+                f.name for f in self.schema if f.type == pa.string() and f.name != "customer_id"
+            ]
+            self._writer = pq.ParquetWriter(
+                self.path, self.schema, compression="zstd", use_dictionary=dictionary
+            )
         self._writer.write_table(batch)
         self.rows += len(customer_index)
 
