@@ -448,3 +448,20 @@ def test_cli_runs_the_sample_from_any_directory(tmp_path):
     assert manifest["ok"] and manifest["month"] == MONTH
     assert [e["notebook"] for e in manifest["notebooks"]] == ["00_data_overview"]
     assert manifest["dataset"]["spec"] == str(paths.SAMPLE_SPEC)
+
+
+@pytest.mark.slow
+def test_export_failure_is_a_failed_notebook_not_a_crash(fake_dataset, tmp_path, monkeypatch):
+    from helpers import export
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("template exploded\nwith detail")
+
+    monkeypatch.setattr(export, "write_notebook_html", broken_export)
+    result = _run(tmp_path / MONTH, ["ok_report"])
+    assert not result.ok
+    entry = result.manifest["notebooks"][0]
+    assert entry["status"] == "failed"
+    assert entry["error"] == "HTML export failed: RuntimeError: template exploded"
+    page = (result.out_dir / "ok_report.html").read_text(encoding="utf-8")
+    assert "template exploded" in page and "fp-status-failed" in page

@@ -568,9 +568,18 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     source = nbformat.read(notebook_path, as_version=4)
     entry["title"] = export.notebook_title_for(source, task["page"]["lang"]) or name
     if error is None:
-        executed = nbformat.read(executed_path, as_version=4)
-        export.write_notebook_html(executed, html_path, page=task["page"], title=entry["title"])
-        return entry
+        try:
+            executed = nbformat.read(executed_path, as_version=4)
+            export.write_notebook_html(executed, html_path, page=task["page"], title=entry["title"])
+            return entry
+        except Exception as export_error:  # the notebook ran but its page could not be made
+            entry["status"] = STATUS_FAILED
+            entry["error"] = _one_line(
+                f"HTML export failed: {type(export_error).__name__}: {export_error}"
+            )
+            entry["step"] = {}
+            export.write_failure_page(html_path, entry=entry, page=task["page"])
+            return entry
 
     message, cell_index = _error_summary(error)
     if cell_index is None:
@@ -679,8 +688,12 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
     if jobs <= 1:
         entries = []
         for task in tasks:
-            entries.append(run_one_notebook(task))
-            progress.done(entries[-1])
+            try:
+                entry = run_one_notebook(task)
+            except Exception as error:  # same isolation as a crashed worker process
+                entry = _crashed_entry(task, error)
+            entries.append(entry)
+            progress.done(entry)
         return entries
     first = [t for t in tasks if Path(t["notebook"]).stem != SUMMARY_NOTEBOOK]
     last = [t for t in tasks if Path(t["notebook"]).stem == SUMMARY_NOTEBOOK]
