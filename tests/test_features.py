@@ -543,6 +543,11 @@ def test_flat_mode_returns_the_flat_frame_under_abt_names():
     assert abt["tier"].astype(str).tolist() == ["mass", "affluent"]
     assert abt["product_count"].tolist() == [2, 1]
     assert {"treatment", "outcome", "age", "event"} <= set(abt.columns)
+    with_tier = build_abt(
+        Dataset.from_frames({"flat": flat.assign(tier=["wealth", "mass"])}, mode="flat")
+    )
+    assert with_tier["tier"].cat.ordered
+    assert with_tier.sort_values("tier")["customer_id"].tolist() == ["012", "007"]
     surv = survival_frame(Dataset.from_frames({"flat": flat}, mode="flat"))
     assert surv.columns[:5].tolist() == ["customer_id", "entry", "duration", "event", "event_type"]
 

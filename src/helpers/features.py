@@ -27,7 +27,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.config import ChurnDefinition, assign_tiers, cross_sell_products, product_catalogue
+from helpers.config import (
+    ChurnDefinition,
+    assign_tiers,
+    cross_sell_products,
+    product_catalogue,
+    tier_ladder,
+)
 from helpers.features_sql import (
     AbtWindow,
     abt_sql,
@@ -375,6 +381,11 @@ def _flat_abt(ds) -> pd.DataFrame:
         flat["event"] = flat["event"].astype(bool)
     if "tier" not in flat.columns and "aum" in flat.columns:
         flat["tier"] = assign_tiers(flat["aum"])
+    elif "tier" in flat.columns:
+        codes = list(tier_ladder()["code"])
+        if set(flat["tier"].dropna()) <= set(codes):
+            # same ordered categorical as in panel mode, so tier sorts mass < ... < private
+            flat["tier"] = pd.Categorical(flat["tier"], categories=codes, ordered=True)
     held = [column for column in flat.columns if column.startswith("held_")]
     for column in held:
         flat[column] = flat[column].astype(bool)
