@@ -1,0 +1,118 @@
+"""02_lifecycle_survival through the batch path: its artifacts are right, not just present."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers import features, paths, privacy
+from helpers.clv import CLV_COLUMNS
+from helpers.config import ChurnDefinition
+from helpers.datasets import load_dataset
+
+NOTEBOOK = "02_lifecycle_survival"
+
+
+def _kpis(artifacts):
+    payload = json.loads((artifacts / f"kpis_{NOTEBOOK}.json").read_text(encoding="utf-8"))
+    return {record["key"]: record for record in payload["kpis"]}
+
+
+def _warning_list(artifacts):
+    path = artifacts / "churn_warning_list.csv"
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf", "RM lists are UTF-8 with BOM"
+    return pd.read_csv(path, dtype={"customer_id": str, "rm_id": str}, encoding="utf-8-sig")
+
+
+def test_committed_notebook_is_clean_and_declares_its_roles():
+    notebook = nbformat.read(paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", as_version=4)
+    assert notebook.metadata["fishpond"]["requires"] == ["duration", "event"]
+    assert notebook.metadata["kernelspec"]["name"] == "fishpond"
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert [c for c in code if "parameters" in c.metadata.get("tags", [])] == [code[0]]
+    assert not any("def " in cell.source or "class " in cell.source for cell in code)
+    markdown_tags = [
+        tuple(c.metadata.get("tags", [])) for c in notebook.cells if c.cell_type == "markdown"
+    ]
+    assert markdown_tags.count(("lang-zh",)) == markdown_tags.count(("lang-en",)) > 5
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("packs")
+def test_sample_pack_survival_artifacts(sample_pack):
+    assert sample_pack.statuses[NOTEBOOK] == "ok"
+    artifacts = sample_pack.out_dir / "artifacts"
+    clv = pd.read_parquet(artifacts / "clv.parquet")
+    assert list(clv.columns) == CLV_COLUMNS
+    active = features.build_abt(load_dataset(paths.SAMPLE_SPEC), "2026-10", 6)
+    assert sorted(clv["customer_id"]) == sorted(active["customer_id"])
+    assert clv["p_churn_h"].between(0, 1).all() and clv["p_churn_h"].std() > 0
+    assert clv["expected_months"].between(0, 36).all()
+    assert (clv["clv"] <= clv["monthly_margin"] * 36 + 1e-6).all()
+    warning = _warning_list(artifacts)
+    assert 0 < len(warning) <= 500
+    assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 20
+    assert warning["p_churn"].is_monotonic_decreasing
+    assert not privacy.has_unmasked_pii(warning)
+    assert warning["top_drivers"].iloc[0]
+    kpis = _kpis(artifacts)
+    assert 0 < kpis["surv_kpi_churn_rate"]["value"] < 1
+    assert kpis["surv_kpi_concordance"]["value"] > 0.65  # a useful ranking, on a time split
+    assert kpis["surv_kpi_brier"]["value"] < 0.1
+    assert kpis["surv_kpi_aum_at_risk"]["unit"] == "rmb"
+    assert sum(record["headline"] for record in kpis.values()) == 3
+    html = (sample_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "流失预警名单" in html and "Traceback" not in html
+    assert html.count("<img") >= 7  # curves, forest plot, incidence, calibration, CLV
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("packs")
+def test_flat_pack_survival_runs_and_says_what_it_skipped(flat_pack):
+    assert flat_pack.statuses[NOTEBOOK] == "ok"
+    artifacts = flat_pack.out_dir / "artifacts"
+    flat = features.build_abt(load_dataset(paths.SAMPLE_FLAT_SPEC))
+    clv = pd.read_parquet(artifacts / "clv.parquet")
+    assert len(clv) == int((~flat["event"]).sum())  # every customer who has not churned
+    kpis = _kpis(artifacts)
+    assert kpis["surv_kpi_brier"]["value"] is None  # no horizon labels in a flat table
+    assert kpis["surv_kpi_concordance"]["value"] > 0.55
+    html = (flat_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "没有月度历史" in html and "竞争风险分析已跳过" in html
+
+
+@pytest.mark.slow
+def test_english_run_with_other_parameters(run_notebook, tmp_path):
+    notebook, artifacts = run_notebook(
+        NOTEBOOK,
+        tmp_path,
+        lang="en",
+        month="2026-09",
+        churn_kind="hard",
+        horizon=3,
+        segment="channel",
+        rm_capacity=5,
+        penalizer_grid=[0.0, 0.01],
+        clv_horizon=24,
+    )
+    clv = pd.read_parquet(artifacts / "clv.parquet")
+    # Under hard churn, customers who drained their AUM are still active, so they are scored.
+    hard = ChurnDefinition(kind="hard")
+    active = features.build_abt(load_dataset(paths.SAMPLE_SPEC), "2026-09", 3, hard)
+    assert sorted(clv["customer_id"]) == sorted(active["customer_id"])
+    assert clv["expected_months"].max() <= 24
+    warning = _warning_list(artifacts)
+    assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 5
+    outputs = "\n".join(
+        str(output.get("data", {}).get("text/markdown", ""))
+        + str(output.get("data", {}).get("text/html", ""))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "Multivariate log-rank test" in outputs and "Holdout concordance" in outputs
+    assert "Acquisition channel" in outputs
