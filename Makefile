@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# Public test data (tests/test_propensity_public.py): the ISLP wheel ships Caravan.csv; its own
+	# dependencies (torch and more) are not needed to read a CSV, hence --no-deps.
+	$(PY) -m pip install --quiet --no-deps "islp>=0.6,<1"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (fishpond)" >/dev/null
 	touch $(STAMP)
 

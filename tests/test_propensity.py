@@ -282,9 +282,13 @@ def test_feature_columns_excludes_ids_labels_and_future_columns():
             "entry": [0, 1, 2],
         }
     )
+    frame["product_count"] = [1, 1, 0]
     numeric, categorical = propensity.feature_columns(frame, "insurance", max_categories=2)
-    assert numeric == ["age", "payroll", "held_fund"]
+    assert numeric == ["age", "payroll", "held_fund", "product_count"]
     assert categorical == ["channel"]  # free_text has 3 values > max_categories
+    # flat mode: the target is the held_ flag, and product_count counts it: excluded
+    numeric, _ = propensity.feature_columns(frame, "insurance", max_categories=2, mode="flat")
+    assert numeric == ["age", "payroll", "held_fund"]
 
 
 def test_shift_month():

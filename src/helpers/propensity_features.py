@@ -90,14 +90,16 @@ def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
 
 # ============================================================================ features
 def feature_columns(
-    frame: pd.DataFrame, target: str, max_categories: int = 50
+    frame: pd.DataFrame, target: str, max_categories: int = 50, mode: str = "panel"
 ) -> tuple[list[str], list[str]]:
     """Choose the model's features from an ABT or flat table, by dtype, not by name.
 
     Excluded: identifiers and PII, every label and post-as-of column
     (:data:`NON_FEATURE_COLUMNS`, ``took_*``), the target product's own ``held_`` flag,
     constant columns, dates, and text columns with more than ``max_categories`` distinct
-    values (identifier-like; they would not generalise).
+    values (identifier-like; they would not generalise). In flat mode the target *is* the
+    ``held_`` flag, so ``product_count`` (which counts it) is excluded too: it would leak the
+    answer. In panel mode it is a fair feature (only non-holders are modelled).
 
     Returns
     -------
@@ -110,6 +112,7 @@ def feature_columns(
             column in NON_FEATURE_COLUMNS
             or column.startswith(TOOK_PREFIX)
             or column == f"{HELD_PREFIX}{target}"
+            or (mode == "flat" and column == "product_count")
         ):
             continue
         series = frame[column]
