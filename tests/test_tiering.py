@@ -184,7 +184,7 @@ def test_segment_summary_counts_and_shares():
     rules = [{"code": "a", "name_zh": "甲", "name_en": "A"}, {"code": "b", "name_zh": "乙", "name_en": "B"},
              {"code": "c", "name_zh": "丙", "name_en": "C"}]  # fmt: skip
     table = segment_summary(frame, rules=rules, lang="en")
-    assert table["name"].tolist() == ["A", "B", "C"]
+    assert table["segment_name"].tolist() == ["A", "B", "C"]
     assert table["customers"].tolist() == [2, 1, 0]
     assert table["aum_share"].tolist() == pytest.approx([0.4, 0.6, 0.0])
 
@@ -538,3 +538,99 @@ def test_clustering_input_errors():
         BehaviourClusters(k_range=(2, 6)).fit(frame)
     with pytest.raises(ValueError, match="not in the data"):
         BehaviourClusters(features=["nope", "aum"]).fit(_three_groups()[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration files, glue and display helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_rule_and_label_files_parse_into_complete_records():
+    """A bare comma inside a YAML flow mapping silently splits a text: catch it."""
+    import yaml
+
+    from helpers.paths import LOCALES_DIR
+    from helpers.tiering_segments import tiering_rules
+
+    rules = tiering_rules()
+    keys = {"value", "potential", "coverage", "retention_call", "action_zh", "action_en"}
+    assert all(set(row) == keys for row in rules["strategies"])
+    assert len({(row["value"], row["potential"]) for row in rules["strategies"]}) == 9
+    assert all({"code", "name_zh", "name_en"} <= set(rule) for rule in rules["segments"])
+    with open(LOCALES_DIR / "tiering.yaml", encoding="utf-8") as handle:
+        labels = yaml.safe_load(handle)
+    assert all(set(texts) == {"zh", "en"} for texts in labels.values())
+    assert labels["tiering_title_matrix_rate"]["zh"].endswith("按行)")
+
+
+def test_tier_customers_panel_and_flat_sources():
+    ladder = tiering.resolve_ladder()
+    abt = pd.DataFrame({"customer_id": ["a", "b"], "aum": [1.0, 2.0], "tier": ["mass", "mass"]})
+    snapshot = pd.DataFrame(
+        {"customer_id": ["a", "b"], "aum": [10.0, 60_000.0], "basis_value": [10.0, 60_000.0]}
+    )
+    snapshot["tier"] = tiering.assign_tiers(snapshot["basis_value"]).values
+    tiered, _, source = tiering.tier_customers(abt, ladder, snapshot)
+    assert source == "snapshot" and tiered["tier"].astype(str).tolist() == ["mass", "affluent"]
+    assert tiered["aum"].tolist() == [10.0, 60_000.0]
+    flat = pd.DataFrame({"customer_id": ["a", "b"], "aum": [49_999.0, 50_000.0]})
+    tiered, _, source = tiering.tier_customers(flat, tiering.resolve_ladder([40_000, 1e6, 1e7]))
+    assert source == "value" and tiered["tier"].astype(str).tolist() == ["affluent", "affluent"]
+    labelled = pd.DataFrame({"customer_id": ["a", "b"], "tier": ["私行客户", "大众客户"]})
+    tiered, _, source = tiering.tier_customers(labelled, ladder)
+    assert source == "labels" and tiered["tier"].astype(str).tolist() == ["private", "mass"]
+    own = pd.DataFrame({"customer_id": ["a"], "tier": ["金卡"]})
+    assert tiering.tier_customers(own, ladder)[2] == "own_labels"
+    with pytest.raises(ValueError, match="neither"):
+        tiering.tier_customers(pd.DataFrame({"customer_id": ["a"]}), ladder)
+
+
+def test_display_helpers_translate_codes_and_mask_rm_lists(migration):
+    ladder = tiering.resolve_ladder()
+    shown = tiering.for_display(tiering.migration_summary(migration), ladder, "zh")
+    assert shown["tiering_movement"].tolist()[:3] == ["层级不变", "升层", "降层"]
+    customers = pd.DataFrame(
+        {"customer_id": ["B", "F"], "rm_id": ["R1", None], "name": ["张三丰", "李四"],
+         "mobile": ["13812345678", "13912345678"]}
+    )  # fmt: skip
+    watch = tiering.downgrade_watch_list(migration, customers)
+    rm_list = tiering.rm_list(watch, ladder, "zh")
+    assert rm_list["姓名"].tolist() == ["张**", "李*"]
+    assert rm_list["手机号"].tolist() == ["138****5678", "139****5678"]
+    assert rm_list["期初层级"].tolist() == ["财富客户", "私行客户"]
+    assert rm_list["客户经理"].tolist() == ["R1", "未分配"]
+    by_rm = tiering.watch_by_rm(watch)
+    assert by_rm["customers"].tolist() == [1, 1]
+    assert by_rm["aum_change"].tolist() == pytest.approx([-200_000.0, -0.01])
+
+
+def test_kpis_and_assignment_artifact(migration):
+    panel = _two_month_panel()
+    after = tiering.tier_snapshot(panel, "2026-10")
+    profile = tiering.tier_profile(after)
+    records = tiering.tiering_kpis(profile, migration, tiering.aum_bridge(migration))
+    values = {record["key"]: record["value"] for record in records}
+    assert values["tiering_kpi_customers"] == 5
+    assert values["tier_share_affluent"] == pytest.approx(3 / 5)
+    assert values["tier_upgrades"] == 1 and values["tier_downgrades"] == 2
+    assert values["net_aum_change"] == pytest.approx(13_579_999.99 - 6_740_000)
+    headline = [record["key"] for record in records if record["headline"]]
+    assert headline == [
+        "tiering_kpi_customers",
+        "tiering_kpi_aum",
+        "tier_downgrades",
+        "net_aum_change",
+    ]
+    assert all(record["label_zh"] != record["key"] for record in records)
+    flat_records = tiering.tiering_kpis(profile)
+    assert "tier_upgrades" not in {record["key"] for record in flat_records}
+    table = tiering.assignment_table(after.assign(segment=pd.Categorical(["x"] * 5)), "2026-10")
+    assert table.columns.tolist() == [
+        "customer_id",
+        "month",
+        "tier",
+        "basis_value",
+        "aum",
+        "segment",
+    ]
+    assert table["tier"].dtype == "string"

@@ -192,15 +192,14 @@ def tier_names(ladder: pd.DataFrame, lang: str = "zh") -> dict[str, str]:
     return dict(zip(ladder["code"], ladder[column], strict=True))
 
 
-def describe_ladder(ladder: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """Return the ladder as a readable table: tier, name, from (inclusive), to (exclusive)."""
-    names = tier_names(ladder, lang)
+def describe_ladder(ladder: pd.DataFrame) -> pd.DataFrame:
+    """The ladder as a table: ``tier`` (code), ``lower_inclusive``, ``upper_exclusive`` (RMB;
+    missing for the top tier, which has no upper bound)."""
     return pd.DataFrame(
         {
             "tier": ladder["code"],
-            "name": ladder["code"].map(names),
-            "lower_inclusive": ladder["lower"],
-            "upper_exclusive": ladder["upper"],
+            "lower_inclusive": ladder["lower"].astype(float),
+            "upper_exclusive": ladder["upper"].astype(float).replace(np.inf, np.nan),
         }
     )
 
@@ -296,6 +295,66 @@ def tier_snapshot(
     return snapshot
 
 
+def check_basis(basis: str, flat: bool = False) -> str:
+    """Validate the ``tier_basis`` parameter; flat data (no history) can only use month-end."""
+    if basis not in TIER_BASES:
+        raise ValueError(f"tier_basis must be one of {list(TIER_BASES)}, not {basis!r}")
+    return "month_end" if flat else basis
+
+
+def tier_customers(
+    frame: pd.DataFrame,
+    ladder: pd.DataFrame,
+    snapshot: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Put the run's tiers on the ABT (panel) or flat frame.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ABT (``helpers.features.build_abt``) or the flat-mode ABT.
+    ladder : DataFrame
+        The run's ladder (:func:`resolve_ladder`, thresholds applied).
+    snapshot : DataFrame, optional
+        Panel mode: :func:`tier_snapshot` of the report month. Its ``aum`` (month-end),
+        ``basis_value`` and ``tier`` replace the ABT's, so every table of the report uses one
+        tiering (the ABT's own ``tier`` is always month-end on the default ladder).
+
+    Returns
+    -------
+    (DataFrame, DataFrame, str)
+        The frame with ``tier`` (ordered Categorical) and ``basis_value``; the ladder that
+        describes the tiers; and where the tiers came from: ``snapshot``, ``value`` (flat AUM
+        on the ladder), ``labels`` (flat tier column matched to the ladder) or ``own_labels``
+        (flat tier names unknown to the ladder, used as they are).
+
+    Raises
+    ------
+    ValueError
+        When the data has neither a value (AUM) nor a tier column.
+    """
+    result = frame.copy()
+    if snapshot is not None:
+        keep = snapshot[["customer_id", "aum", "basis_value", "tier"]]
+        result = result.drop(columns=[c for c in ("aum", "basis_value", "tier") if c in result])
+        result = result.merge(keep, on="customer_id", how="left")
+        return result, ladder, "snapshot"
+    if "aum" in result and result["aum"].notna().any():
+        result["basis_value"] = result["aum"].astype(float)
+        result["tier"] = assign_tiers(result["basis_value"], ladder).values
+        return result, ladder, "value"
+    if "tier" in result:
+        tiers, own_ladder = tiers_from_labels(result["tier"], ladder)
+        result["tier"] = tiers.values
+        result["basis_value"] = np.nan
+        matched = own_ladder["lower"].notna().all()
+        return result, own_ladder, "labels" if matched else "own_labels"
+    raise ValueError(
+        "tiering needs either a value (AUM / balance) column or a tier column; the dataset maps "
+        f"neither (columns: {list(frame.columns)}). Map the 'value' or 'tier' role in the spec."
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Per-tier profile
 # --------------------------------------------------------------------------------------------
@@ -354,7 +413,184 @@ def tier_profile(
     return table.rename_axis("tier").reset_index()
 
 
-from helpers.tiering_clusters import BehaviourClusters  # noqa: E402
+# --------------------------------------------------------------------------------------------
+# Display
+# --------------------------------------------------------------------------------------------
+
+
+def for_display(
+    frame: pd.DataFrame, ladder: pd.DataFrame | None = None, lang: str = "zh"
+) -> pd.DataFrame:
+    """A copy of a tiering table ready for ``reporting.show(..., lang=lang)``.
+
+    Codes become words in ``lang`` (tier codes -> ladder names, movements, bridge steps,
+    value/potential bands, service coverage) and column names become label keys
+    (``tiering_<column>`` when that label exists), which ``reporting.show`` translates.
+    Pass money/percent columns to ``show`` by their keys, e.g. ``"tiering_aum"``.
+    """
+    from helpers import i18n
+    from helpers.reporting import format_number
+
+    catalogue = i18n.catalogue()
+    names = tier_names(ladder, lang) if ladder is not None else {}
+    names.update(
+        {
+            TOTAL_ROW: i18n.t("tiering_total", lang),
+            "new": i18n.t("tiering_move_new", lang),
+            "churned": i18n.t("tiering_move_churned", lang),
+        }
+    )
+    prefixes = {
+        "movement": "tiering_move_",
+        "step": "tiering_bridge_",
+        "value_band": "tiering_band_",
+        "potential_band": "tiering_band_",
+        "coverage": "tiering_coverage_",
+    }
+    shown = frame.copy()
+    for column in shown.columns:
+        if column in {"tier", "tier_before", "tier_after"}:
+            shown[column] = shown[column].astype(object).map(lambda v: names.get(v, v))
+        elif column in prefixes:
+            shown[column] = (
+                shown[column].astype(str).map(lambda v, p=prefixes[column]: i18n.t(p + v, lang))
+            )
+        elif column == "retention_call":
+            shown[column] = shown[column].map({True: "✓", False: ""})
+        elif column == "rm_id":
+            shown[column] = shown[column].astype(object).fillna(i18n.t("tiering_no_rm", lang))
+        elif column in {"avg_products", "avg_contacts_3m", "potential_index"}:
+            # averages need decimals that reporting.show's money format does not give
+            shown[column] = shown[column].map(lambda v: format_number(v, 2))
+    renames = {}
+    for column in shown.columns:
+        key = f"tiering_{column}"
+        if column == "retention_call":
+            key = "tiering_retention_call_column"
+        if key in catalogue:
+            renames[column] = key
+    return shown.rename(columns=renames)
+
+
+def watch_by_rm(watch: pd.DataFrame) -> pd.DataFrame:
+    """Downgraded customers and their AUM change per RM (customers without an RM together).
+
+    Returns
+    -------
+    DataFrame
+        ``rm_id`` (missing for customers without an RM), ``customers``, ``aum_change``;
+        largest AUM loss first.
+    """
+    if "rm_id" not in watch:
+        return pd.DataFrame(
+            {"rm_id": [pd.NA], "customers": [len(watch)], "aum_change": [watch["aum_change"].sum()]}
+        )
+    table = (
+        watch.groupby(watch["rm_id"].astype(object).where(watch["rm_id"].notna()), dropna=False)
+        .agg(customers=("customer_id", "size"), aum_change=("aum_change", "sum"))
+        .reset_index()
+        .sort_values(["aum_change", "rm_id"], na_position="last", kind="stable")
+    )
+    table["customers"] = table["customers"].astype("int64")
+    return table.reset_index(drop=True)
+
+
+def rm_list(
+    watch: pd.DataFrame, ladder: pd.DataFrame | None = None, lang: str = "zh"
+) -> pd.DataFrame:
+    """The watch list as RMs receive it: PII masked, codes as words, headers in ``lang``.
+
+    Masking happens here, before the headers are translated, because
+    ``helpers.privacy.mask_frame`` finds PII by the canonical names ``name`` and ``mobile``.
+    """
+    from helpers import i18n, privacy
+
+    shown = for_display(privacy.mask_frame(watch), ladder, lang)
+    return shown.rename(columns=lambda column: i18n.t(column, lang))
+
+
+# --------------------------------------------------------------------------------------------
+# Artifacts for the monthly summary
+# --------------------------------------------------------------------------------------------
+
+#: Columns of the tier assignments artifact, in order (those present are written).
+ASSIGNMENT_COLUMNS: tuple[str, ...] = (
+    "customer_id", "month", "tier", "basis_value", "aum", "score_recency", "score_frequency",
+    "score_monetary", "score_depth", "score_engagement", "rfm_code", "segment", "cluster",
+    "potential_index", "potential_band", "value_band", "coverage", "retention_call", "rm_id",
+    "branch_id",
+)  # fmt: skip
+
+
+def assignment_table(frame: pd.DataFrame, month: str | None) -> pd.DataFrame:
+    """Tier assignments artifact: one row per customer, codes as plain strings (Parquet-safe).
+
+    Columns: those of :data:`ASSIGNMENT_COLUMNS` present in ``frame``; ``month`` is the
+    report month (``None`` in flat mode).
+    """
+    table = frame.copy()
+    table["month"] = month
+    columns = [column for column in ASSIGNMENT_COLUMNS if column in table]
+    table = table[columns]
+    for column in (
+        "tier",
+        "segment",
+        "potential_band",
+        "value_band",
+        "coverage",
+        "rm_id",
+        "branch_id",
+    ):
+        if column in table:
+            table[column] = table[column].astype("string")
+    return table.reset_index(drop=True)
+
+
+def tiering_kpis(
+    profile: pd.DataFrame,
+    migration: pd.DataFrame | None = None,
+    bridge: pd.DataFrame | None = None,
+) -> list[dict]:
+    """KPI records for ``kpis_01_tiering.json`` (architecture.md §10 keys included).
+
+    Always: ``tiering_kpi_customers`` and (with AUM) ``tiering_kpi_aum`` (headlines), and
+    ``tier_share_<code>`` per tier (share of customers). With a migration (panel mode):
+    ``tier_upgrades``, ``tier_downgrades`` (headline), ``tiering_kpi_new``,
+    ``tiering_kpi_churned``, ``tiering_kpi_downgrade_aum`` and, from the bridge,
+    ``net_aum_change`` (headline, RMB, exactly end minus start).
+    """
+    from helpers.reporting import kpi
+
+    rows = profile.set_index("tier")
+    total = rows.loc[TOTAL_ROW]
+    records = [kpi("tiering_kpi_customers", int(total["customers"]), "count", headline=True)]
+    if "aum" in rows:
+        records.append(kpi("tiering_kpi_aum", float(total["aum"]), "rmb", headline=True))
+    for code, row in rows.drop(index=TOTAL_ROW).iterrows():
+        records.append(kpi(f"tier_share_{code}", float(row["customer_share"]), "pct"))
+    if migration is not None:
+        movement = migration["movement"].astype(str)
+        fallen = migration[movement == "down"]
+        records += [
+            kpi("tier_upgrades", int((movement == "up").sum()), "count"),
+            kpi("tier_downgrades", int((movement == "down").sum()), "count", headline=True),
+            kpi("tiering_kpi_new", int((movement == "new").sum()), "count"),
+            kpi("tiering_kpi_churned", int((movement == "churned").sum()), "count"),
+            kpi(
+                "tiering_kpi_downgrade_aum",
+                float((fallen["aum_after"] - fallen["aum_before"]).sum()),
+                "rmb",
+            ),
+        ]
+    if bridge is not None:
+        fen = bridge.set_index("step")["amount_fen"]
+        records.append(
+            kpi("net_aum_change", int(fen["end"] - fen["start"]) / 100, "rmb", headline=True)
+        )
+    return records
+
+
+from helpers.tiering_clusters import BehaviourClusters, cluster_feature_columns  # noqa: E402
 from helpers.tiering_migration import (  # noqa: E402  (re-export: one public namespace)
     BRIDGE_STEPS,
     CHURNED_COLUMN,
@@ -370,10 +606,12 @@ from helpers.tiering_migration import (  # noqa: E402  (re-export: one public na
 from helpers.tiering_segments import (  # noqa: E402  (re-export: one public namespace)
     assign_segments,
     fishpond_grid,
+    missing_segment_dimensions,
     potential_scores,
     quantile_scores,
     score_customers,
     segment_summary,
+    strategy_for,
     tiering_rules,
     value_bands,
     with_product_count,
@@ -387,7 +625,14 @@ __all__ = [
     "TIER_BASES",
     "BehaviourClusters",
     "assign_segments",
+    "ASSIGNMENT_COLUMNS",
     "assign_tiers",
+    "assignment_table",
+    "tiering_kpis",
+    "check_basis",
+    "for_display",
+    "tier_customers",
+    "watch_by_rm",
     "aum_bridge",
     "describe_ladder",
     "downgrade_watch_list",
@@ -396,6 +641,7 @@ __all__ = [
     "potential_scores",
     "quantile_scores",
     "resolve_ladder",
+    "rm_list",
     "score_customers",
     "segment_summary",
     "tier_migration",
@@ -406,6 +652,9 @@ __all__ = [
     "tiers_from_labels",
     "transition_matrix",
     "value_bands",
+    "missing_segment_dimensions",
+    "strategy_for",
+    "cluster_feature_columns",
     "window_migration_counts",
     "with_product_count",
 ]

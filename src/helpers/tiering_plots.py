@@ -80,6 +80,7 @@ def plot_transition_heatmap(
         index=lambda c: _label(c, names, lang), columns=lambda c: _label(c, names, lang)
     )
     sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", cbar=False, linewidths=0.5, ax=ax)
+    ax.tick_params(axis="y", rotation=0)
     ax.set_ylabel(i18n.t("tiering_tier_before", lang))
     ax.set_xlabel(i18n.t("tiering_tier_after", lang))
     ax.set_title(title or i18n.t(f"tiering_title_matrix_{measure}", lang))
@@ -118,8 +119,15 @@ def plot_aum_bridge(bridge: pd.DataFrame, lang: str = "zh", ax=None):
     ax.set_xticks(positions, [i18n.t(f"tiering_bridge_{step}", lang) for step in bridge["step"]])
     ax.yaxis.set_major_formatter(rmb_formatter())
     ax.set_ylabel(i18n.t("rmb_10k", lang))
-    low = min(bottoms_wan[1:-1].min(initial=np.inf), heights_wan[0], heights_wan[-1])
-    ax.set_ylim(bottom=max(0.0, low * 0.9))
+    # Month-over-month changes are small against the book: zoom the axis onto the levels the
+    # bars move through (and say so on the chart) so that the change bars are visible.
+    levels = np.cumsum(amounts[:-1]) / 100 / WAN
+    low, high = float(levels.min()), float(levels.max())
+    span = max(high - low, abs(high) * 0.01, 1e-9)
+    if low - span > 0:
+        ax.set_ylim(low - span, high + span * 0.4)
+        ax.annotate(i18n.t("tiering_axis_not_zero", lang), xy=(0.0, -0.14), xycoords="axes fraction",
+                    ha="left", va="top", fontsize=8, color="#666666")  # fmt: skip
     ax.set_title(i18n.t("tiering_title_bridge", lang))
     return ax
 
@@ -159,7 +167,7 @@ def plot_segments(summary: pd.DataFrame, lang: str = "zh", ax=None):
             color="#9BB7D4")  # fmt: skip
     ax.barh(positions + 0.2, summary["aum_share"] * 100, 0.4, label=i18n.t("aum", lang),
             color="#B2182B")  # fmt: skip
-    ax.set_yticks(positions, summary["name"])
+    ax.set_yticks(positions, summary["segment_name"])
     ax.invert_yaxis()
     ax.set_xlabel(i18n.t("share", lang) + " (%)")
     ax.set_title(i18n.t("tiering_title_segments", lang))

@@ -178,6 +178,14 @@ def segment_dimensions(rules: Sequence[Mapping]) -> set[str]:
     return {key for rule in rules for key in rule if key in names}
 
 
+def missing_segment_dimensions(
+    scores: pd.DataFrame, rules: Sequence[Mapping] | None = None
+) -> list[str]:
+    """Dimensions the segment rules need that ``scores`` lacks (empty list: segments possible)."""
+    rules = rules or tiering_rules()["segments"]
+    return sorted(d for d in segment_dimensions(rules) if f"score_{d}" not in scores)
+
+
 def assign_segments(scores: pd.DataFrame, rules: Sequence[Mapping] | None = None) -> pd.Series:
     """Name each customer's segment from the rule table (first matching rule wins).
 
@@ -230,7 +238,7 @@ def segment_summary(
     Returns
     -------
     DataFrame
-        ``segment`` (code), ``name`` (in ``lang``), ``customers``, ``customer_share``, ``aum``,
+        ``segment`` (code), ``segment_name`` (in ``lang``), ``customers``, ``customer_share``, ``aum``,
         ``aum_share``, ``avg_aum``.
     """
     rules = rules or tiering_rules()["segments"]
@@ -243,7 +251,7 @@ def segment_summary(
     table = pd.DataFrame(
         {
             "segment": grouped.index,
-            "name": grouped.index.map(names),
+            "segment_name": grouped.index.map(names),
             "customers": grouped["customers"].astype("int64").to_numpy(),
             "customer_share": (grouped["customers"] / max(len(frame), 1)).to_numpy(),
             "aum": grouped["aum"].to_numpy(),
@@ -297,6 +305,8 @@ def potential_scores(
     for component in components:
         name, kind = component["component"], component["kind"]
         column = component.get("column")
+        if isinstance(column, list):  # candidates in order of preference
+            column = next((candidate for candidate in column if candidate in frame), None)
         if kind == "quantile" and column in frame:
             parts[f"potential_{name}"] = quantile_scores(frame[column], 5)
         elif kind == "product_gap" and "product_count" in frame:
