@@ -498,6 +498,9 @@ def test_time_varying_frame_lags_covariates_as_the_generator_defines_them():
     # AUM(t-1) < 0.7 AUM(t-4): t-1 = May (6,000 < 7,000 vs January) -> row June; June vs Feb
     assert tv["aum_drop_3m"].tolist() == [False, False, False, False, True, True, False]
     assert tv["log_aum"].iloc[0] == pytest.approx(np.log1p(10_000) - 10)
+    # restricting to some customers filters inside DuckDB
+    assert time_varying_frame(ds, customer_ids=["B"]).empty
+    assert len(time_varying_frame(ds, customer_ids=["A"])) == len(time_varying_frame(ds))
 
 
 # --------------------------------------------------------------------------------------------
@@ -670,7 +673,7 @@ def test_no_feature_uses_data_after_as_of(sample_subset, as_of):
     assert not original[label_columns].equals(changed[label_columns])
 
 
-def test_churn_events_and_time_varying_frame_match_the_generator_truth():
+def test_churn_events_match_the_generator_truth():
     """On the sample, every detected churn is a true churn with the true month and type."""
     from helpers.features import churn_events
 
@@ -686,3 +689,31 @@ def test_churn_events_and_time_varying_frame_match_the_generator_truth():
     missed = events[events["churn_month"].isna()]
     assert (missed["true_churn_type"] == "soft").all()
     assert (pd.to_datetime(missed["true_churn_month"]) >= pd.Timestamp("2026-09-30")).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_time_varying_cox_recovers_the_true_hazard_ratios(kind):
+    """A time-varying Cox fit on time_varying_frame finds truth.json's log hazard ratios."""
+    import json
+
+    from lifelines import CoxTimeVaryingFitter
+
+    from helpers.features_survival import TIME_VARYING_COVARIATES
+
+    ds = load_dataset(validate=False)
+    truth = json.loads((paths.SAMPLE_DIR / "truth.json").read_text(encoding="utf-8"))
+    true = {item["name"]: item[kind] for item in truth["churn"]["covariates"]}
+    assert set(true) == set(TIME_VARYING_COVARIATES)
+    long = time_varying_frame(ds)
+    frame = long[["customer_id", "start", "stop"] + TIME_VARYING_COVARIATES].copy()
+    # cause-specific hazard: the other kind of churn censors
+    frame["event"] = long["event"] & (long["event_type"] == kind)
+    fitted = CoxTimeVaryingFitter().fit(
+        frame, id_col="customer_id", start_col="start", stop_col="stop", event_col="event"
+    )
+    for name, value in true.items():
+        estimate, error = fitted.params_[name], fitted.standard_errors_[name]
+        assert np.sign(estimate) == np.sign(value), (name, estimate, value)
+        # 12 estimates (6 x 2 kinds): 3.5 standard errors keeps chance failures rare
+        assert abs(estimate - value) < 3.5 * error, (name, estimate, value, error)

@@ -164,9 +164,12 @@ def _data_window(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
     return month_end(months[0]), month_end(months[-1])
 
 
-def _fetch(ds, sql: str) -> pd.DataFrame:
+def _fetch(ds, sql: str, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Run ``sql`` on a fresh connection of ``ds``; ``frames`` are registered as extra views."""
     con = ds.connect()
     try:
+        for name, frame in (frames or {}).items():
+            con.register(name, frame)
         return con.sql(sql).df()
     finally:
         con.close()
@@ -413,12 +416,16 @@ def survival_frame(
 
 
 def time_varying_frame(
-    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+    ds,
+    churn: ChurnDefinition | None = None,
+    soft_dating: str = "onset",
+    customer_ids=None,
 ) -> pd.DataFrame:
     """Long customer-month frame for lifelines' ``CoxTimeVaryingFitter``.
 
-    See :func:`helpers.features_survival.time_varying_frame` for the columns.
+    See :func:`helpers.features_survival.time_varying_frame` for the columns;
+    ``customer_ids`` restricts it to those customers (e.g. a seeded sample at scale).
     """
     from helpers.features_survival import time_varying_frame as _time_varying_frame
 
-    return _time_varying_frame(ds, churn, soft_dating)
+    return _time_varying_frame(ds, churn, soft_dating, customer_ids)
