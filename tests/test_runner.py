@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import paths, runner
+from helpers import execution, paths, runner
 
 FIXTURES = Path(__file__).parent / "notebooks" / "fixtures"
 MONTH = "2026-10"
@@ -124,15 +124,15 @@ def test_kernel_start_failures_are_told_apart(tmp_path):
     from papermill.exceptions import PapermillExecutionError
 
     missing = tmp_path / "never_written.ipynb"
-    assert runner._is_kernel_start_failure(zmq.ZMQError(98, "Address already in use"), missing)
-    assert runner._is_kernel_start_failure(
+    assert execution._is_kernel_start_failure(zmq.ZMQError(98, "Address already in use"), missing)
+    assert execution._is_kernel_start_failure(
         RuntimeError("Kernel didn't respond in 60 seconds"), missing
     )
-    assert not runner._is_kernel_start_failure(DeadKernelError("Kernel died"), missing)
-    assert not runner._is_kernel_start_failure(
+    assert not execution._is_kernel_start_failure(DeadKernelError("Kernel died"), missing)
+    assert not execution._is_kernel_start_failure(
         PapermillExecutionError(3, 1, "x", "ValueError", "bad", []), missing
     )
-    assert not runner._is_kernel_start_failure(ValueError("something else"), missing)
+    assert not execution._is_kernel_start_failure(ValueError("something else"), missing)
 
 
 def test_one_line_error_strips_colour_and_traceback():
@@ -141,7 +141,7 @@ def test_one_line_error_strips_colour_and_traceback():
     error = PapermillExecutionError(
         4, 2, "raise", "ValueError", "\x1b[0;31m分行 000 缺数据\x1b[0m\nsecond line", ["tb"]
     )
-    message, cell = runner._error_summary(error)
+    message, cell = execution._error_summary(error)
     assert message == "ValueError: 分行 000 缺数据"
     assert cell == 4
 
@@ -316,7 +316,7 @@ def test_parallel_jobs_run_in_processes_with_thread_caps(fake_dataset, tmp_path)
 def test_kernel_start_failure_is_retried(fake_dataset, tmp_path, monkeypatch):
     import zmq
 
-    real = runner.execute_notebook
+    real = execution.execute_notebook
     calls = []
 
     def flaky(*args, **kwargs):
@@ -325,7 +325,7 @@ def test_kernel_start_failure_is_retried(fake_dataset, tmp_path, monkeypatch):
             raise zmq.ZMQError(98, "Address already in use")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "execute_notebook", flaky)
+    monkeypatch.setattr(execution, "execute_notebook", flaky)
     result = _run(tmp_path / MONTH, ["ok_report"])
     assert result.ok
     assert result.manifest["notebooks"][0]["retries"] == 1
