@@ -152,18 +152,6 @@ def test_power_table_is_monotone():
 
 
 # ----------------------------------------------------------------------------- value
-def test_monthly_margin_by_hand():
-    abt = pd.DataFrame(
-        {"demand_deposit": [12000.0], "time_deposit": [12000.0], "card_spend_3m": [300.0]}
-    )
-    # 12000*.018/12 + 12000*.008/12 + 100*.006 = 18 + 8 + .6
-    assert rr.monthly_margin(abt).iloc[0] == pytest.approx(26.6)
-    flat = pd.DataFrame({"aum": [12000.0]})
-    assert rr.monthly_margin(flat, aum_margin=0.01).iloc[0] == pytest.approx(10.0)
-    with pytest.raises(rr.CampaignDataError, match="no balance columns"):
-        rr.monthly_margin(pd.DataFrame({"x": [1]}))
-
-
 def test_simple_clv_by_hand():
     # no churn, no discount: margin x months
     assert rr.simple_clv(100, 0.0, 6, 36, 0.0)[0] == pytest.approx(3600)

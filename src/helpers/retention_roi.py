@@ -19,9 +19,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse, stats
+from scipy import optimize, stats
 
-from helpers.config import margin_rates
+from helpers.retention_targeting import (  # noqa: F401  (re-exported: one import for notebooks)
+    budget_curve,
+    exact_targets,
+    greedy_targets,
+    greedy_vs_exact,
+    knapsack_dp,
+)
 
 CONTROL = "control"
 # Contact cost by channel (RMB per contact): a sober default an analyst overrides with the
@@ -87,6 +93,168 @@ def _check_arms(arm: pd.Series, control: str) -> list[str]:
     if not offers:
         raise CampaignDataError("campaign has only control rows; no offer to evaluate")
     return offers
+
+
+# ----------------------------------------------------------------------------- loading
+def campaign_frame(ds, campaign_id: str = "", churn=None) -> tuple[pd.DataFrame, dict]:
+    """Campaign customers with the features they had *before* the campaign.
+
+    Panel mode: the rows of one campaign (``campaign_id``; "" = the latest by assigned date)
+    joined to the ABT built as of the assigned month (features up to that month-end only, so
+    nothing the offer changed leaks into the model). Flat mode: the flat rows that carry a
+    treatment; their features are whatever the table holds (often measured *after* the
+    campaign: the notebook says so).
+
+    Returns
+    -------
+    frame : one row per campaign customer: ``customer_id``, ``arm``, ``retained`` (bool), the
+        campaign columns (panel) and the ABT features.
+    info : dict with ``campaign_id``, ``assigned_month`` (None in flat mode),
+        ``horizon_months``, ``customers``, ``without_features`` (campaign customers missing
+        from the ABT), ``dropped_no_outcome`` (flat rows with a group but no outcome).
+
+    Raises
+    ------
+    CampaignDataError
+        When the dataset has no campaign, or the campaign id or month is not in the data.
+    """
+    from helpers.features import build_abt
+
+    if ds.mode == "flat":
+        abt = build_abt(ds, churn=churn)
+        if "treatment" not in abt.columns or "outcome" not in abt.columns:
+            raise CampaignDataError(
+                "flat table: the spec maps no 'treatment' and 'outcome' roles, so there is no "
+                "campaign to evaluate"
+            )
+        in_campaign = abt["treatment"].notna()
+        no_outcome = in_campaign & abt["outcome"].isna()
+        frame = abt[in_campaign & ~no_outcome].copy()
+        frame["arm"] = frame["treatment"].astype(str)
+        frame["retained"] = frame["outcome"].astype(bool)
+        info = {
+            "campaign_id": "flat",
+            "assigned_month": None,
+            "horizon_months": None,
+            "customers": len(frame),
+            "without_features": 0,
+            "dropped_no_outcome": int(no_outcome.sum()),
+        }
+        return frame.reset_index(drop=True), info
+    if not ds.has("campaigns"):
+        raise CampaignDataError("the dataset has no campaigns table: nothing to evaluate")
+    campaigns = ds.table("campaigns")
+    if campaigns.empty:
+        raise CampaignDataError("the campaigns table is empty: nothing to evaluate")
+    if not campaign_id:
+        latest = campaigns.sort_values("assigned_date", kind="stable").iloc[-1]
+        campaign_id = str(latest["campaign_id"])
+    rows = campaigns[campaigns["campaign_id"].astype(str) == str(campaign_id)].copy()
+    if rows.empty:
+        available = sorted(campaigns["campaign_id"].astype(str).unique())
+        raise CampaignDataError(f"campaign {campaign_id!r} not found; campaigns: {available}")
+    assigned = pd.Timestamp(rows["assigned_date"].max())
+    assigned_month = assigned.strftime("%Y-%m")
+    if assigned_month not in ds.months():
+        raise CampaignDataError(
+            f"campaign {campaign_id}: assigned month {assigned_month} is outside the balances "
+            f"window ({ds.months()[0]} to {ds.months()[-1]}); its features cannot be built"
+        )
+    rows["arm"] = campaign_arms(rows)
+    abt = build_abt(ds, assigned_month, int(rows["horizon_months"].max()), churn)
+    abt = abt.drop(columns=[c for c in abt.columns if c in rows.columns and c != "customer_id"])
+    frame = rows.merge(abt, on="customer_id", how="left", indicator=True)
+    without = int((frame.pop("_merge") == "left_only").sum())
+    frame["retained"] = frame["retained"].astype(bool)
+    info = {
+        "campaign_id": str(campaign_id),
+        "assigned_month": assigned_month,
+        "horizon_months": int(rows["horizon_months"].max()),
+        "customers": len(frame),
+        "without_features": without,
+        "dropped_no_outcome": 0,
+    }
+    return frame.reset_index(drop=True), info
+
+
+def offer_costs_from_campaign(
+    frame: pd.DataFrame,
+    offers: Sequence[str],
+    overrides: Mapping[str, float] | None = None,
+    default: float = 50.0,
+) -> dict[str, float]:
+    """Expected offer cost per contacted customer, by offer.
+
+    The analyst's ``overrides`` win; otherwise the average ``cost`` the last campaign spent per
+    customer of that offer (a rate coupon's cost depends on balance and months kept, so the
+    average is the honest expectation); otherwise ``default`` (e.g. a flat table has no cost).
+    """
+    overrides = dict(overrides or {})
+    costs = {}
+    for offer in offers:
+        if offer in overrides:
+            costs[offer] = float(overrides[offer])
+        elif "cost" in frame.columns and (frame["arm"] == offer).any():
+            costs[offer] = float(frame.loc[frame["arm"] == offer, "cost"].mean())
+        else:
+            costs[offer] = float(default)
+    return costs
+
+
+def load_clv(
+    ds,
+    as_of: str | None,
+    artifacts=None,
+    horizon: int = 36,
+    churn_horizon: int = 6,
+    annual_discount_rate: float = 0.05,
+) -> tuple[pd.DataFrame, str]:
+    """Customer lifetime value and churn risk for the customers active at ``as_of``.
+
+    In order of preference: the survival notebook's ``clv`` artifact in ``artifacts`` (same run,
+    same month); else :func:`helpers.clv.customer_clv` (Cox survival model); else the simple
+    fallback :func:`simple_clv` with the book's average churn rate.
+
+    Returns
+    -------
+    (frame, source) : frame with ``customer_id``, ``clv``, ``p_churn_h`` (churn probability
+    within ``churn_horizon`` months), ``monthly_margin``; source is ``"artifact"``,
+    ``"survival"`` or ``"fallback"``.
+    """
+    from pathlib import Path
+
+    from helpers import clv as clv_module
+
+    if artifacts is not None:
+        path = Path(artifacts) / "clv.parquet"
+        if path.exists():
+            table = pd.read_parquet(path)
+            if {"customer_id", "clv", "p_churn_h"} <= set(table.columns):
+                table["customer_id"] = table["customer_id"].astype(str)
+                return table, "artifact"
+    try:
+        return clv_module.customer_clv(
+            ds, as_of, horizon, churn_horizon, annual_discount_rate=annual_discount_rate
+        ), "survival"
+    except (ValueError, KeyError, RuntimeError, ArithmeticError):
+        # e.g. too little history before as_of to train the survival model
+        from helpers.features import build_abt
+
+        abt = build_abt(ds, as_of) if ds.mode == "panel" else build_abt(ds)
+        if ds.mode == "flat" and "event" in abt.columns:
+            abt = abt[~abt["event"].astype(bool)]
+        margin = clv_module.monthly_margin(abt)
+        churn_rate = 0.1  # a plain assumption when no survival model can be fitted
+        values = simple_clv(margin, churn_rate, churn_horizon, horizon, annual_discount_rate)
+        frame = pd.DataFrame(
+            {
+                "customer_id": abt["customer_id"].astype(str).to_numpy(),
+                "clv": values,
+                "p_churn_h": churn_rate,
+                "monthly_margin": margin.to_numpy(float),
+            }
+        )
+        return frame, "fallback"
 
 
 # ----------------------------------------------------------------------------- intervals
@@ -409,41 +577,6 @@ def power_table(
 
 
 # ----------------------------------------------------------------------------- value
-def monthly_margin(
-    frame: pd.DataFrame,
-    balance_margins: Mapping[str, float] | None = None,
-    flow_margins: Mapping[str, float] | None = None,
-    aum_margin: float = 0.01,
-) -> pd.Series:
-    """Monthly margin (RMB) of each customer from balances x annual margin rates / 12.
-
-    Uses the product catalogue's ``balance_margins`` on whichever balance columns the frame
-    has (ABT: ``demand_deposit`` ... ``loan_balance``) plus ``card_spend_3m / 3`` x the card
-    flow margin. A flat table with only ``aum`` (or ``value``) gets ``aum x aum_margin / 12``.
-    """
-    default_balance, default_flow = margin_rates()
-    balance_margins = dict(balance_margins or default_balance)
-    flow_margins = dict(flow_margins or default_flow)
-    present = [column for column in balance_margins if column in frame.columns]
-    if present:
-        monthly = sum(
-            frame[column].astype(float).fillna(0.0).clip(lower=0) * balance_margins[column] / 12
-            for column in present
-        )
-        if "card_spend_3m" in frame.columns and "card_spend" in flow_margins:
-            spend = frame["card_spend_3m"].astype(float).fillna(0.0) / 3
-            monthly = monthly + spend * flow_margins["card_spend"]
-        return pd.Series(monthly, index=frame.index, name="monthly_margin")
-    for column in ("aum", "value"):
-        if column in frame.columns:
-            aum = frame[column].astype(float).fillna(0.0).clip(lower=0)
-            return pd.Series(aum * aum_margin / 12, index=frame.index, name="monthly_margin")
-    raise CampaignDataError(
-        "monthly_margin: the table has no balance columns "
-        f"({sorted(balance_margins)}) and no 'aum'/'value' column to value customers with"
-    )
-
-
 def simple_clv(
     monthly_margin: Sequence[float] | float,
     churn_probability: Sequence[float] | float,
@@ -562,283 +695,51 @@ def break_even_uplift(clv: Sequence[float], cost: Sequence[float]) -> float:
     return float(np.sum(cost)) / total_clv if total_clv > 0 else float("inf")
 
 
-# ----------------------------------------------------------------------------- targeting
-def _capacity_limits(
-    group: np.ndarray | None, capacity: int | Mapping | None, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encode capacity groups: (group code per item, remaining slots per code).
-
-    Items whose group is missing (e.g. mass customers with no RM, served by the call centre)
-    get their own unconstrained code.
-    """
-    if capacity is None:
-        return np.zeros(n, dtype=np.int64), np.array([np.iinfo(np.int64).max])
-    if group is None:
-        return np.zeros(n, dtype=np.int64), np.array([int(capacity)])
-    labels = pd.Series(group)
-    codes, uniques = pd.factorize(labels, use_na_sentinel=True)
-    slots = np.array(
-        [
-            int(capacity.get(u, 0)) if isinstance(capacity, Mapping) else int(capacity)
-            for u in uniques
-        ]
-        + [np.iinfo(np.int64).max],  # the last code collects items without a group
-        dtype=np.int64,
-    )
-    codes = np.where(codes < 0, len(uniques), codes)
-    return codes.astype(np.int64), slots
-
-
-def greedy_targets(
-    value: Sequence[float],
-    cost: Sequence[float],
-    budget: float,
-    capacity: int | Mapping | None = None,
-    group: Sequence | None = None,
-    max_passes: int = 50,
-) -> np.ndarray:
-    """Choose whom to contact: greedy by net value per unit cost, under budget and capacity.
-
-    Items (customers, each with their chosen offer) with positive net ``value`` are taken in
-    decreasing order of ``value / cost``; an item is skipped when it no longer fits the
-    remaining budget or its group (RM) is full, and the walk continues. This is the classic
-    greedy for the 0/1 knapsack: optimal when costs are equal (then it simply takes the most
-    valuable), and in general within one item's value of the optimum (its value is at least
-    the LP bound minus the largest single value), but it can be beaten when a high-ratio but
-    expensive item crowds out two cheaper ones; see :func:`exact_targets`.
-
-    The walk is vectorised: each pass takes the longest prefix that fits, so the number of
-    passes is the number of skips plus one (capped at ``max_passes``; past that the result
-    is a slightly conservative greedy).
-
-    Parameters
-    ----------
-    value : net expected value of contacting each item (RMB).
-    cost : total cost of contacting each item (RMB, > 0).
-    budget : total spend allowed.
-    capacity : max contacts, in total (``group`` None) or per group (int, or mapping
-        group -> slots). None = no capacity limit.
-    group : capacity group of each item (e.g. ``rm_id``); missing = unconstrained.
-
-    Returns
-    -------
-    Boolean array: True = contact.
-    """
-    value = np.asarray(value, dtype=float)
-    cost = np.asarray(cost, dtype=float)
-    if np.any(cost <= 0):
-        raise ValueError("every cost must be positive (a contact always costs something)")
-    n = len(value)
-    codes, slots_left = _capacity_limits(
-        None if group is None else np.asarray(group, dtype=object), capacity, n
-    )
-    slots_left = slots_left.copy()
-    order = np.lexsort((-value, -(value / cost)))  # by ratio, ties by larger value
-    value_o, cost_o, codes_o = value[order], cost[order], codes[order]
-    chosen_o = np.zeros(n, dtype=bool)
-    remaining = float(budget)
-    for _ in range(max_passes):
-        eligible = (~chosen_o) & (value_o > 0) & (cost_o <= remaining + 1e-9)
-        eligible &= slots_left[codes_o] > 0
-        if not eligible.any():
-            break
-        index = np.flatnonzero(eligible)
-        # rank of each eligible item within its capacity group, in greedy order
-        rank = pd.Series(codes_o[index]).groupby(codes_o[index]).cumcount().to_numpy()
-        within_capacity = rank < slots_left[codes_o[index]]
-        index = index[within_capacity]
-        spend = np.cumsum(cost_o[index])
-        fits = spend <= remaining + 1e-9
-        # the prefix that fits: stop at the first item that does not
-        stop = np.argmin(fits) if not fits.all() else len(fits)
-        taken = index[:stop]
-        if len(taken) == 0:  # cannot happen (eligible items fit alone); guards the loop
-            break
-        chosen_o[taken] = True
-        remaining -= float(cost_o[taken].sum())
-        np.subtract.at(slots_left, codes_o[taken], 1)
-        if stop == len(fits):
-            break
-    chosen = np.zeros(n, dtype=bool)
-    chosen[order] = chosen_o
-    return chosen
-
-
-def exact_targets(
-    value: Sequence[float],
-    cost: Sequence[float],
-    budget: float,
-    capacity: int | Mapping | None = None,
-    group: Sequence | None = None,
-    choice: Sequence | None = None,
-    relax: bool = False,
-    time_limit: float = 60.0,
-) -> np.ndarray:
-    """Exact targeting by mixed-integer programming (``scipy.optimize.milp``, HiGHS).
-
-    Maximise ``sum(value_i x_i)`` subject to ``sum(cost_i x_i) <= budget``, at most
-    ``capacity`` contacts per group, and at most one option per ``choice`` key (pass
-    ``choice=customer_id`` with one row per customer x offer to choose the offer too: the
-    multiple-choice knapsack). Meant for a capped sample or a branch: HiGHS solves tens of
-    thousands of binaries in seconds, but it is not the tool for a million.
-
-    Parameters
-    ----------
-    relax : solve the LP relaxation (0 <= x <= 1) instead; its objective is an upper bound on
-        any selection's value, cheap even when large, and so bounds how far greedy can be from
-        the optimum.
-
-    Returns
-    -------
-    Boolean array (``relax=False``) or the fractional solution (``relax=True``).
-    """
-    value = np.asarray(value, dtype=float)
-    cost = np.asarray(cost, dtype=float)
-    n = len(value)
-    usable = value > 0  # an item with non-positive value is never worth taking
-    rows_blocks = [sparse.csr_matrix(cost.reshape(1, -1))]
-    upper = [float(budget)]
-    if capacity is not None:
-        codes, slots = _capacity_limits(
-            None if group is None else np.asarray(group, dtype=object), capacity, n
-        )
-        constrained = slots[codes] < np.iinfo(np.int64).max
-        if constrained.any():
-            groups = np.unique(codes[constrained])
-            lookup = {g: i for i, g in enumerate(groups)}
-            row = np.array([lookup[g] for g in codes[constrained]])
-            matrix = sparse.csr_matrix(
-                (np.ones(constrained.sum()), (row, np.flatnonzero(constrained))),
-                shape=(len(groups), n),
-            )
-            rows_blocks.append(matrix)
-            upper.extend(slots[groups].astype(float))
-    if choice is not None:
-        keys, _ = pd.factorize(pd.Series(choice))
-        matrix = sparse.csr_matrix((np.ones(n), (keys, np.arange(n))), shape=(keys.max() + 1, n))
-        rows_blocks.append(matrix)
-        upper.extend([1.0] * matrix.shape[0])
-    constraints = optimize.LinearConstraint(
-        sparse.vstack(rows_blocks).tocsr(), -np.inf, np.array(upper)
-    )
-    bounds = optimize.Bounds(np.zeros(n), np.where(usable, 1.0, 0.0))
-    result = optimize.milp(
-        -np.where(usable, value, 0.0),
-        constraints=constraints,
-        bounds=bounds,
-        integrality=np.zeros(n) if relax else np.ones(n),
-        options={"time_limit": time_limit, "disp": False},
-    )
-    if result.x is None:
-        raise RuntimeError(f"targeting solver failed: {result.message}")
-    if relax:
-        return result.x
-    return result.x > 0.5
-
-
-def knapsack_dp(value: Sequence[float], cost: Sequence[int], budget: int) -> np.ndarray:
-    """Exact 0/1 knapsack by dynamic programming on integer costs (small problems).
-
-    A transparent reference for :func:`exact_targets` when costs are whole RMB (round them
-    first). Time and memory are O(n x budget).
-
-    Returns
-    -------
-    Boolean array: True = take.
-    """
-    value = np.asarray(value, dtype=float)
-    cost = np.asarray(cost)
-    if not np.issubdtype(cost.dtype, np.integer):
-        if not np.allclose(cost, np.round(cost)):
-            raise ValueError("knapsack_dp needs integer costs; round them to whole units first")
-        cost = np.round(cost).astype(np.int64)
-    budget = int(budget)
-    n = len(value)
-    best = np.zeros(budget + 1)
-    keep = np.zeros((n, budget + 1), dtype=bool)
-    for item in range(n):
-        weight = int(cost[item])
-        if value[item] <= 0 or weight > budget:
-            continue
-        # vectorised over capacities: taking the item at capacity b uses best[b - weight]
-        candidate = best[: budget + 1 - weight] + value[item]
-        improves = candidate > best[weight:] + 1e-12
-        keep[item, weight:] = improves
-        best[weight:] = np.where(improves, candidate, best[weight:])
-    chosen = np.zeros(n, dtype=bool)
-    remaining = budget
-    for item in range(n - 1, -1, -1):
-        if keep[item, remaining]:
-            chosen[item] = True
-            remaining -= int(cost[item])
-    return chosen
-
-
-def budget_curve(
-    gross_value: Sequence[float],
-    cost: Sequence[float],
-    budgets: Sequence[float],
-    capacity: int | Mapping | None = None,
-    group: Sequence | None = None,
+def last_campaign_value(
+    evaluation: pd.DataFrame,
+    frame: pd.DataFrame,
+    clv: pd.Series,
+    contact_cost: float,
+    metric: str = "retained",
 ) -> pd.DataFrame:
-    """Expected value and ROI of the greedy plan at each budget.
+    """What the last campaign earned, per offer, from its measured (A/B) effect.
 
-    Returns
-    -------
-    DataFrame: ``budget``, ``contacts``, ``spend``, ``expected_gross``, ``expected_net``,
-    ``roi`` (net / spend).
+    ``incremental_retained = difference x n_treated`` (customers kept because of the offer,
+    with the CI of the difference), ``value = incremental_retained x mean CLV of the offer's
+    customers``, ``spend = offer costs actually paid + contact_cost x n_treated``,
+    ``roi = (value - spend) / spend`` with the same CI propagated.
+
+    Parameters
+    ----------
+    evaluation : output of :func:`evaluate_campaign`.
+    frame : the campaign rows (``arm``, ``cost`` if known).
+    clv : CLV per campaign row (RMB, aligned with ``frame``).
+    contact_cost : RMB per contacted (treated) customer.
     """
-    gross = np.asarray(gross_value, dtype=float)
-    cost = np.asarray(cost, dtype=float)
-    net = gross - cost
     rows = []
-    for budget in budgets:
-        chosen = greedy_targets(net, cost, budget, capacity, group)
-        spend = float(cost[chosen].sum())
+    results = evaluation[evaluation["metric"] == metric]
+    clv = pd.Series(np.asarray(clv, dtype=float), index=frame.index)
+    for _, result in results.iterrows():
+        treated = frame["arm"] == result["offer"]
+        n_treated = int(treated.sum())
+        offer_spend = float(frame.loc[treated, "cost"].sum()) if "cost" in frame.columns else 0.0
+        spend = offer_spend + contact_cost * n_treated
+        mean_clv = float(clv[treated].mean())
+        kept = result["difference"] * n_treated
+        low, high = result["ci_low"] * n_treated, result["ci_high"] * n_treated
         rows.append(
             {
-                "budget": float(budget),
-                "contacts": int(chosen.sum()),
+                "offer": result["offer"],
+                "n_treated": n_treated,
+                "incremental_retained": kept,
+                "incremental_low": low,
+                "incremental_high": high,
+                "mean_clv": mean_clv,
+                "value": kept * mean_clv,
                 "spend": spend,
-                "expected_gross": float(gross[chosen].sum()),
-                "expected_net": float(net[chosen].sum()),
-                "roi": float(net[chosen].sum() / spend) if spend > 0 else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def greedy_vs_exact(
-    value: Sequence[float],
-    cost: Sequence[float],
-    budgets: Sequence[float],
-    capacity: int | Mapping | None = None,
-    group: Sequence | None = None,
-    time_limit: float = 20.0,
-) -> pd.DataFrame:
-    """Greedy, exact (MILP) and LP-bound value at several budgets, with the greedy gap.
-
-    ``gap`` = exact - greedy (RMB) and ``gap_pct`` = gap / exact. ``lp_bound`` bounds the
-    optimum from above at any size, so ``lp_bound - greedy`` is a certified worst case even
-    where the exact solve is too slow.
-    """
-    value = np.asarray(value, dtype=float)
-    rows = []
-    for budget in budgets:
-        greedy = greedy_targets(value, cost, budget, capacity, group)
-        exact = exact_targets(value, cost, budget, capacity, group, time_limit=time_limit)
-        relaxed = exact_targets(value, cost, budget, capacity, group, relax=True)
-        greedy_value = float(value[greedy].sum())
-        exact_value = float(value[exact].sum())
-        rows.append(
-            {
-                "budget": float(budget),
-                "greedy_value": greedy_value,
-                "exact_value": exact_value,
-                "lp_bound": float(np.dot(np.where(value > 0, value, 0.0), relaxed)),
-                "gap": exact_value - greedy_value,
-                "gap_pct": (exact_value - greedy_value) / exact_value if exact_value > 0 else 0,
-                "same_selection": bool((greedy == exact).all()),
+                "roi": (kept * mean_clv - spend) / spend if spend > 0 else np.nan,
+                "roi_low": (low * mean_clv - spend) / spend if spend > 0 else np.nan,
+                "roi_high": (high * mean_clv - spend) / spend if spend > 0 else np.nan,
             }
         )
     return pd.DataFrame(rows)
