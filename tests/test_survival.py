@@ -444,3 +444,21 @@ def test_clv_frame_columns_and_consistency(truncated):
     np.testing.assert_allclose(table["p_churn_h"], direct.to_numpy())
     # Riskier customers are worth less at the same margin.
     assert np.corrcoef(table["p_churn_h"], table["clv"])[0, 1] < -0.9
+
+
+def test_survival_labels_have_both_languages():
+    import yaml
+
+    from helpers.paths import LOCALES_DIR
+
+    with open(LOCALES_DIR / "survival.yaml", encoding="utf-8") as handle:
+        labels = yaml.safe_load(handle)
+    broken = [
+        key
+        for key, texts in labels.items()
+        if not key.startswith("surv_")
+        or not isinstance(texts, dict)
+        or set(texts) != {"zh", "en"}
+        or not all(isinstance(text, str) and text for text in texts.values())
+    ]
+    assert broken == []
