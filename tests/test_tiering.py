@@ -634,3 +634,95 @@ def test_kpis_and_assignment_artifact(migration):
         "segment",
     ]
     assert table["tier"].dtype == "string"
+
+
+def test_flat_tiering_leaves_out_churned_customers():
+    flat = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "aum": [1.0, 2.0, 3.0], "event": [False, True, False]}
+    )
+    tiered, _, _ = tiering.tier_customers(flat, tiering.resolve_ladder())
+    assert tiered["customer_id"].tolist() == ["a", "c"]
+    assert tiered.attrs["dropped_churned"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Ground truth on the generated sample
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from helpers.datasets import load_dataset
+
+    dataset = load_dataset()
+    connection = dataset.connect()
+    balances = dataset.table("monthly_balances")
+    yield dataset, connection, balances
+    connection.close()
+
+
+def test_sample_tier_mix_matches_the_generator_truth(sample):
+    """The generator records the tier mix at the last month of the customers it never churned."""
+    import json
+
+    from helpers.paths import SAMPLE_DIR
+
+    dataset, connection, _ = sample
+    truth = json.loads((SAMPLE_DIR / "truth.json").read_text(encoding="utf-8"))
+    truth_customers = pd.read_parquet(SAMPLE_DIR / "truth_customers.parquet")
+    alive = set(truth_customers.loc[truth_customers["true_churn_month"].isna(), "customer_id"])
+    snapshot = tiering.tier_snapshot(connection, dataset.latest_month())
+    mix = snapshot.loc[snapshot["customer_id"].isin(alive), "tier"].value_counts(normalize=True)
+    for code, share in truth["summary"]["tier_mix_end"].items():
+        assert mix[code] == pytest.approx(share, abs=5e-5), code
+
+
+def test_sample_snapshots_match_a_pandas_recomputation(sample):
+    dataset, connection, balances = sample
+    month = dataset.latest_month()
+    snapshot = tiering.tier_snapshot(connection, month, basis="avg_3m").set_index("customer_id")
+    ends = balances["month"].dt.to_period("M")
+    last3 = balances[(ends > pd.Period(month, "M") - 3) & (ends <= pd.Period(month, "M"))]
+    on_book = set(balances.loc[ends == pd.Period(month, "M"), "customer_id"])
+    expected = last3[last3["customer_id"].isin(on_book)].groupby("customer_id")["aum_total"].mean()
+    assert len(snapshot) == len(on_book)
+    assert np.allclose(snapshot.loc[expected.index, "basis_value"], expected.to_numpy(), rtol=1e-12)
+    expected_tiers = tiering.assign_tiers(expected)
+    assert (snapshot.loc[expected.index, "tier"].astype(str) == expected_tiers.astype(str)).all()
+
+
+def test_sample_bridge_adds_up_to_the_book_change(sample):
+    from helpers import features
+
+    dataset, connection, balances = sample
+    month = dataset.latest_month()
+    previous = tiering.month_label(month, -1)
+    churned = features.churn_events(dataset)
+    before = tiering.tier_snapshot(connection, previous, churned=churned)
+    after = tiering.tier_snapshot(connection, month, churned=churned)
+    migration = tiering.tier_migration(before, after)
+    bridge = tiering.aum_bridge(migration).set_index("step")["amount_fen"]
+    # independent: the books from the raw table, in fen, with the same churn exclusion
+    gone = churned.set_index("customer_id")["churn_month"]
+
+    def book_fen(label: str) -> int:
+        rows = balances[balances["month"].dt.to_period("M") == pd.Period(label, "M")]
+        churn_month = rows["customer_id"].map(gone)
+        rows = rows[~(churn_month <= rows["month"])]
+        return int(np.floor(rows["aum_total"].to_numpy() * 100 + 0.5).astype(np.int64).sum())
+
+    assert bridge["start"] == book_fen(previous)
+    assert bridge["end"] == book_fen(month)
+    assert bridge.drop("end").sum() == bridge["end"]
+    counts = tiering.transition_matrix(migration)
+    assert (
+        counts.drop(index="new").sum(axis=1).tolist()
+        == before["tier"].value_counts(sort=False).tolist()
+    )
+    assert (
+        counts.drop(columns="churned").sum(axis=0).tolist()
+        == after["tier"].value_counts(sort=False).tolist()
+    )
+    # every movement is non-trivial on a real month
+    summary = tiering.migration_summary(migration).set_index("movement")["customers"]
+    assert (summary > 0).all()

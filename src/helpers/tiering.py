@@ -323,7 +323,8 @@ def tier_customers(
     Returns
     -------
     (DataFrame, DataFrame, str)
-        The frame with ``tier`` (ordered Categorical) and ``basis_value``; the ladder that
+        The frame with ``tier`` (ordered Categorical) and ``basis_value`` (flat mode: without
+        the customers flagged as churned, counted in ``attrs["dropped_churned"]``); the ladder that
         describes the tiers; and where the tiers came from: ``snapshot``, ``value`` (flat AUM
         on the ladder), ``labels`` (flat tier column matched to the ladder) or ``own_labels``
         (flat tier names unknown to the ladder, used as they are).
@@ -334,6 +335,12 @@ def tier_customers(
         When the data has neither a value (AUM) nor a tier column.
     """
     result = frame.copy()
+    if snapshot is None and "event" in result:
+        # A flat table keeps customers who already left (event = churned); the tier
+        # structure describes the book as it is, so they are left out.
+        churned = result["event"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        result = result[~churned].reset_index(drop=True)
+        result.attrs["dropped_churned"] = int(churned.sum())
     if snapshot is not None:
         keep = snapshot[["customer_id", "aum", "basis_value", "tier"]]
         result = result.drop(columns=[c for c in ("aum", "basis_value", "tier") if c in result])
@@ -470,6 +477,35 @@ def for_display(
         if key in catalogue:
             renames[column] = key
     return shown.rename(columns=renames)
+
+
+def show_table(
+    frame: pd.DataFrame,
+    ladder: pd.DataFrame | None = None,
+    lang: str = "zh",
+    *,
+    money: Sequence[str] = (),
+    pct: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    decimals: int = 0,
+):
+    """Display a tiering table: :func:`for_display`, then ``reporting.show`` in ``lang``.
+
+    ``money`` / ``pct`` / ``ints`` name the frame's own columns; columns the data does not
+    have (no RM column in a flat table, say) are ignored, so one notebook cell serves every
+    dataset.
+    """
+    from helpers import reporting
+
+    shown = for_display(frame, ladder, lang)
+    renamed = dict(zip(frame.columns, shown.columns, strict=True))
+
+    def keys(columns: Sequence[str]) -> list[str]:
+        return [renamed[column] for column in columns if column in renamed]
+
+    return reporting.show(
+        shown, money=keys(money), pct=keys(pct), ints=keys(ints), decimals=decimals, lang=lang
+    )
 
 
 def watch_by_rm(watch: pd.DataFrame) -> pd.DataFrame:
@@ -642,6 +678,7 @@ __all__ = [
     "quantile_scores",
     "resolve_ladder",
     "rm_list",
+    "show_table",
     "score_customers",
     "segment_summary",
     "tier_migration",

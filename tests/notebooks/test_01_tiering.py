@@ -1,0 +1,138 @@
+"""01_tiering through the batch path: its artifacts equal what the helpers compute on the data."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import features, tiering
+from helpers.datasets import load_dataset
+from helpers.paths import NOTEBOOKS_DIR, SAMPLE_FLAT_SPEC, SAMPLE_SPEC
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOK = "01_tiering"
+#: KPI keys the monthly summary reads (docs/architecture.md §10).
+SUMMARY_KEYS = {"tier_share_mass", "tier_share_affluent", "tier_share_wealth", "tier_share_private"}
+HISTORY_KEYS = {"tier_upgrades", "tier_downgrades", "net_aum_change"}
+
+
+def _kpis(artifacts) -> dict:
+    payload = json.loads((artifacts / f"kpis_{NOTEBOOK}.json").read_text(encoding="utf-8"))
+    return {record["key"]: record for record in payload["kpis"]}
+
+
+def _expected_counts(thresholds, basis: str) -> pd.Series:
+    """Tier counts of the active book at the latest month, computed without the notebook."""
+    dataset = load_dataset(SAMPLE_SPEC)
+    connection = dataset.connect()
+    try:
+        snapshot = tiering.tier_snapshot(
+            connection,
+            dataset.latest_month(),
+            basis,
+            tiering.resolve_ladder(thresholds),
+            features.churn_events(dataset),
+        )
+    finally:
+        connection.close()
+    return snapshot["tier"].value_counts(sort=False)
+
+
+def test_notebook_metadata_and_parameters():
+    notebook = nbformat.read(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", as_version=4)
+    assert notebook.metadata["fishpond"]["requires"] == []
+    assert notebook.metadata["kernelspec"]["name"] == "fishpond"
+    parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    assert "tier_thresholds = []" in parameters[0].source
+    for cell in notebook.cells:
+        assert not cell.get("outputs"), "committed without outputs"
+        assert "papermill" not in cell.metadata and "execution" not in cell.metadata
+        if cell.cell_type == "code":
+            assert "def " not in cell.source and "class " not in cell.source
+    tags = [tuple(cell.metadata.get("tags", [])) for cell in notebook.cells]
+    assert tags.count(("lang-zh",)) == tags.count(("lang-en",)) >= 10
+
+
+def test_thresholds_parameter_changes_the_report(run_notebook, tmp_path):
+    thresholds = [100_000, 1_000_000, 10_000_000]
+    _, artifacts = run_notebook(
+        NOTEBOOK, tmp_path, tier_thresholds=thresholds, tier_basis="avg_3m", lang="en"
+    )
+    profile = pd.read_parquet(artifacts / "tier_profile.parquet").set_index("tier")
+    expected = _expected_counts(thresholds, "avg_3m")
+    default = _expected_counts([], "avg_3m")
+    assert profile.loc[expected.index, "customers"].tolist() == expected.tolist()
+    assert (expected != default).all(), "the override must move customers between tiers"
+    kpis = _kpis(artifacts)
+    assert kpis["tier_share_affluent"]["value"] == pytest.approx(
+        expected["affluent"] / expected.sum()
+    )
+    assignments = pd.read_parquet(artifacts / "tier_assignments.parquet")
+    assert assignments["tier"].value_counts().reindex(expected.index).tolist() == expected.tolist()
+    # the 3-month average basis was used: a customer's tier follows basis_value, not month-end AUM
+    ladder = tiering.resolve_ladder(thresholds)
+    recomputed = tiering.assign_tiers(assignments["basis_value"], ladder).astype(str)
+    assert (recomputed == assignments["tier"].astype(str)).all()
+    assert (assignments["basis_value"] != assignments["aum"]).any()
+
+
+@pytest.mark.xdist_group("packs")
+def test_sample_pack_tiering_report_and_artifacts(sample_pack):
+    assert sample_pack.statuses[NOTEBOOK] == "ok"
+    out = sample_pack.out_dir
+    html = (out / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "给客户分层" in html and "Tier the customer base" not in html
+    assert "Traceback" not in html
+    artifacts = out / "artifacts"
+    kpis = _kpis(artifacts)
+    assert SUMMARY_KEYS | HISTORY_KEYS <= set(kpis)
+    expected = _expected_counts([], "month_end")
+    total = expected.sum()
+    for code, count in expected.items():
+        assert kpis[f"tier_share_{code}"]["value"] == pytest.approx(count / total)
+    bridge = pd.read_parquet(artifacts / "tier_aum_bridge.parquet").set_index("step")["amount_fen"]
+    assert bridge.drop("end").sum() == bridge["end"]
+    assert kpis["net_aum_change"]["value"] == pytest.approx((bridge["end"] - bridge["start"]) / 100)
+    counts = pd.read_parquet(artifacts / "tier_transition_counts.parquet").set_index("tier_before")
+    assert int(counts.loc[:, "mass":"private"].to_numpy().sum()) == total
+    moved_up = sum(
+        int(counts.iloc[row, column]) for row in range(4) for column in range(4) if column > row
+    )
+    assert kpis["tier_upgrades"]["value"] == moved_up
+    assignments = pd.read_parquet(artifacts / "tier_assignments.parquet")
+    assert len(assignments) == total and assignments["customer_id"].is_unique
+    assert {"segment", "cluster", "potential_band", "coverage"} <= set(assignments.columns)
+    raw = (artifacts / "tier_downgrade_watch_list.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM for Excel"
+    watch = pd.read_csv(
+        artifacts / "tier_downgrade_watch_list.csv", dtype=str, encoding="utf-8-sig"
+    )
+    assert len(watch) == kpis["tier_downgrades"]["value"]
+    assert watch["姓名"].str.contains(r"\*").all() and watch["手机号"].str.contains(r"\*{4}").all()
+    assert (artifacts / "tier_downgrade_watch_list.xlsx").exists()
+
+
+@pytest.mark.xdist_group("packs")
+def test_flat_pack_tiers_without_history(flat_pack):
+    assert flat_pack.statuses[NOTEBOOK] == "ok"
+    artifacts = flat_pack.out_dir / "artifacts"
+    kpis = _kpis(artifacts)
+    assert SUMMARY_KEYS <= set(kpis) and not HISTORY_KEYS & set(kpis)
+    flat = load_dataset(SAMPLE_FLAT_SPEC).table("flat")
+    active = flat[~flat["event"].astype(bool)]
+    assert kpis["tiering_kpi_customers"]["value"] == len(active)
+    expected = tiering.assign_tiers(active["value"]).value_counts(normalize=True)
+    for code, share in expected.items():
+        assert kpis[f"tier_share_{code}"]["value"] == pytest.approx(share)
+    assert not (artifacts / "tier_aum_bridge.parquet").exists()
+    assignments = pd.read_parquet(artifacts / "tier_assignments.parquet")
+    assert assignments["cluster"].notna().all() and assignments["potential_band"].notna().all()
+    assert np.isin(assignments["tier"].unique(), ["mass", "affluent", "wealth", "private"]).all()
+    html = (flat_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "单表(flat)模式" in html and "Traceback" not in html
