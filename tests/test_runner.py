@@ -465,3 +465,18 @@ def test_export_failure_is_a_failed_notebook_not_a_crash(fake_dataset, tmp_path,
     assert entry["error"] == "HTML export failed: RuntimeError: template exploded"
     page = (result.out_dir / "ok_report.html").read_text(encoding="utf-8")
     assert "template exploded" in page and "fp-status-failed" in page
+
+
+def test_progress_bar_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = runner._Progress(2, stream)
+    for name in ("00_a", "01_b"):
+        progress.done({"notebook": name, "status": "ok", "duration_seconds": 1.25, "error": ""})
+    progress.close()
+    text = stream.getvalue()
+    assert "2/2" in text and "100%" in text  # a tqdm bar, not only log lines
+    assert "[fishpond] 01_b ok 1.2s" in text or "[fishpond] 01_b ok 1.3s" in text
