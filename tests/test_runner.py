@@ -480,3 +480,39 @@ def test_progress_bar_on_a_terminal():
     text = stream.getvalue()
     assert "2/2" in text and "100%" in text  # a tqdm bar, not only log lines
     assert "[fishpond] 01_b ok 1.2s" in text or "[fishpond] 01_b ok 1.3s" in text
+
+
+def test_not_applicable_with_a_real_dataset_lacking_roles(tmp_path):
+    # A bank's minimal extract: ids and balances only, no tenure or churn flag. The survival
+    # notebook declares `requires: [duration, event]`, so it must be "not applicable".
+    from helpers.datasets import load_dataset
+
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(
+        '客户号,资产余额\n0001,"1,200.50"\n0002,300\n0003,45000\n', encoding="utf-8"
+    )
+    spec = folder / "dataset.yaml"
+    spec.write_text(
+        "name: minimal-bank\nmode: flat\ntable:\n  path: customers.csv\n"
+        "roles:\n  id: 客户号\n  value: 资产余额\n",
+        encoding="utf-8",
+    )
+    roles = load_dataset(spec).roles()
+    assert not {"duration", "event"} & roles
+    survival = next(p for p in runner.discover_notebooks() if p.stem.startswith("02"))
+    assert {"duration", "event"} <= set(runner.notebook_requirements(survival))
+
+    out = tmp_path / "reports" / MONTH
+    result = runner.run_pack(
+        dataset=spec, month=MONTH, out=out, only=["02"], progress_stream=io.StringIO()
+    )
+    assert result.ok
+    assert result.statuses == {survival.stem: "not_applicable"}
+    entry = result.manifest["notebooks"][0]
+    assert {"duration", "event"} <= set(entry["missing_roles"])
+    assert result.manifest["dataset"]["name"] == "minimal-bank"
+    assert result.manifest["dataset"]["fingerprint"]["files"][0]["path"].endswith("customers.csv")
+    page = (out / f"{survival.stem}.html").read_text(encoding="utf-8")
+    assert "在网时长" in page and "是否流失" in page  # what the notebook would need, in words
+    assert not (out / "executed" / f"{survival.stem}.ipynb").exists()
