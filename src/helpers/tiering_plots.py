@@ -117,6 +117,9 @@ def plot_aum_bridge(bridge: pd.DataFrame, lang: str = "zh", ax=None):
                     else f"{amount / 100 / WAN:,.0f}",
                     (position, bottom + height), ha="center", va="bottom", fontsize=8)  # fmt: skip
     ax.set_xticks(positions, [i18n.t(f"tiering_bridge_{step}", lang) for step in bridge["step"]])
+    ax.tick_params(axis="x", labelrotation=20)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     ax.yaxis.set_major_formatter(rmb_formatter())
     ax.set_ylabel(i18n.t("rmb_10k", lang))
     # Month-over-month changes are small against the book: zoom the axis onto the levels the
@@ -126,7 +129,7 @@ def plot_aum_bridge(bridge: pd.DataFrame, lang: str = "zh", ax=None):
     span = max(high - low, abs(high) * 0.01, 1e-9)
     if low - span > 0:
         ax.set_ylim(low - span, high + span * 0.4)
-        ax.annotate(i18n.t("tiering_axis_not_zero", lang), xy=(0.0, -0.14), xycoords="axes fraction",
+        ax.annotate(i18n.t("tiering_axis_not_zero", lang), xy=(0.0, -0.24), xycoords="axes fraction",
                     ha="left", va="top", fontsize=8, color="#666666")  # fmt: skip
     ax.set_title(i18n.t("tiering_title_bridge", lang))
     return ax
@@ -175,8 +178,17 @@ def plot_segments(summary: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
-def plot_silhouette(silhouette: pd.Series, chosen: int, lang: str = "zh", ax=None):
-    """Mean silhouette for each candidate number of clusters; the chosen k highlighted."""
+def plot_silhouette(
+    silhouette: pd.Series,
+    chosen: int,
+    lang: str = "zh",
+    sample: tuple[int, int] | None = None,
+    ax=None,
+):
+    """Mean silhouette for each candidate number of clusters; the chosen k highlighted.
+
+    ``sample = (shown, total)`` states under the title that k was chosen on a sample.
+    """
     ax = _axes(ax, (6, 3.5))
     ax.plot(silhouette.index, silhouette.to_numpy(), marker="o", color="#4C78A8")
     ax.scatter([chosen], [silhouette.loc[chosen]], s=140, facecolors="none", edgecolors="#D62728",
@@ -184,7 +196,10 @@ def plot_silhouette(silhouette: pd.Series, chosen: int, lang: str = "zh", ax=Non
     ax.set_xticks(list(silhouette.index))
     ax.set_xlabel(i18n.t("tiering_k", lang))
     ax.set_ylabel(i18n.t("tiering_silhouette", lang))
-    ax.set_title(i18n.t("tiering_title_silhouette", lang))
+    title = i18n.t("tiering_title_silhouette", lang)
+    if sample is not None and sample[0] < sample[1]:
+        title += "\n" + i18n.t("note_sample_cap", lang, shown=sample[0], total=sample[1])
+    ax.set_title(title)
     return ax
 
 
