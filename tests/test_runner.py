@@ -516,3 +516,34 @@ def test_not_applicable_with_a_real_dataset_lacking_roles(tmp_path):
     page = (out / f"{survival.stem}.html").read_text(encoding="utf-8")
     assert "在网时长" in page and "是否流失" in page  # what the notebook would need, in words
     assert not (out / "executed" / f"{survival.stem}.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_summary_runs_after_the_others_and_is_listed_first(fake_dataset, tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "ok_report.ipynb", folder / "01_report.ipynb")
+    shutil.copy(FIXTURES / "foreign_kernel.ipynb", folder / "02_other.ipynb")
+    summary = nbformat.read(FIXTURES / "raises.ipynb", as_version=4)
+    summary.cells = summary.cells[:3] + [
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n\n"
+            'assert Path(artifacts_dir, "params_ok_report.json").exists(), "ran too early"\n'
+            'assert Path(artifacts_dir, "foreign_kernel.json").exists(), "ran too early"'
+        )
+    ]
+    nbformat.write(summary, folder / f"{runner.SUMMARY_NOTEBOOK}.ipynb")
+    result = runner.run_pack(
+        out=tmp_path / MONTH, notebooks_dir=folder, jobs=2, progress_stream=io.StringIO()
+    )
+    failed = {e["notebook"]: e["error"] for e in result.manifest["notebooks"] if e["error"]}
+    assert result.ok, failed
+    assert [e["notebook"] for e in result.manifest["notebooks"]] == [
+        runner.SUMMARY_NOTEBOOK,
+        "01_report",
+        "02_other",
+    ]
+    index = (result.out_dir / "index.html").read_text(encoding="utf-8")
+    assert index.index(f'data-notebook="{runner.SUMMARY_NOTEBOOK}"') < index.index(
+        'data-notebook="01_report"'
+    )
