@@ -60,10 +60,14 @@ def test_sample_pack_survival_artifacts(sample_pack):
     assert not privacy.has_unmasked_pii(warning)
     assert warning["top_drivers"].iloc[0]
     kpis = _kpis(artifacts)
-    assert 0 < kpis["surv_kpi_churn_rate"]["value"] < 1
+    # The keys the monthly summary reads (docs/architecture.md §10).
+    assert 0 < kpis["churn_rate"]["value"] < 0.5 and kpis["churn_rate"]["unit"] == "pct"
+    assert kpis["churn_rate"]["value"] == pytest.approx(clv["p_churn_h"].mean())
+    assert kpis["median_tenure"]["unit"] == "months"
+    assert 0 < kpis["surv_kpi_window_churn_rate"]["value"] < 1
     assert kpis["surv_kpi_concordance"]["value"] > 0.65  # a useful ranking, on a time split
     assert kpis["surv_kpi_brier"]["value"] < 0.1
-    assert kpis["surv_kpi_aum_at_risk"]["unit"] == "rmb"
+    assert kpis["aum_at_risk"]["unit"] == "rmb" and kpis["aum_at_risk"]["value"] > 0
     assert sum(record["headline"] for record in kpis.values()) == 3
     html = (sample_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "流失预警名单" in html and "Traceback" not in html
