@@ -547,3 +547,32 @@ def test_summary_runs_after_the_others_and_is_listed_first(fake_dataset, tmp_pat
     assert index.index(f'data-notebook="{runner.SUMMARY_NOTEBOOK}"') < index.index(
         'data-notebook="01_report"'
     )
+
+
+@pytest.mark.slow
+def test_a_broken_notebook_file_fails_alone(fake_dataset, tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "ok_report.ipynb", folder / "01_report.ipynb")
+    broken = nbformat.read(FIXTURES / "raises.ipynb", as_version=4)
+    broken.cells[2].source = 'month = "2026-10  # str: unterminated string'
+    nbformat.write(broken, folder / "02_broken_parameters.ipynb")
+    (folder / "03_not_json.ipynb").write_text("{ this is not a notebook", encoding="utf-8")
+
+    result = runner.run_pack(
+        out=tmp_path / MONTH, notebooks_dir=folder, progress_stream=io.StringIO()
+    )
+
+    assert result.statuses == {
+        "01_report": "ok",
+        "02_broken_parameters": "failed",
+        "03_not_json": "failed",
+    }
+    errors = {e["notebook"]: e["error"] for e in result.manifest["notebooks"]}
+    assert errors["02_broken_parameters"].startswith(
+        "ValueError: the parameters cell is not valid Python (line 1"
+    )
+    assert errors["03_not_json"]
+    for name in ("02_broken_parameters", "03_not_json"):
+        page = (result.out_dir / f"{name}.html").read_text(encoding="utf-8")
+        assert "fp-status-failed" in page and "Traceback" not in page

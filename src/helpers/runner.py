@@ -190,7 +190,13 @@ def declared_parameters(notebook_path: str | Path) -> list[str]:
     names: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            for node in ast.parse(cell.source).body:
+            try:
+                body = ast.parse(cell.source).body
+            except SyntaxError as error:
+                raise ValueError(
+                    f"the parameters cell is not valid Python (line {error.lineno}: {error.msg})"
+                ) from None
+            for node in body:
                 targets = node.targets if isinstance(node, ast.Assign) else []
                 if isinstance(node, ast.AnnAssign):
                     targets = [node.target]
@@ -540,21 +546,26 @@ def run_pack(
         entries: dict[str, dict] = {}
         tasks = []
         for notebook in notebooks:
-            missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+            task = {
+                "notebook": str(notebook),
+                "pack_dir": str(build_dir),
+                "timeout": timeout,
+                "page": page,
+                "threads": thread_limit(jobs) if jobs > 1 else None,
+            }
+            try:
+                missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+                if not missing:
+                    task["parameters"] = notebook_parameters(notebook, core, extras)
+            except Exception as error:  # unreadable notebook or parameters cell: its failure
+                entries[notebook.stem] = _crashed_entry(task, error)
+                progress.done(entries[notebook.stem])
+                continue
             if missing:
                 entries[notebook.stem] = _not_applicable(notebook, missing, info, build_dir, page)
                 progress.done(entries[notebook.stem])
                 continue
-            tasks.append(
-                {
-                    "notebook": str(notebook),
-                    "pack_dir": str(build_dir),
-                    "parameters": notebook_parameters(notebook, core, extras),
-                    "timeout": timeout,
-                    "page": page,
-                    "threads": thread_limit(jobs) if jobs > 1 else None,
-                }
-            )
+            tasks.append(task)
         for entry in _run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
             entries[entry["notebook"]] = entry
     except BaseException:
