@@ -273,7 +273,8 @@ def potential_scores(
     frame: pd.DataFrame,
     components: Sequence[Mapping] | None = None,
     cross_sell_count: int | None = None,
-) -> pd.DataFrame:
+    required: bool = True,
+) -> pd.DataFrame | None:
     """Potential (潜力) score: mean of the component scores the data supports, then tertiles.
 
     Parameters
@@ -286,6 +287,9 @@ def potential_scores(
     cross_sell_count : int, optional
         Number of cross-sell products for the product gap; default: the ``held_*`` flags in
         ``frame`` (minus the current account), else the catalogue's cross-sell products.
+    required : bool
+        When no component can be computed: raise (True) or return None (False, for a report
+        that then skips the grid with a note).
 
     Returns
     -------
@@ -297,7 +301,7 @@ def potential_scores(
     Raises
     ------
     ValueError
-        When no component can be computed from the data.
+        When no component can be computed from the data and ``required`` is true.
     """
     components = components or tiering_rules()["potential"]
     frame = with_product_count(frame)
@@ -330,6 +334,8 @@ def potential_scores(
             flag = frame[column].fillna(False).astype(bool).to_numpy()
             parts[f"potential_{name}"] = np.where(flag, 5, 1).astype(np.int64)
     if parts.shape[1] == 0:
+        if not required:
+            return None
         wanted = [c.get("column") or c["kind"] for c in components]
         raise ValueError(f"no potential component can be computed: the data has none of {wanted}")
     parts["potential_index"] = parts.mean(axis=1)

@@ -136,3 +136,40 @@ def test_flat_pack_tiers_without_history(flat_pack):
     assert np.isin(assignments["tier"].unique(), ["mass", "affluent", "wealth", "private"]).all()
     html = (flat_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "单表(flat)模式" in html and "Traceback" not in html
+
+
+def test_minimal_bank_extract_ids_and_balances_only(run_notebook, tmp_path):
+    """A flat table with nothing but ids and balances still gets tiers, with boundaries exact."""
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    balances = [
+        "1,200.50", "300", "49,999.99", "50,000", "50,000.01", "499,999.99",
+        "500,000", "5,999,999.99", "6,000,000", "12,000,000", "0", "88,000",
+    ]  # fmt: skip
+    rows = [f'{index:04d},"{balance}"' for index, balance in enumerate(balances, start=1)]
+    (folder / "customers.csv").write_text(
+        "客户号,资产余额\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    spec = folder / "dataset.yaml"
+    spec.write_text(
+        "name: minimal-bank\nmode: flat\ntable:\n  path: customers.csv\n"
+        "roles:\n  id: 客户号\n  value: 资产余额\n",
+        encoding="utf-8",
+    )
+    notebook, artifacts = run_notebook(NOTEBOOK, tmp_path, dataset=str(spec))
+    assignments = pd.read_parquet(artifacts / "tier_assignments.parquet").set_index("customer_id")
+    assert assignments.loc[["0003", "0004", "0008", "0009"], "tier"].tolist() == [
+        "mass", "affluent", "wealth", "private",
+    ]  # fmt: skip
+    assert assignments["tier"].value_counts().to_dict() == {
+        "mass": 4, "affluent": 4, "wealth": 2, "private": 2,
+    }  # fmt: skip
+    kpis = _kpis(artifacts)
+    assert kpis["tier_share_wealth"]["value"] == pytest.approx(2 / 12)
+    assert not (artifacts / "tier_fishpond_grid.parquet").exists()
+    notes = "\n".join(
+        output.get("data", {}).get("text/markdown", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
+    assert "鱼塘矩阵已跳过" in notes and "聚类已跳过" in notes and "命名分群已跳过" in notes
