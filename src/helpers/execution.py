@@ -55,7 +55,7 @@ class _ParameterNoiseFilter(logging.Filter):
 
     Papermill re-parses the ``parameters`` cell with a line regex that gives up on a comment
     containing ``=`` and then calls the parameter "unknown". The runner reads the cell with
-    ``ast`` instead (:func:`declared_parameters`) and injects only declared names, so these
+    ``ast`` instead (:func:`helpers.runner.declared_parameters`) and injects only declared names, so these
     warnings would only mislead whoever reads the batch log.
     """
 
