@@ -192,6 +192,7 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
     assert manifest["versions"]["papermill"] and manifest["versions"]["pandas"]
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?|unknown", manifest["git_commit"])
     assert manifest["started_at"] <= manifest["finished_at"]
+    assert manifest["duration_seconds"] >= entry_total(manifest)
     entry = {e["notebook"]: e for e in manifest["notebooks"]}["ok_report"]
     assert entry["status"] == "ok" and entry["error"] == "" and entry["retries"] == 0
     assert entry["duration_seconds"] > 0
@@ -576,3 +577,10 @@ def test_a_broken_notebook_file_fails_alone(fake_dataset, tmp_path):
     for name in ("02_broken_parameters", "03_not_json"):
         page = (result.out_dir / f"{name}.html").read_text(encoding="utf-8")
         assert "fp-status-failed" in page and "Traceback" not in page
+
+
+def entry_total(manifest: dict) -> float:
+    """Sum of the notebooks' durations (a sequential run takes at least that long)."""
+    return sum(entry["duration_seconds"] for entry in manifest["notebooks"]) - 0.1 * len(
+        manifest["notebooks"]
+    )

@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -512,6 +513,7 @@ def run_pack(
     extras = params if isinstance(params, dict) else load_extra_parameters(params)
 
     started_at = _now()
+    started_clock = time.monotonic()
     info = load_dataset_info(dataset or paths.SAMPLE_SPEC)
     month = month or info.latest_month or default_flat_month()
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
@@ -598,6 +600,7 @@ def run_pack(
         "git_commit": git_commit(),
         "started_at": started_at,
         "finished_at": _now(),
+        "duration_seconds": round(time.monotonic() - started_clock, 1),
         "notebooks": ordered,
     }
     (build_dir / "manifest.json").write_text(
