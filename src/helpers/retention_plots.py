@@ -123,7 +123,7 @@ def plot_uplift_deciles(table: pd.DataFrame, offer: str = "", lang: str = "zh", 
 
 def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
     """Stacked bars: expected response types among the customers each strategy contacts."""
-    ax = _axes(ax, (7, 3.5))
+    ax = _axes(ax, (8, 0.45 * len(mix) + 1.8))
     types = ["persuadable", "sure_thing", "lost_cause", "sleeping_dog"]
     shares = mix[types].div(mix["contacts"], axis=0) * 100
     left = np.zeros(len(mix))
@@ -132,7 +132,13 @@ def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
         ax.barh(y, shares[kind], left=left, color=TYPE_COLOURS[kind],
                 label=i18n.t(f"rr_type_{kind}", lang))  # fmt: skip
         left += shares[kind].to_numpy()
-    ax.set_yticks(y, [i18n.t(f"rr_strategy_{s}", lang) for s in mix["strategy"]])
+    labels = [i18n.t(f"rr_strategy_{s}", lang) for s in mix["strategy"]]
+    if "offer" in mix.columns:
+        labels = [
+            f"{offer_label(o, lang)} · {s}" for o, s in zip(mix["offer"], labels, strict=True)
+        ]
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel(i18n.t("rr_share_of_contacts", lang))
     ax.set_title(i18n.t("rr_title_mix", lang))
@@ -154,7 +160,7 @@ def plot_budget_curve(curve: pd.DataFrame, chosen_budget: float | None = None, l
     right.plot(x, curve["roi"] * 100, color="#F58518", marker="o", label="ROI")
     right.set_ylabel(i18n.t("rr_roi_pct", lang))
     right.grid(False)
-    if chosen_budget is not None:
+    if chosen_budget is not None and chosen_budget <= curve["budget"].max():
         ax.axvline(chosen_budget / 1e4, color="#E45756", ls="--", lw=1)
     ax.set_title(i18n.t("rr_title_budget", lang))
     return ax
@@ -212,7 +218,9 @@ def show_table(
     for column in table.columns:
         key = f"rr_col_{column}"
         text = i18n.t(key, lang)
-        labels[column] = column if text == key else text
+        text = column if text == key else text
+        # two columns with the same label would break the styled table: keep the code too
+        labels[column] = f"{text} ({column})" if text in labels.values() else text
     table = table.rename(columns=labels)
     return reporting.show(
         table,

@@ -279,8 +279,13 @@ def greedy_vs_exact(
     where the exact solve is too slow.
     """
     value = np.asarray(value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
     rows = []
     for budget in budgets:
+        if len(value) == 0:  # nothing worth contacting: both plans are empty
+            rows.append({"budget": float(budget), "greedy_value": 0.0, "exact_value": 0.0,
+                         "lp_bound": 0.0, "gap": 0.0, "gap_pct": 0.0, "same_selection": True})  # fmt: skip
+            continue
         greedy = greedy_targets(value, cost, budget, capacity, group)
         exact = exact_targets(value, cost, budget, capacity, group, time_limit=time_limit)
         relaxed = exact_targets(value, cost, budget, capacity, group, relax=True)

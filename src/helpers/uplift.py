@@ -601,3 +601,108 @@ def targeting_mix(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- per offer
+def _offer_rows(arm, offer: str, control: str = CONTROL) -> np.ndarray:
+    arm = np.asarray(pd.Series(arm).astype(str))
+    return np.isin(arm, [offer, control])
+
+
+def qini_table(
+    uplift_by_learner: dict[str, pd.DataFrame],
+    arm,
+    outcome,
+    risk=None,
+    control: str = CONTROL,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Qini coefficient and AUUC of each learner's uplift (and of churn risk), per offer.
+
+    Returns
+    -------
+    DataFrame: ``offer``, ``score`` (learner name or ``"risk"``), ``qini``, ``auuc``.
+    """
+    arm = np.asarray(pd.Series(arm).astype(str))
+    outcome = np.asarray(outcome, dtype=float)
+    rows = []
+    offers = next(iter(uplift_by_learner.values())).columns
+    for offer in offers:
+        keep = _offer_rows(arm, offer, control)
+        scores = {name: frame[offer].to_numpy() for name, frame in uplift_by_learner.items()}
+        if risk is not None:
+            scores["risk"] = np.asarray(risk, dtype=float)
+        for name, score in scores.items():
+            result = qini_coefficient(score[keep], arm[keep] == offer, outcome[keep], seed)
+            rows.append(
+                {"offer": offer, "score": name, "qini": result["qini"], "auuc": result["auuc"]}
+            )
+    return pd.DataFrame(rows)
+
+
+def qini_by_offer(
+    uplift: pd.DataFrame,
+    arm,
+    outcome,
+    risk=None,
+    n_boot: int = 200,
+    sample_cap: int | None = 20000,
+    seed: int = 0,
+    control: str = CONTROL,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`qini_bootstrap` of the uplift score (and churn risk) for every offer vs control.
+
+    Returns ``(curves, coefficients)`` as :func:`qini_bootstrap`, each with an ``offer`` column.
+    """
+    arm = np.asarray(pd.Series(arm).astype(str))
+    outcome = np.asarray(outcome, dtype=float)
+    curves, coefficients = [], []
+    for offer in uplift.columns:
+        keep = _offer_rows(arm, offer, control)
+        scores = {"uplift": uplift[offer].to_numpy()[keep]}
+        if risk is not None:
+            scores["risk"] = np.asarray(risk, dtype=float)[keep]
+        curve, coefficient = qini_bootstrap(
+            scores, arm[keep] == offer, outcome[keep], n_boot, sample_cap, seed=seed
+        )
+        curves.append(curve.assign(offer=offer))
+        coefficients.append(coefficient.assign(offer=offer))
+    return pd.concat(curves, ignore_index=True), pd.concat(coefficients, ignore_index=True)
+
+
+def deciles_by_offer(
+    uplift: pd.DataFrame, arm, outcome, n_bins: int = 10, seed: int = 0, control: str = CONTROL
+) -> pd.DataFrame:
+    """:func:`uplift_by_decile` for every offer vs control, with an ``offer`` column."""
+    arm = np.asarray(pd.Series(arm).astype(str))
+    outcome = np.asarray(outcome, dtype=float)
+    tables = []
+    for offer in uplift.columns:
+        keep = _offer_rows(arm, offer, control)
+        table = uplift_by_decile(
+            uplift[offer].to_numpy()[keep], arm[keep] == offer, outcome[keep], n_bins, seed
+        )
+        tables.append(table.assign(offer=offer))
+    return pd.concat(tables, ignore_index=True)
+
+
+def targeting_mix_by_offer(model, risk, share: float = 0.3, seed: int = 0) -> pd.DataFrame:
+    """:func:`targeting_mix` of uplift, risk-only and random targeting for each offer.
+
+    ``model`` is a fitted learner (its out-of-fold predicted outcomes give P(stay) with and
+    without the offer); the top ``share`` of the campaign customers are contacted.
+    """
+    rng = np.random.default_rng(seed)
+    p_control = model.oof_outcome_[model.control].to_numpy()
+    n_contacts = int(round(share * len(p_control)))
+    tables = []
+    for offer in model.offers_:
+        p_offer = model.oof_outcome_[offer].to_numpy()
+        strategies = {
+            "uplift": model.oof_uplift_[offer].to_numpy(),
+            "risk": np.asarray(risk, dtype=float),
+            "random": rng.random(len(p_control)),
+        }
+        mix = targeting_mix(p_control, p_offer, strategies, n_contacts, seed)
+        tables.append(mix.assign(offer=offer))
+    return pd.concat(tables, ignore_index=True)
