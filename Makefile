@@ -44,8 +44,8 @@ lint: setup ## Ruff lint and format check of src, tests and notebooks
 	$(VENV)/bin/ruff check src tests notebooks benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-reports: setup ## Produce the monthly report pack from the bundled sample into reports/YYYY-MM/
-	$(VENV)/bin/fishpond run
+reports: setup ## Produce the monthly report pack from the bundled sample into reports/YYYY-MM/ (MONTH=, JOBS=)
+	$(VENV)/bin/fishpond run --jobs $(or $(JOBS),1) $(if $(MONTH),--month $(MONTH))
 
 lab: setup ## Open JupyterLab on the notebooks (installs jupyterlab on first use)
 	$(PY) -m pip install --quiet -e ".[dev,lab]"
