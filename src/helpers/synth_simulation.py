@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from helpers import synth_campaign
 from helpers import synth_tables as tables
 from helpers.config import cross_sell_products, tier_ladder
 from helpers.synth_model import (
@@ -382,12 +383,12 @@ class BankSimulation:
         if self.take_window is not None and t == self.take_window[0]:
             self.take_eligible = ~self.holds & (exists & (self.status == ACTIVE))[:, None]
         if self.campaign_month is not None and t == self.campaign_month:
-            self._assign_campaign(t)
+            synth_campaign.assign_campaign(self, t)
         if (
             self.campaign_month is not None
             and t == self.campaign_month + CAMPAIGN["horizon_months"]
         ):
-            self._campaign_outcome(t, aum)
+            synth_campaign.campaign_outcome(self, t, aum)
 
     def in_campaign_horizon(self, t: int) -> bool:
         if self.campaign_month is None:
@@ -514,141 +515,4 @@ class BankSimulation:
                     rng.choice(4, size=size, p=[0.45, 0.25, 0.15, 0.15])
                 ],
             },
-        )
-
-    # -- the retention campaign ---------------------------------------------------------------
-    def _assign_campaign(self, t: int) -> None:
-        """Pick at-risk customers at month-end c and randomise them in blocks of three."""
-        rng = self.rng
-        horizon = CAMPAIGN["horizon_months"]
-        # Retention offers go to at-risk customers worth an offer: AUM of at least min_aum.
-        eligible = np.flatnonzero(
-            (self.status == ACTIVE)
-            & (self.open_month <= t)
-            & (self.aum_last >= CAMPAIGN["min_aum"])
-        )
-        x_all = self.covariates(t + 1)
-        x = {key: value[eligible] for key, value in x_all.items()}
-        eta = self.log_hazards(x, t + 1 - self.open_month[eligible])
-        risk = np.exp(eta["hard"]) + np.exp(eta["soft"])
-        # The early-warning list takes the riskiest share within each tier, so that valuable
-        # customers are not crowded out by the many small accounts with higher raw risk.
-        tier = np.searchsorted(self.tier_lower, self.aum_last[eligible], side="right") - 1
-        order = np.lexsort((-risk, tier))
-        tier_sorted = tier[order]
-        first_of_tier = np.searchsorted(tier_sorted, tier_sorted, side="left")
-        tier_size = np.bincount(tier_sorted, minlength=len(self.tier_lower))[tier_sorted]
-        rank_in_tier = np.arange(order.size) - first_of_tier
-        order = order[rank_in_tier < np.ceil(CAMPAIGN["at_risk_share"] * tier_size)]
-        selected = order.size // 3 * 3
-        # Stratified randomisation: blocks of three neighbours in (tier, payroll, digital, risk)
-        # order, arms permuted within each block, so the arms balance on the main drivers.
-        strata = np.lexsort(
-            (-risk[order], x["digital_active"][order], x["payroll"][order], tier[order])
-        )
-        order = order[strata][:selected]
-        chosen = eligible[order]
-        x_chosen = {key: value[order] for key, value in x.items()}
-        arms = self._randomise(chosen, t)
-
-        aum_before = self.aum_last[chosen]
-        high_aum = aum_before >= CAMPAIGN["high_aum"]
-        over_contacted = self.contact_history.sum(axis=0)[chosen] >= CAMPAIGN["over_contacted"]
-        digital = x_chosen["digital_active"] > 0
-        harm = np.where(over_contacted, CAMPAIGN["over_contacted_log_hr"], 0.0)
-        shift_coupon = np.select(
-            [high_aum, aum_before >= CAMPAIGN["mid_aum"]],
-            [CAMPAIGN["coupon_log_hr_high_aum"], CAMPAIGN["coupon_log_hr_mid_aum"]],
-            0.0,
-        )
-        shift_coupon = shift_coupon + harm
-        shift_fee = (
-            np.where(~high_aum & digital, CAMPAIGN["fee_waiver_log_hr_mass_digital"], 0.0) + harm
-        )
-        growth_coupon = np.where(high_aum, CAMPAIGN["coupon_aum_growth"], 0.0)
-
-        self.arm[chosen] = arms
-        self.campaign_shift[chosen] = np.select(
-            [arms == 2, arms == 3], [shift_coupon, shift_fee], 0.0
-        )
-        self.coupon_growth[chosen] = np.where(arms == 2, growth_coupon, 0.0)
-
-        # True uplift with the covariates frozen at campaign time: S = exp(-exp(shift) * L).
-        cumulative = np.zeros(selected)
-        for k in range(1, horizon + 1):
-            eta_k = self.log_hazards(x_chosen, t + k - self.open_month[chosen])
-            cumulative += np.exp(eta_k["hard"]) + np.exp(eta_k["soft"])
-        survival_control = np.exp(-cumulative)
-        survival_coupon = np.exp(-np.exp(shift_coupon) * cumulative)
-        survival_fee = np.exp(-np.exp(shift_fee) * cumulative)
-        self.true_uplift = {
-            "customer_index": chosen,
-            "true_uplift_rate_coupon": survival_coupon - survival_control,
-            "true_uplift_fee_waiver": survival_fee - survival_control,
-            "true_aum_uplift_rate_coupon": aum_before
-            * (survival_coupon * (1 + growth_coupon) - survival_control),
-            "true_aum_uplift_fee_waiver": aum_before * (survival_fee - survival_control),
-            "true_survival_control": survival_control,
-            "high_aum": high_aum,
-            "over_contacted": over_contacted,
-            "digital_active": digital,
-        }
-        self.campaign_rows = {
-            "customer_index": chosen,
-            "arm": arms,
-            "aum_before": aum_before,
-            "assigned_month": t,
-            "contact_channel": np.where(
-                arms == 1, "none", np.where(rng.random(selected) < 0.6, "sms", "phone")
-            ),
-        }
-
-    def _randomise(self, chosen: np.ndarray, t: int) -> np.ndarray:
-        """Permute the three arms within each block; re-randomise until the arms balance.
-
-        Re-randomisation (Morgan and Rubin, 2012) keeps the first of up to 200 blocked draws
-        whose standardised mean differences on the campaign-time covariates are all below
-        CAMPAIGN["max_smd"] (else the best draw), which keeps the comparison honest in a sample
-        of a few hundred customers per arm.
-        """
-        balance = np.column_stack(
-            [
-                np.log1p(self.aum_last[chosen]),
-                self.payroll[chosen],
-                self.logins_last[chosen],
-                self.contact_history.sum(axis=0)[chosen],
-                self.month_ends[t].year - self.birth_year[chosen],
-                t - self.open_month[chosen],
-                self.holds[chosen].sum(axis=1),
-            ]
-        ).astype(float)
-        spread = balance.std(axis=0)
-        spread[spread == 0] = 1.0
-        best, best_smd = None, np.inf
-        for _ in range(200):
-            arms = (np.argsort(self.rng.random((chosen.size // 3, 3)), axis=1) + 1).ravel()
-            means = np.stack([balance[arms == arm].mean(axis=0) for arm in (1, 2, 3)])
-            smd = (np.abs(means[1:] - means[0]) / spread).max()
-            if smd < best_smd:
-                best, best_smd = arms, smd
-            if smd < CAMPAIGN["max_smd"]:
-                break
-        self.campaign_max_smd = float(best_smd)
-        return best.astype(np.int8)
-
-    def _campaign_outcome(self, t: int, aum: np.ndarray) -> None:
-        rows = self.campaign_rows
-        chosen, arms = rows["customer_index"], rows["arm"]
-        horizon = CAMPAIGN["horizon_months"]
-        event_month = self.event_month[chosen]
-        retained = event_month < 0
-        months_kept = np.where(retained, horizon, event_month - rows["assigned_month"] - 1)
-        coupon_cost = np.minimum(
-            CAMPAIGN["coupon_rate"] * rows["aum_before"] * months_kept / 12.0,
-            CAMPAIGN["coupon_cost_cap"],
-        )
-        rows["retained"] = retained
-        rows["aum_after"] = np.where(retained, aum[chosen], 0.0)
-        rows["cost"] = np.round(
-            np.select([arms == 2, arms == 3], [coupon_cost, CAMPAIGN["fee_waiver_cost"]], 0.0), 2
         )
