@@ -155,13 +155,20 @@ def _check_churn(churn) -> ChurnDefinition:
 
 
 def _data_window(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
-    months = ds.months()
-    if not months:
+    """First and last data month (month-ends). MIN/MAX come from Parquet statistics, where
+    ``ds.months()`` (DISTINCT over every row) costs about a second at 1M customers."""
+    bounds = _fetch(
+        ds,
+        "SELECT MIN(CAST(month AS DATE)) AS first_month, MAX(CAST(month AS DATE)) AS last_month "
+        "FROM monthly_balances",
+    )
+    first, last = bounds.iloc[0]
+    if pd.isna(first):
         raise ValueError(
             f"dataset {ds.name!r}: table monthly_balances has no months (column 'month' is "
             "empty); the ABT needs at least one month of balances"
         )
-    return month_end(months[0]), month_end(months[-1])
+    return month_end(pd.Timestamp(first)), month_end(pd.Timestamp(last))
 
 
 def _fetch(ds, sql: str, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
