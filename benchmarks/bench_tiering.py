@@ -9,8 +9,8 @@ What is timed (the notebook's own work; the ABT build is measured by ``bench_abt
 
 - ``snapshot``: :func:`helpers.tiering.tier_snapshot` in DuckDB over a Parquet
   ``monthly_balances`` (month-end basis, then the 12-month trailing average);
-- ``window``: the 13 month-end snapshots of a 12-month window plus their month-by-month
-  movement counts (the trend chart);
+- ``window``: the 13 month-end snapshots of a 12-month window (one DuckDB pass) plus their
+  month-by-month movement counts (the trend chart);
 - ``migration``: :func:`tier_migration`, the transition matrices, :func:`aum_bridge`, the
   watch list;
 - ``scores``: RFM-style scores, named segments, potential and the fish-pond grid;
@@ -118,9 +118,7 @@ def _child(size: int) -> None:
 
         started = time.perf_counter()
         window = [tiering.month_label(END_MONTH, offset) for offset in range(-12, 1)]
-        snapshots = [
-            tiering.tier_snapshot(connection, month, "month_end", ladder) for month in window
-        ]
+        snapshots = tiering.tier_snapshots(connection, window, "month_end", ladder)
         tiering.window_migration_counts(snapshots)
         timings["window"] = time.perf_counter() - started
 

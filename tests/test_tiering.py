@@ -726,3 +726,50 @@ def test_sample_bridge_adds_up_to_the_book_change(sample):
     # every movement is non-trivial on a real month
     summary = tiering.migration_summary(migration).set_index("movement")["customers"]
     assert (summary > 0).all()
+
+
+def test_history_uses_a_range_window_and_window_counts_match_pairwise_migrations():
+    rows = [
+        ("A", "2026-07-31", 100_000.0), ("A", "2026-09-30", 10_000.0), ("A", "2026-10-31", 20_000.0),
+        ("B", "2026-08-31", 60_000.0), ("B", "2026-09-30", 40_000.0),
+        ("C", "2026-07-31", 7e6), ("C", "2026-08-31", 7e6), ("C", "2026-09-30", 400_000.0),
+        ("C", "2026-10-31", 600_000.0),
+        ("D", "2026-10-31", 1_000.0),
+    ]  # fmt: skip
+    panel = pd.DataFrame(rows, columns=["customer_id", "month", "aum_total"])
+    panel["month"] = pd.to_datetime(panel["month"])
+    history = tiering.tier_history(panel, ["2026-10"], basis="avg_3m").set_index("customer_id")
+    # A has no August row: Aug-Oct averages September and October only (July is out of range)
+    assert history.loc["A", "basis_value"] == 15_000
+    months = ["2026-07", "2026-08", "2026-09", "2026-10"]
+    snapshots = tiering.tier_snapshots(panel, months)
+    assert [len(frame) for frame in snapshots] == [2, 2, 3, 3]
+    counts = tiering.window_migration_counts(snapshots).set_index("month")
+    for before, after in zip(snapshots[:-1], snapshots[1:], strict=True):
+        pairwise = tiering.tier_migration(before, after)["movement"].value_counts()
+        month = after["month"].iloc[0]
+        assert counts.loc[month].to_dict() == {
+            m: int(pairwise.get(m, 0)) for m in tiering.MOVEMENTS
+        }
+    # by hand: Aug: A left, B new, C stays; Sep: A new, B down (affluent -> mass), C down twice
+    assert counts.loc["2026-08"].to_dict() == {
+        "stay": 1,
+        "up": 0,
+        "down": 0,
+        "new": 1,
+        "churned": 1,
+    }
+    assert counts.loc["2026-09"].to_dict() == {
+        "stay": 0,
+        "up": 0,
+        "down": 2,
+        "new": 1,
+        "churned": 0,
+    }
+    assert counts.loc["2026-10"].to_dict() == {
+        "stay": 1,
+        "up": 1,
+        "down": 0,
+        "new": 1,
+        "churned": 1,
+    }

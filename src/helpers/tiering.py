@@ -219,37 +219,45 @@ def month_label(month: str, offset: int) -> str:
     return str(pd.Period(month, "M") + offset)
 
 
-def tier_snapshot(
+def _month_index(month: str) -> int:
+    period = pd.Period(month, "M")
+    return period.year * 12 + period.month
+
+
+def tier_history(
     balances,
-    month: str,
+    months: Sequence[str],
     basis: str = "month_end",
     ladder: pd.DataFrame | None = None,
     churned: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Tier every customer on the book at ``month``.
+    """Tier every customer on the book at each of ``months``, in one pass over the balances.
 
     Parameters
     ----------
     balances : duckdb connection or DataFrame
         A DuckDB connection with a ``monthly_balances`` view (``Dataset.connect()``) or the
         ``monthly_balances`` table itself (columns ``customer_id``, ``month``, ``aum_total``).
-    month : str
-        ``YYYY-MM``.
+    months : sequence of str
+        ``YYYY-MM`` months to tier.
     basis : {"month_end", "avg_3m", "avg_6m", "avg_12m"}
         What the tier is computed on: month-end AUM, or the average AUM over the trailing
-        3 / 6 / 12 months ending at ``month`` (over the months the customer was on the book,
-        so a customer who joined last month is averaged over one month).
+        3 / 6 / 12 months ending at each month (over the months the customer was on the book,
+        so a customer who joined last month is averaged over one month; a ``RANGE`` window on
+        the month number, so a missing month is not replaced by an older one).
     ladder : DataFrame, optional
         From :func:`resolve_ladder`.
     churned : DataFrame, optional
-        ``customer_id``, ``churn_month`` (as from ``helpers.features.churn_events``): customers
-        whose churn month is on or before ``month`` are off the book, as in the ABT.
+        ``customer_id``, ``churn_month`` (as from ``helpers.features.churn_events``): a
+        customer whose churn month is on or before a month is off the book that month, as in
+        the ABT.
 
     Returns
     -------
     DataFrame
-        ``customer_id``, ``month`` (str), ``aum`` (month-end AUM), ``basis_value``, ``tier``;
-        one row per customer with a balance row at ``month``, sorted by ``customer_id``.
+        ``customer_id``, ``month`` (str), ``aum`` (month-end AUM), ``basis_value``, ``tier``
+        (ordered Categorical); one row per customer and month with a balance row, sorted by
+        month then ``customer_id``.
     """
     if basis not in TIER_BASES:
         raise ValueError(f"tier_basis must be one of {list(TIER_BASES)}, not {basis!r}")
@@ -267,32 +275,86 @@ def tier_snapshot(
         connection.register("monthly_balances", balances)
     else:
         connection = balances
-    # Compare month starts so that month-end dates, first-of-month dates and timestamps all work.
-    query = """
-        SELECT CAST(customer_id AS VARCHAR) AS customer_id,
-               CAST(max(CASE WHEN date_trunc('month', month) = $this THEN aum_total END)
-                    AS DOUBLE) AS aum,
-               CAST(avg(aum_total) AS DOUBLE) AS basis_value
-        FROM monthly_balances
-        WHERE date_trunc('month', month) > $first AND date_trunc('month', month) <= $this
-        GROUP BY 1
-        HAVING max(CASE WHEN date_trunc('month', month) = $this THEN 1 ELSE 0 END) = 1
+    wanted = sorted({_month_index(month) for month in months})
+    labels = {_month_index(month): str(pd.Period(month, "M")) for month in months}
+    first = min(months)
+    basis_sql = (
+        "aum_total"
+        if window == 1
+        else f"AVG(aum_total) OVER (PARTITION BY customer_id ORDER BY month_index "
+        f"RANGE BETWEEN {window - 1} PRECEDING AND CURRENT ROW)"
+    )
+    # Month numbers (year * 12 + month) make month-end dates, first-of-month dates and
+    # timestamps all work, and keep the SQL portable (Spark SQL has the same functions).
+    # CAST(month AS DATE) first: DuckDB 2.0.1 returned no rows for a filter on EXTRACT(...)
+    # of a TIMESTAMP_NS Parquet column (tests/test_tiering.py::test_sample_* caught it).
+    query = f"""
+        WITH balances AS (
+            SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+                   CAST(EXTRACT(YEAR FROM CAST(month AS DATE)) * 12
+                        + EXTRACT(MONTH FROM CAST(month AS DATE)) AS BIGINT) AS month_index,
+                   CAST(aum_total AS DOUBLE) AS aum_total
+            FROM monthly_balances
+            WHERE CAST(month AS DATE) >= $first AND CAST(month AS DATE) < $after
+        ),
+        windowed AS (
+            SELECT customer_id, month_index, aum_total AS aum, {basis_sql} AS basis_value
+            FROM balances
+        )
+        SELECT customer_id, month_index, aum, CAST(basis_value AS DOUBLE) AS basis_value
+        FROM windowed
+        WHERE month_index IN ({", ".join(str(index) for index in wanted)})
+        ORDER BY month_index, customer_id
     """
     params = {
-        "this": month_start(month).to_pydatetime(),
-        "first": month_start(month, -window).to_pydatetime(),
+        "first": month_start(first, 1 - window).date(),
+        "after": month_start(max(months), 1).date(),
     }
-    snapshot = connection.execute(query, params).df()
+    history = connection.execute(query, params).df()
+    history.insert(1, "month", history.pop("month_index").map(labels))
     if churned is not None and len(churned):
-        month_end = month_start(month, 1) - pd.Timedelta(days=1)
-        gone = churned.loc[pd.to_datetime(churned["churn_month"]) <= month_end, "customer_id"]
-        snapshot = snapshot[~snapshot["customer_id"].isin(set(gone.astype(str)))]
-    if basis == "month_end":
-        snapshot["basis_value"] = snapshot["aum"]
-    snapshot = snapshot.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    snapshot.insert(1, "month", month)
-    snapshot["tier"] = assign_tiers(snapshot["basis_value"], ladder).values
-    return snapshot
+        churn_month = history["customer_id"].map(
+            churned.drop_duplicates("customer_id").set_index("customer_id")["churn_month"]
+        )
+        month_end = pd.PeriodIndex(history["month"], freq="M").to_timestamp(how="end").normalize()
+        gone = pd.to_datetime(churn_month).to_numpy() <= month_end.to_numpy()
+        history = history[~gone].reset_index(drop=True)
+    history["tier"] = assign_tiers(history["basis_value"], ladder).values
+    return history
+
+
+def tier_snapshot(
+    balances,
+    month: str,
+    basis: str = "month_end",
+    ladder: pd.DataFrame | None = None,
+    churned: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Tier every customer on the book at ``month`` (one month of :func:`tier_history`).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``month`` (str), ``aum`` (month-end AUM), ``basis_value``, ``tier``;
+        one row per customer with a balance row at ``month``, sorted by ``customer_id``.
+    """
+    return tier_history(balances, [month], basis, ladder, churned).reset_index(drop=True)
+
+
+def tier_snapshots(
+    balances,
+    months: Sequence[str],
+    basis: str = "month_end",
+    ladder: pd.DataFrame | None = None,
+    churned: pd.DataFrame | None = None,
+) -> list[pd.DataFrame]:
+    """:func:`tier_history` split into one snapshot per month, in the order of ``months``."""
+    history = tier_history(balances, months, basis, ladder, churned)
+    groups = {
+        month: frame.reset_index(drop=True) for month, frame in history.groupby("month", sort=False)
+    }
+    empty = history.iloc[:0]
+    return [groups.get(str(pd.Period(month, "M")), empty) for month in months]
 
 
 def check_basis(basis: str, flat: bool = False) -> str:
@@ -684,7 +746,9 @@ __all__ = [
     "tier_migration",
     "tier_names",
     "tier_profile",
+    "tier_history",
     "tier_snapshot",
+    "tier_snapshots",
     "tiering_rules",
     "tiers_from_labels",
     "transition_matrix",

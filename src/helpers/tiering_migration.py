@@ -271,26 +271,57 @@ def downgrade_watch_list(
 
 def window_migration_counts(
     snapshots: Sequence[pd.DataFrame],
+    months: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Month-by-month movement counts across consecutive snapshots (a trend of up/down/new/churned).
+
+    Vectorised over all months at once (ids factorised once, one integer sort), so a 12-month
+    window at a million customers costs about as much as a single migration.
 
     Parameters
     ----------
     snapshots : sequence of DataFrame
-        Tier snapshots for consecutive months, oldest first (each with a ``month`` column).
+        Tier snapshots (``customer_id``, ``tier`` on one ladder), oldest first; each pair of
+        neighbours is compared as :func:`tier_migration` would.
+    months : sequence of str, optional
+        Labels of the snapshots; default each snapshot's ``month`` column.
 
     Returns
     -------
     DataFrame
-        One row per month after the first: ``month`` and the customer count of each movement.
+        One row per snapshot after the first: ``month`` and the customer count of each
+        movement (``stay``, ``up``, ``down``, ``new``, ``churned``).
     """
-    rows = []
-    for before, after in zip(snapshots[:-1], snapshots[1:], strict=True):
-        counts = tier_migration(before, after)["movement"].value_counts()
-        rows.append(
-            {
-                "month": after["month"].iloc[0] if len(after) else None,
-                **{m: int(counts.get(m, 0)) for m in MOVEMENTS},
-            }
-        )
-    return pd.DataFrame(rows, columns=["month", *MOVEMENTS])
+    if months is None:
+        months = [frame["month"].iloc[0] if len(frame) else None for frame in snapshots]
+    if len(snapshots) < 2:
+        return pd.DataFrame(columns=["month", *MOVEMENTS])
+    positions = np.concatenate(
+        [np.full(len(frame), index) for index, frame in enumerate(snapshots)]
+    )
+    ids = pd.concat([frame["customer_id"] for frame in snapshots], ignore_index=True)
+    codes = np.concatenate([frame["tier"].cat.codes.to_numpy() for frame in snapshots])
+    customer, _ = pd.factorize(ids)
+    order = np.lexsort((positions, customer))
+    customer, positions, codes = customer[order], positions[order], codes[order]
+    same_customer = customer[1:] == customer[:-1]
+    consecutive = same_customer & (positions[1:] == positions[:-1] + 1)
+    # for each row: did the customer have a row in the previous snapshot, and in the next one?
+    has_previous = np.concatenate([[False], consecutive])
+    has_next = np.concatenate([consecutive, [False]])
+    step = np.concatenate([[0], codes[1:].astype(int) - codes[:-1].astype(int)])
+    periods = len(snapshots)
+    later = positions > 0
+    counts = {
+        "stay": np.bincount(positions[later & has_previous & (step == 0)], minlength=periods),
+        "up": np.bincount(positions[later & has_previous & (step > 0)], minlength=periods),
+        "down": np.bincount(positions[later & has_previous & (step < 0)], minlength=periods),
+        "new": np.bincount(positions[later & ~has_previous], minlength=periods),
+        # a row without a successor in the next snapshot left before that snapshot
+        "churned": np.bincount(
+            positions[(positions < periods - 1) & ~has_next] + 1, minlength=periods
+        ),
+    }
+    table = pd.DataFrame({movement: counts[movement][1:] for movement in MOVEMENTS})
+    table.insert(0, "month", list(months)[1:])
+    return table.astype({movement: "int64" for movement in MOVEMENTS})
