@@ -282,3 +282,121 @@ def test_assumed_uplift():
     assert rr.assumed_uplift([0.2, 0.5], 0.1).tolist() == pytest.approx([0.02, 0.05])
     with pytest.raises(ValueError, match="between 0 and 1"):
         rr.assumed_uplift([0.2], 1.5)
+
+
+# ----------------------------------------------------------------------------- notebook steps
+def test_campaign_frame_joins_features_as_of_the_assigned_month():
+    from dataset_fixtures import panel_frames
+
+    from helpers.datasets import Dataset
+
+    ds = Dataset.from_frames(panel_frames())
+    frame, info = rr.campaign_frame(ds)
+    assert info["campaign_id"] == "C1" and info["assigned_month"] == "2026-09"
+    assert info["without_features"] == 0 and info["customers"] == 2
+    assert frame.set_index("customer_id")["arm"].to_dict() == {
+        "0001": "control",
+        "0002": "rate_coupon",
+    }
+    assert frame["aum"].tolist() == pytest.approx([1750.5, 1750.5])  # balances at 2026-09
+    assert frame["retained"].dtype == bool
+    with pytest.raises(rr.CampaignDataError, match=r"campaign 'C9' not found; campaigns: \['C1'\]"):
+        rr.campaign_frame(ds, "C9")
+    no_campaigns = {k: v for k, v in panel_frames().items() if k != "campaigns"}
+    with pytest.raises(rr.CampaignDataError, match="no campaigns table"):
+        rr.campaign_frame(Dataset.from_frames(no_campaigns))
+
+
+def test_offer_costs_from_campaign():
+    frame = pd.DataFrame({"arm": ["control", "A", "A", "B"], "cost": [0, 10.0, 30.0, 5.0]})
+    costs = rr.offer_costs_from_campaign(frame, ["A", "B", "C"], {"B": 7.0}, default=50.0)
+    # A: the campaign's average 20; B: the analyst's figure; C: never run, the default
+    assert costs == {"A": 20.0, "B": 7.0, "C": 50.0}
+    no_cost = rr.offer_costs_from_campaign(frame.drop(columns="cost"), ["A"], default=9.0)
+    assert no_cost == {"A": 9.0}
+
+
+def test_last_campaign_value_by_hand():
+    frame = _campaign_frame()
+    frame["arm"] = rr.campaign_arms(frame)
+    evaluation = rr.evaluate_campaign(frame, continuous=())
+    clv = np.where(frame["arm"] == "rate_coupon", 1000.0, 500.0)
+    value = rr.last_campaign_value(evaluation, frame, clv, contact_cost=5.0).set_index("offer")
+    # +20 points x 10 customers = 2 kept, x CLV 1000 = 2000; spend = 10 x (15 offer + 5 contact)
+    frame_cost = frame.assign(cost=np.where(frame["arm"] == "control", 0.0, 15.0))
+    coupon = rr.last_campaign_value(evaluation, frame_cost, clv, 5.0).set_index("offer")
+    coupon = coupon.loc["rate_coupon"]
+    assert coupon["incremental_retained"] == pytest.approx(2.0)
+    assert coupon["value"] == pytest.approx(2000.0)
+    assert coupon["spend"] == pytest.approx(10 * 15 + 10 * 5)
+    assert coupon["roi"] == pytest.approx((2000 - 200) / 200)
+    assert coupon["roi_low"] < coupon["roi"] < coupon["roi_high"]
+    # without a cost column the planning cost per offer is used
+    planned = rr.last_campaign_value(
+        evaluation, frame, clv, 5.0, offer_cost={"rate_coupon": 15.0, "fee_waiver": 0.0}
+    ).set_index("offer")
+    assert planned.loc["rate_coupon", "spend"] == pytest.approx(200.0)
+    assert value.loc["fee_waiver", "incremental_retained"] == pytest.approx(1.0)
+
+
+def test_plan_selection_kpis_and_target_list():
+    best = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "best_offer": ["A", "A", "B", "none"],
+            "uplift": [0.1, 0.05, 0.04, 0.0],
+            "clv": [1000.0, 1000.0, 1000.0, 100.0],
+            "gross_value": [100.0, 50.0, 40.0, 0.0],
+            "cost": [20.0, 20.0, 10.0, 20.0],
+            "net_value": [80.0, 30.0, 30.0, -20.0],
+            "recommended": [True, True, True, False],
+            "rm_id": ["r1", "r1", "r2", "r2"],
+        }
+    )
+    plan = rr.select_plan(best, budget=40.0, rm_capacity=1)
+    # one per RM: a (r1, ratio 4) then c (r2, ratio 3); b's RM is full
+    assert plan["customer_id"].tolist() == ["a", "c"]
+    assert rr.select_plan(best, budget=40.0, rm_capacity=0)["customer_id"].tolist() == ["a", "c"]
+    assert rr.select_plan(best, budget=100.0)["customer_id"].tolist() == ["a", "b", "c"]
+    grid = rr.budget_grid(1000.0, best)
+    assert grid.max() == pytest.approx(55.0)  # recommended options cost 50; beyond, nothing to buy
+    kpis = rr.retention_kpis(None, None, plan, contact_cost=5.0)
+    assert kpis["campaign_roi"]["value"] is None and kpis["campaign_roi"]["headline"]
+    assert kpis["next_campaign_value"]["value"] == pytest.approx(110.0)
+    assert kpis["rr_kpi_next_roi"]["value"] == pytest.approx(110.0 / 30.0)
+    assert kpis["rr_kpi_break_even_uplift"]["value"] == pytest.approx(30.0 / 2000.0)
+    assert sum(bool(k.get("headline")) for k in kpis.values()) == 3
+    candidates = pd.DataFrame(
+        {"customer_id": ["a", "c"], "tier": ["mass", "wealth"], "aum": [1.0, 2.0]}
+    )
+    ds = type("Flat", (), {"mode": "flat"})()
+    table = rr.target_list(plan, ds, candidates, size=1)
+    assert table.columns.tolist() == ["customer_id", "rm_id", "tier", "aum", "best_offer",
+                                      "uplift", "clv", "net_value"]  # fmt: skip
+    assert table["customer_id"].tolist() == ["a"]
+
+
+def test_attach_value_fills_missing_customers_with_medians():
+    frame = pd.DataFrame({"customer_id": ["a", "b", "z"]})
+    clv = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "clv": [100.0, 300.0, 200.0], "p_churn_h": [0.1, 0.3, 0.2]}
+    )
+    merged = rr.attach_value(frame, clv)
+    assert merged["clv"].tolist() == [100.0, 300.0, 200.0]  # z gets the median
+    assert merged["p_churn_h"].tolist() == pytest.approx([0.1, 0.3, 0.2])
+
+
+def test_check_parameters_gives_clear_errors():
+    costs = {"phone": 15.0}
+    rr.check_parameters("t", "phone", costs, 0.3, 1000.0, 0.95)
+    with pytest.raises(ValueError, match="learner must be 't'"):
+        rr.check_parameters("s", "phone", costs, 0.3, 1000.0, 0.95)
+    with pytest.raises(ValueError, match=r"'visit' has no cost.*\['phone'\]"):
+        rr.check_parameters("t", "visit", costs, 0.3, 1000.0, 0.95)
+    with pytest.raises(ValueError, match="candidate_share"):
+        rr.check_parameters("t", "phone", costs, 0.0, 1000.0, 0.95)
+
+
+def test_power_table_skips_effects_past_full_retention():
+    table = rr.power_table(0.97, [0.01, 0.02, 0.05])
+    assert table["effect"].tolist() == [0.01, 0.02]

@@ -189,3 +189,29 @@ def test_feature_matrix_drops_ids_and_labels():
     matrix = up.feature_matrix(frame)
     assert list(matrix.columns) == ["aum", "payroll", "channel_branch", "channel_mobile"]
     assert matrix["payroll"].tolist() == [1.0, 0.0]
+
+
+def test_plots_return_axes_and_labels_translate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import retention_plots as rp
+
+    features, arm, stayed, truth, base = _simulated_campaign(n=1500)
+    model = up.TLearner(n_folds=2, seed=0).fit(features, arm, stayed)
+    curves, coefficients = up.qini_by_offer(model.oof_uplift_, arm, stayed, 1 - base, n_boot=5)
+    assert set(coefficients["offer"]) == {"coupon", "waiver"}
+    ax = rp.plot_qini(curves[curves["offer"] == "coupon"], "coupon", 100, 1000, lang="en")
+    assert ax.get_xlabel() == "Share of customers contacted (%)"
+    mix = up.targeting_mix_by_offer(model, 1 - base, share=0.3)
+    assert set(mix["strategy"]) == {"uplift", "risk", "random"}
+    assert rp.plot_targeting_mix(mix, "zh").get_title() == "钱花在了谁身上"
+    deciles = up.deciles_by_offer(model.oof_uplift_, arm, stayed)
+    assert rp.plot_uplift_deciles(deciles[deciles["offer"] == "waiver"], "waiver", "en")
+    table = up.qini_table({"t": model.oof_uplift_}, arm, stayed, risk=1 - base)
+    assert set(table["score"]) == {"t", "risk"}
+    styled = rp.show_table(table, "en")
+    assert "Targeting score" in styled.to_html() and "T-learner" in styled.to_html()
+    plt.close("all")

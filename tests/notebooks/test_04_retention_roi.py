@@ -96,8 +96,8 @@ def test_panel_run_evaluates_the_campaign_and_plans_under_budget(run_notebook, t
     kpis = _kpis(artifacts)
     assert sum(record["headline"] for record in kpis.values()) == 3
     assert kpis["rr_kpi_next_contacts"]["value"] == len(plan)
-    assert kpis["rr_kpi_next_value"]["value"] == pytest.approx(plan["net_value"].sum())
-    assert kpis["rr_kpi_campaign_roi"]["value"] is not None
+    assert kpis["next_campaign_value"]["value"] == pytest.approx(plan["net_value"].sum())
+    assert kpis["campaign_roi"]["value"] is not None
     assert kpis["rr_kpi_incremental_aum"]["unit"] == "rmb"
 
 
@@ -116,8 +116,8 @@ def test_planner_mode_without_campaign_roles(run_notebook, tmp_path):
     plan = _check_plan(artifacts, 100000.0, 30)
     assert set(plan["best_offer"]) == {"offer"}
     kpis = _kpis(artifacts)
-    assert kpis["rr_kpi_campaign_roi"]["value"] is None
-    assert kpis["rr_kpi_next_value"]["value"] > 0
+    assert kpis["campaign_roi"]["value"] is None
+    assert kpis["next_campaign_value"]["value"] > 0
 
 
 @pytest.mark.slow
