@@ -24,6 +24,7 @@ and frames/features (:mod:`helpers.propensity_features`) are re-exported here: o
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,10 @@ class CrossSellModels:
         boosting and no weights for the logistic model: for a logistic regression, weighting
         mostly moves the intercept (which calibration re-estimates anyway) and cost about
         0.005 ROC AUC on the public Caravan table (tests/test_propensity_public.py).
+    logistic_cs : tuple of float, default (0.003, 0.01, 0.1, 1.0)
+        Inverse regularisation strengths tried for the logistic model on the comparison
+        folds; the best one represents logistic in the comparison. Strong regularisation
+        often wins: ABT features are many and correlated (AUM and its 3/6/12-month averages).
     seed : int, default 0
         Seed of every random step (sampling, splits, boosting).
 
@@ -111,8 +116,9 @@ class CrossSellModels:
     products_ : products with a fitted model.
     skipped_ : {product: reason} for products without a model.
     features_ : {product: (numeric, categorical)}.
-    comparison_ : DataFrame, one row per product and candidate: cross-validated ROC AUC and
-        average precision (mean and std), rows compared, winner flag.
+    comparison_ : DataFrame, one row per product and candidate: its best setting (logistic
+        ``C``), cross-validated ROC AUC and average precision (mean and std over the folds),
+        rows compared, winner flag.
     chosen_ : {product: model name}.
     models_ : {product: fitted CalibratedModel}: the refitted winner (``.estimator``, a
         scikit-learn Pipeline) and its calibration map (``.calibrator``); ``predict_proba``
@@ -139,6 +145,7 @@ class CrossSellModels:
         min_buyers: int = 20,
         max_categories: int = 50,
         class_weight: str | None = "auto",
+        logistic_cs: tuple[float, ...] = (0.003, 0.01, 0.1, 1.0),
         seed: int = 0,
     ) -> None:
         self.products = products
@@ -151,6 +158,7 @@ class CrossSellModels:
         self.min_buyers = min_buyers
         self.max_categories = max_categories
         self.class_weight = class_weight
+        self.logistic_cs = tuple(logistic_cs)
         self.seed = seed
 
     # ------------------------------------------------------------------ helpers
@@ -272,31 +280,37 @@ class CrossSellModels:
                     x_compare, y_compare
                 )
             )
-            summary, out_of_fold = {}, {}
+            summary, out_of_fold, settings = {}, {}, {}
             for name in self.candidates:
-                scores = np.empty(len(rows))
-                fold_auc, fold_ap = [], []
-                for fit_rows, test_rows in folds:
-                    estimator = make_estimator(
-                        name, numeric, categorical, skewed, product_seed, self.class_weight
+                # Logistic: the regularisation strength is tuned on the same folds (cheap);
+                # gradient boosting keeps its fixed, conservative settings.
+                options = self.logistic_cs if name == "logistic" else (None,)
+                best = None
+                for strength in options:
+                    factory = partial(
+                        make_estimator,
+                        name,
+                        numeric,
+                        categorical,
+                        skewed,
+                        product_seed,
+                        self.class_weight,
+                        strength,
                     )
-                    estimator.fit(x_compare.iloc[fit_rows], y_compare[fit_rows])
-                    scores[test_rows] = estimator.predict_proba(x_compare.iloc[test_rows])[:, 1]
-                    fold_auc.append(roc_auc_score(y_compare[test_rows], scores[test_rows]))
-                    fold_ap.append(average_precision_score(y_compare[test_rows], scores[test_rows]))
-                out_of_fold[name] = scores
-                summary[name] = {
-                    "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
-                    "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
-                }
+                    result = _cross_validate(factory, x_compare, y_compare, folds)
+                    if best is None or result[self.select_by][0] > best[self.select_by][0]:
+                        best, settings[name] = result, strength
+                out_of_fold[name] = best.pop("scores")
+                summary[name] = best
                 comparison_rows.append(
                     {
                         "product": product,
                         "model": name,
-                        "roc_auc_mean": summary[name]["roc_auc"][0],
-                        "roc_auc_std": summary[name]["roc_auc"][1],
-                        "average_precision_mean": summary[name]["average_precision"][0],
-                        "average_precision_std": summary[name]["average_precision"][1],
+                        "setting": "" if settings[name] is None else f"C={settings[name]:g}",
+                        "roc_auc_mean": best["roc_auc"][0],
+                        "roc_auc_std": best["roc_auc"][1],
+                        "average_precision_mean": best["average_precision"][0],
+                        "average_precision_std": best["average_precision"][1],
                         "rows_compared": len(rows),
                     }
                 )
@@ -309,7 +323,13 @@ class CrossSellModels:
                 method = "isotonic" if int(y_compare.sum()) >= 1000 else "sigmoid"
             calibrator = fit_calibrator(out_of_fold[winner], y_compare, method)
             base = make_estimator(
-                winner, numeric, categorical, skewed, product_seed, self.class_weight
+                winner,
+                numeric,
+                categorical,
+                skewed,
+                product_seed,
+                self.class_weight,
+                settings[winner],
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
@@ -515,6 +535,25 @@ class CrossSellModels:
         )
         substituted = base.decision_function(stacked).reshape(len(features), len(design)).T
         return pd.DataFrame(raw[:, None] - substituted, index=frame.index, columns=features)
+
+
+def _cross_validate(factory, features, target, folds) -> dict:
+    """Out-of-fold scores and per-fold ROC AUC / average precision (mean, std)."""
+    scores = np.empty(len(target))
+    fold_auc, fold_ap = [], []
+    for fit_rows, test_rows in folds:
+        estimator = factory()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            estimator.fit(features.iloc[fit_rows], target[fit_rows])
+        scores[test_rows] = estimator.predict_proba(features.iloc[test_rows])[:, 1]
+        fold_auc.append(roc_auc_score(target[test_rows], scores[test_rows]))
+        fold_ap.append(average_precision_score(target[test_rows], scores[test_rows]))
+    return {
+        "scores": scores,
+        "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
+        "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+    }
 
 
 def _owner(transformed_name: str, features: list[str]) -> str:

@@ -170,11 +170,12 @@ def make_estimator(
     skewed: list[str],
     seed: int = 0,
     class_weight: str | None = "auto",
+    strength: float | None = None,
 ) -> Pipeline:
     """An unfitted candidate model (a scikit-learn Pipeline) for one product.
 
     ``"logistic"``: median imputation, signed log of heavy-tailed columns, standard scaling,
-    one-hot categoricals, L2-regularised ``LogisticRegression(C=0.5)``. ``"hgb"``:
+    one-hot categoricals, L2-regularised ``LogisticRegression(C=strength)`` (default 0.1). ``"hgb"``:
     ordinal-coded categoricals (native categorical splits) and a
     ``HistGradientBoostingClassifier`` with early stopping. ``class_weight="auto"`` means
     balanced weights for gradient boosting and none for logistic (see ``CrossSellModels``).
@@ -224,7 +225,9 @@ def make_estimator(
                 )
             )
         prepare = ColumnTransformer(transformers, sparse_threshold=0)
-        model = LogisticRegression(C=0.5, class_weight=weights, max_iter=2000)
+        model = LogisticRegression(
+            C=0.1 if strength is None else strength, class_weight=weights, max_iter=2000
+        )
         return Pipeline([("prepare", prepare), ("model", model)])
     if name == "hgb":
         weights = "balanced" if class_weight == "auto" else class_weight
