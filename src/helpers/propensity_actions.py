@@ -108,6 +108,26 @@ def next_best_product(
     return result
 
 
+def product_label(code: str, lang: str = "zh") -> str:
+    """Catalogue name of a product in ``lang`` (``name_zh``/``name_en``); the code otherwise."""
+    from helpers.config import product_catalogue
+
+    catalogue = product_catalogue().set_index("code")
+    if code in catalogue.index:
+        return str(catalogue.loc[code, f"name_{lang}"])
+    return str(code)
+
+
+def feature_label(feature: str, lang: str = "zh") -> str:
+    """Label of an ABT / flat feature: ``ps_feat_<name>``, else a shared label, else the name."""
+    catalogue = i18n.catalogue()
+    if f"ps_feat_{feature}" in catalogue:
+        return i18n.t(f"ps_feat_{feature}", lang)
+    if feature.startswith("held_"):
+        return i18n.t("ps_feat_held", lang, product=product_label(feature[5:], lang))
+    return i18n.t(feature, lang) if feature in catalogue else feature
+
+
 def _format_value(value: object, lang: str) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
@@ -164,7 +184,7 @@ def reasons_in_words(
                 continue
             feature = names[column]
             value = values.at[index, feature] if feature in values.columns else None
-            parts.append(f"{i18n.t(feature, lang)}: {_format_value(value, lang)}")
+            parts.append(f"{feature_label(feature, lang)}: {_format_value(value, lang)}")
         texts.append(separator.join(parts))
     return pd.Series(texts, index=contributions.index, dtype=object)
 

@@ -97,9 +97,10 @@ def feature_columns(
     Excluded: identifiers and PII, every label and post-as-of column
     (:data:`NON_FEATURE_COLUMNS`, ``took_*``), the target product's own ``held_`` flag,
     constant columns, dates, and text columns with more than ``max_categories`` distinct
-    values (identifier-like; they would not generalise). In flat mode the target *is* the
-    ``held_`` flag, so ``product_count`` (which counts it) is excluded too: it would leak the
-    answer. In panel mode it is a fair feature (only non-holders are modelled).
+    values (identifier-like; they would not generalise). In flat mode ``duration`` (tenure) is
+    a feature, and since the target *is* the ``held_`` flag, ``product_count`` (which counts
+    it) is excluded: it would leak the answer. In panel mode it is a fair feature (only
+    non-holders are modelled).
 
     Returns
     -------
@@ -108,8 +109,11 @@ def feature_columns(
     """
     numeric, categorical = [], []
     for column in frame.columns:
+        # A flat table's duration is plain tenure (a cross-sectional attribute); in a panel
+        # ABT it is tenure at churn or censoring, which looks past the as-of month.
+        tenure = mode == "flat" and column == "duration"
         if (
-            column in NON_FEATURE_COLUMNS
+            (column in NON_FEATURE_COLUMNS and not tenure)
             or column.startswith(TOOK_PREFIX)
             or column == f"{HELD_PREFIX}{target}"
             or (mode == "flat" and column == "product_count")
