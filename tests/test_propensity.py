@@ -286,9 +286,10 @@ def test_feature_columns_excludes_ids_labels_and_future_columns():
     numeric, categorical = propensity.feature_columns(frame, "insurance", max_categories=2)
     assert numeric == ["age", "payroll", "held_fund", "product_count"]
     assert categorical == ["channel"]  # free_text has 3 values > max_categories
-    # flat mode: the target is the held_ flag, and product_count counts it: excluded
+    # flat mode: the target is the held_ flag, and product_count counts it: excluded;
+    # duration is plain tenure there, so it is a feature
     numeric, _ = propensity.feature_columns(frame, "insurance", max_categories=2, mode="flat")
-    assert numeric == ["age", "payroll", "held_fund"]
+    assert numeric == ["age", "payroll", "held_fund", "duration"]
 
 
 def test_shift_month():
