@@ -423,8 +423,13 @@ def test_flat_mode_uses_holdings_as_targets():
     models = propensity.CrossSellModels(products=["fund"], seed=0).fit(flat)
     assert models.mode_ == "flat"
     assert models.metrics_.loc[0, "roc_auc"] > 0.6
-    scores = models.predict(flat)
-    assert scores["p_fund"].notna().all()  # holders are scored too (look-alike score)
+    scores = models.predict(flat, exclude_holders=False)
+    assert scores["p_fund"].notna().all()  # holders can be scored too (look-alike score)
+    offers = models.predict(flat)  # but nobody is offered what they hold
+    assert offers["p_fund"].isna().tolist() == flat["held_fund"].tolist()
+    texts = models.reasons(flat.iloc[:30], pd.Series(["fund"] * 30), lang="en")
+    payroll_rows = flat.iloc[:30]["payroll"].to_numpy()
+    assert texts[payroll_rows].str.contains("Payroll customer: yes").all()
 
 
 def test_bad_parameters_and_data_give_clear_errors():

@@ -397,15 +397,24 @@ class CrossSellModels:
         if not hasattr(self, "models_"):
             raise RuntimeError("call fit() before using the propensity models")
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, exclude_holders: bool = True) -> pd.DataFrame:
         """Calibrated probabilities for every customer and product.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Scoring frame (panel: the ABT at the report month; flat: the flat table).
+        exclude_holders : bool, default True
+            NaN for customers who already hold the product: nobody is offered what they
+            have. Panel models never score holders; in flat mode ``False`` scores everyone
+            (the look-alike score of holders is what the holdout evaluation uses).
 
         Returns
         -------
         pandas.DataFrame
             ``customer_id`` and one column ``p_<product>`` per fitted product: the
             probability of taking it within the horizon (panel) or of looking like a holder
-            (flat). NaN where the customer already holds the product (panel mode).
+            (flat).
         """
         self._check_fitted()
         frame = frame.reset_index(drop=True)
@@ -413,6 +422,8 @@ class CrossSellModels:
         for product in self.products_:
             numeric, categorical = self.features_[product]
             eligible = self._eligible_for_scoring(frame, product).to_numpy()
+            if exclude_holders:
+                eligible &= ~frame[f"{HELD_PREFIX}{product}"].fillna(False).astype(bool).to_numpy()
             probability = np.full(len(frame), np.nan)
             if eligible.any():
                 design = design_matrix(frame.loc[eligible], numeric, categorical)
@@ -492,6 +503,33 @@ class CrossSellModels:
                 columns=["product", "feature", "importance_mean", "importance_std", "rank"]
             )
         return pd.concat(rows, ignore_index=True)
+
+    def reasons(
+        self, frame: pd.DataFrame, products: pd.Series, lang: str = "zh", top: int = 3
+    ) -> pd.Series:
+        """Top reasons in words for each customer's own recommended product.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            The customers to explain (e.g. the call list rows of the scoring frame); keep it
+            small with gradient-boosting models (one prediction per feature per customer).
+        products : Series
+            Aligned with ``frame``: the product to explain for each row (None = no reason).
+
+        Returns
+        -------
+        pandas.Series of str, aligned with ``frame`` (see :func:`reasons_in_words`).
+        """
+        texts = pd.Series("", index=frame.index, dtype=object)
+        for product in pd.unique(products.dropna()):
+            rows = frame.index[(products == product).to_numpy()]
+            if product not in self.models_ or len(rows) == 0:
+                continue
+            part = frame.loc[rows]
+            contributions = self.contributions(part, product)
+            texts.loc[rows] = reasons_in_words(contributions, part, lang, top).to_numpy()
+        return texts
 
     def contributions(self, frame: pd.DataFrame, product: str) -> pd.DataFrame:
         """Per-customer feature contributions to one product's score, on the logit scale.
