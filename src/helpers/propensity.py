@@ -34,7 +34,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from helpers.propensity_actions import (  # noqa: F401  (re-exported: one import for notebooks)
     call_lists,
+    feature_label,
     next_best_product,
+    product_label,
     product_values,
     reasons_in_words,
 )

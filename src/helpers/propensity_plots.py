@@ -167,6 +167,7 @@ def plot_importance(importances: pd.DataFrame, top: int = 5, lang: str = "zh", a
     table.index = [feature_label(feature, lang) for feature in table.index]
     table.columns = [product_label(code, lang) for code in table.columns]
     ax = _axes(ax, (9, 0.35 * len(table) + 2))
+    ax.grid(False)
     sns.heatmap(table.clip(lower=0), annot=True, fmt=".3f", cmap="Oranges", cbar=False, ax=ax,
                 annot_kws={"fontsize": 7})  # fmt: skip
     ax.set_title(i18n.t("ps_title_importance", lang))
