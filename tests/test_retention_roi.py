@@ -199,8 +199,9 @@ def test_greedy_by_ratio_is_suboptimal_and_exact_fixes_it():
     assert rr.knapsack_dp(value, cost, budget).tolist() == [False, True, True]
     table = rr.greedy_vs_exact(np.array(value, float), cost, [10])
     assert table.loc[0, "gap"] == pytest.approx(4)
-    # LP bound: 10 + 7 + 7 * (4/5... greedy fractional) = 10 + 7*4/5 = 15.6
+    # LP bound: all of the best ratio (10, cost 6) + 4/5 of the next (7) = 15.6
     assert table.loc[0, "lp_bound"] == pytest.approx(15.6)
+    assert rr.lp_bound(value, cost, budget) == pytest.approx(15.6)
 
 
 def test_greedy_skips_what_does_not_fit_and_continues():
@@ -248,6 +249,7 @@ def test_greedy_within_one_item_of_lp_bound_on_random_data():
         exact = rr.exact_targets(value, cost, budget)
         dp = rr.knapsack_dp(value, np.ceil(cost).astype(int), budget)
         lp = np.dot(value, rr.exact_targets(value, cost, budget, relax=True))
+        assert rr.lp_bound(value, cost, budget) == pytest.approx(lp, rel=1e-6)
         assert cost[greedy].sum() <= budget + 1e-9 and cost[exact].sum() <= budget + 1e-9
         assert value[greedy].sum() <= value[exact].sum() + 1e-6 <= lp + 1e-3
         assert value[greedy].sum() >= lp - value.max()

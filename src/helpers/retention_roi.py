@@ -39,6 +39,7 @@ from helpers.retention_targeting import (  # noqa: F401  (re-exported: one impor
     greedy_targets,
     greedy_vs_exact,
     knapsack_dp,
+    lp_bound,
 )
 
 CONTROL = "control"

@@ -141,8 +141,9 @@ def exact_targets(
     Parameters
     ----------
     relax : solve the LP relaxation (0 <= x <= 1) instead; its objective is an upper bound on
-        any selection's value, cheap even when large, and so bounds how far greedy can be from
-        the optimum.
+        any selection's value, and so bounds how far greedy can be from the optimum. For a
+        budget alone use :func:`lp_bound` (closed form, fast at a million rows; HiGHS took
+        minutes there).
 
     Returns
     -------
@@ -190,6 +191,28 @@ def exact_targets(
     if relax:
         return result.x
     return result.x > 0.5
+
+
+def lp_bound(value: Sequence[float], cost: Sequence[float], budget: float) -> float:
+    """Upper bound on any selection's value under a budget alone (the LP relaxation).
+
+    The fractional knapsack is solved exactly by taking items in order of value per cost and
+    a fraction of the first one that does not fit (Dantzig's bound). Greedy is then at most
+    ``lp_bound - greedy value`` from the optimum, which is below the largest single value.
+    """
+    value = np.asarray(value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    useful = value > 0
+    value, cost = value[useful], cost[useful]
+    order = np.argsort(-(value / cost), kind="stable")
+    spend = np.cumsum(cost[order])
+    full = spend <= budget
+    total = float(value[order][full].sum())
+    if not full.all():
+        first_out = int(np.argmin(full))
+        left = budget - (spend[first_out - 1] if first_out > 0 else 0.0)
+        total += float(value[order][first_out] * left / cost[order][first_out])
+    return total
 
 
 def knapsack_dp(value: Sequence[float], cost: Sequence[int], budget: int) -> np.ndarray:
