@@ -207,6 +207,7 @@ def test_headings_and_steps():
         (9876, "count", "9,876"),
         (2.5, "count", "3"),  # half up, where Python's round gives 2
         (1234567.5, "rmb", "¥1,234,568"),
+        (-34976960.5, "rmb", "-¥34,976,961"),  # half away from zero, sign before the symbol
         (0.1235, "pct", "12.4%"),  # 12.35 -> 12.4 (half up)
         (0.12345, "pct", "12.3%"),
         (340.25, "ratio", "340.25"),

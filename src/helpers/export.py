@@ -473,7 +473,8 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
     if unit == "count":
         return f"{round_half_up(number, 0):,}"
     if unit == "rmb":
-        return f"¥{round_half_up(number, 0):,}"
+        rounded = round_half_up(number, 0)
+        return f"{'-' if rounded < 0 else ''}¥{abs(rounded):,}"
     if unit == "pct":
         return f"{round_half_up(number * 100, 1):,}%"
     if unit == "months":
