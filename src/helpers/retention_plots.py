@@ -74,7 +74,12 @@ def plot_balance(smd: pd.DataFrame, threshold: float = 0.1, lang: str = "zh", ax
     for x in (-threshold, threshold):
         ax.axvline(x, color="#E45756", lw=1, ls="--")
     ax.axvline(0, color="#666666", lw=0.8)
-    ax.set_yticks(y, order, fontsize=7)
+    labels = []
+    for name in order:  # "tier=mass" -> the column's label (when one exists) and the level
+        base, _, level = str(name).partition("=")
+        text = i18n.t(base, lang)
+        labels.append(f"{text}={level}" if level else text)
+    ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel(i18n.t("rr_smd", lang))
     ax.set_title(i18n.t("rr_title_balance", lang))
     ax.legend(fontsize=8, loc="lower right")
