@@ -355,3 +355,6 @@ def check_repeat_campaign(answer, table, lang: str = "zh") -> CheckResult:
             )
         ),
     )
+
+
+from helpers.course_tiering import *  # noqa: E402,F401,F403
