@@ -23,7 +23,7 @@ from helpers.survival_cox import (
     holdout_concordance,
     ph_remedy_strata,
 )
-from helpers.survival_warning import drivers_in_words, early_warning_list
+from helpers.survival_warning import drained_in_words, drivers_in_words, early_warning_list
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -331,6 +331,43 @@ def test_early_warning_list_caps_per_rm_and_ranks():
     assert no_rm["customer_id"].tolist() == ["e", "a", "b"]
     with pytest.raises(ValueError, match="rm_capacity"):
         early_warning_list(scored, "p", rm_capacity=0)
+
+
+def test_early_warning_list_leaves_drained_customers_off_and_counts_them():
+    # a and b are the riskiest but hold tens of RMB: already drained, nothing left to save.
+    # c (exactly at the floor) stays; e has unknown AUM and stays; the rest rank by p.
+    scored = pd.DataFrame(
+        {
+            "customer_id": list("abcdef"),
+            "rm_id": ["r1", "r1", "r1", "r1", "r2", "r2"],
+            "p": [0.95, 0.9, 0.6, 0.5, 0.4, 0.3],
+            "aum": [46.74, 12.0, 1000.0, 250000.0, np.nan, 999.99],
+        }
+    )
+    listed = early_warning_list(scored, "p", rm_capacity=2, min_aum=1000)
+    # r1 keeps its two riskiest of c, d (a, b dropped first, so they free r1's slots);
+    # r2 keeps e only, because f (999.99) is below the floor.
+    assert listed["customer_id"].tolist() == ["c", "d", "e"]
+    assert listed["rank"].tolist() == [1, 2, 3]
+    assert listed["p"].is_monotonic_decreasing
+    # Without the floor the drained customers take r1's two slots.
+    assert early_warning_list(scored, "p", rm_capacity=2)["customer_id"].tolist() == [
+        "a",
+        "b",
+        "e",
+        "f",
+    ]
+    # Three customers below 1,000 RMB: 46.74 + 12 + 999.99 = 1,058.73 -> "1,059".
+    words = drained_in_words(scored, 1000, "en")
+    assert words.startswith("3 customers with AUM below ¥1,000 are left off")
+    assert "¥1,059 in all" in words
+    assert "3 位客户" in drained_in_words(scored, 1000, "zh")
+    assert "No customer" in drained_in_words(scored, 10, "en")
+    assert "no AUM floor" in drained_in_words(scored, 0, "en")
+    with pytest.raises(ValueError, match="aum"):
+        early_warning_list(scored.drop(columns="aum"), "p", min_aum=1000)
+    # No floor: no AUM column needed.
+    assert len(early_warning_list(scored.drop(columns="aum"), "p", rm_capacity=9)) == 6
 
 
 # ----------------------------------------------------------------------------- calibration

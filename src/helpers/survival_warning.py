@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
+from helpers.reporting import format_number
 from helpers.survival import _require_columns
 from helpers.survival_cox import ChurnCox, covariate_label
 
@@ -56,12 +57,20 @@ def early_warning_list(
     rm_capacity: int = 20,
     max_customers: int | None = None,
     min_probability: float = 0.0,
+    min_aum: float = 0.0,
+    aum_col: str = "aum",
 ) -> pd.DataFrame:
     """Rank customers by churn probability and keep at most ``rm_capacity`` per RM.
 
     An RM can only call so many customers a month, so the list keeps each RM's riskiest
     ``rm_capacity`` customers (customers without an RM share one pool, "unassigned", with
     the same cap). Without an ``rm_id`` column the cap applies to the whole list.
+
+    Customers whose AUM is below ``min_aum`` are left off before ranking: they are the
+    likeliest to "churn" because their money has already gone, so a retention call has
+    almost nothing left to save, and they would crowd out customers who still hold assets.
+    The order among those kept is still by probability. Count them with
+    :func:`drained_in_words`. Customers with unknown AUM are kept (nothing says they drained).
 
     Parameters
     ----------
@@ -71,6 +80,8 @@ def early_warning_list(
     rm_capacity : customers per RM.
     max_customers : optional overall cap after the per-RM cap.
     min_probability : leave out customers below this probability.
+    min_aum : leave out customers whose ``aum_col`` is below this (RMB); 0 keeps everyone.
+    aum_col : column with the customer's AUM (needed only when ``min_aum`` is above 0).
 
     Returns
     -------
@@ -80,6 +91,8 @@ def early_warning_list(
     if rm_capacity < 1:
         raise ValueError(f"rm_capacity must be at least 1, not {rm_capacity}")
     data = scored[scored[probability_col] >= min_probability]
+    if min_aum > 0:
+        data = data[~_below_aum_floor(data, min_aum, aum_col)]
     data = data.sort_values([probability_col, "customer_id"], ascending=[False, True])
     if "rm_id" in data.columns:
         pool = data["rm_id"].astype("string").fillna("unassigned")
@@ -91,3 +104,35 @@ def early_warning_list(
     data = data.reset_index(drop=True)
     data.insert(0, "rank", np.arange(1, len(data) + 1))
     return data
+
+
+def _below_aum_floor(scored: pd.DataFrame, min_aum: float, aum_col: str) -> pd.Series:
+    _require_columns(scored, [aum_col], "early-warning list AUM floor")
+    aum = pd.to_numeric(scored[aum_col], errors="coerce")
+    return (aum < min_aum).fillna(False).astype(bool)
+
+
+def drained_in_words(
+    scored: pd.DataFrame, min_aum: float, lang: str = "zh", aum_col: str = "aum"
+) -> str:
+    """One sentence for the RM: how many customers the AUM floor left off the list.
+
+    ``scored`` is the frame the list was built from (every scored customer). The sentence
+    gives the count and their AUM in all, so the reader sees how little there was to save;
+    with ``min_aum`` of 0 or less it says the list has no floor.
+    """
+    if min_aum <= 0:
+        return i18n.t("surv_drained_no_floor", lang)
+    below = _below_aum_floor(scored, min_aum, aum_col)
+    count = int(below.sum())
+    floor = format_number(min_aum)
+    if count == 0:
+        return i18n.t("surv_drained_none", lang, floor=floor)
+    total = float(pd.to_numeric(scored.loc[below, aum_col], errors="coerce").sum())
+    return i18n.t(
+        "surv_drained_left_off",
+        lang,
+        count=format_number(count),
+        floor=floor,
+        aum=format_number(total),
+    )
