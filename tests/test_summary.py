@@ -62,7 +62,7 @@ def test_summary_table_values_and_changes(packs):
     assert rows.loc["ov_total_aum", "change"] == pytest.approx(2e7)
     assert pd.isna(rows.loc["churn_rate", "previous"])
     shown = summary.display_table(table, "en").set_index("Indicator")
-    assert shown.loc["Active customers", "Change"] == "+100"
+    assert shown.loc["Customers with an open account", "Change"] == "+100"
     assert shown.loc["Total AUM", "This month"] == "220,000,000"
 
 

@@ -214,15 +214,15 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
         if customers_before:
             change = customers / customers_before - 1
             sentences.append(
-                f"本月在册客户 {format_kpi(customers, 'count')} 位,较上月{'增加' if change >= 0 else '减少'} {format_kpi(abs(change), 'pct')}。"
+                f"本月开户客户 {format_kpi(customers, 'count')} 位,较上月{'增加' if change >= 0 else '减少'} {format_kpi(abs(change), 'pct')}。"
                 if zh
-                else f"{format_kpi(customers, 'count')} active customers this month, {'up' if change >= 0 else 'down'} {format_kpi(abs(change), 'pct')} on last month."
+                else f"{format_kpi(customers, 'count')} customers with an open account this month, {'up' if change >= 0 else 'down'} {format_kpi(abs(change), 'pct')} on last month."
             )
         else:
             sentences.append(
-                f"本月在册客户 {format_kpi(customers, 'count')} 位(没有上月报告包可供比较)。"
+                f"本月开户客户 {format_kpi(customers, 'count')} 位(没有上月报告包可供比较)。"
                 if zh
-                else f"{format_kpi(customers, 'count')} active customers this month (no previous pack to compare with)."
+                else f"{format_kpi(customers, 'count')} customers with an open account this month (no previous pack to compare with)."
             )
     if aum is not None and customers:
         sentences.append(

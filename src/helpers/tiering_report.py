@@ -178,7 +178,8 @@ def tiering_kpis(
 ) -> list[dict]:
     """KPI records for ``kpis_01_tiering.json`` (architecture.md §10 keys included).
 
-    Always: ``tiering_kpi_customers`` and (with AUM) ``tiering_kpi_aum`` (headlines), and
+    Always: ``tiering_kpi_customers`` and (with AUM) ``tiering_kpi_aum`` (not headlines: the
+    overview's book totals head the index), and
     ``tier_share_<code>`` per tier (share of customers). With a migration (panel mode):
     ``tier_upgrades``, ``tier_downgrades`` (headline), ``tiering_kpi_new``,
     ``tiering_kpi_churned``, ``tiering_kpi_downgrade_aum`` and, from the bridge,
@@ -188,9 +189,9 @@ def tiering_kpis(
 
     rows = profile.set_index("tier")
     total = rows.loc[TOTAL_ROW]
-    records = [kpi("tiering_kpi_customers", int(total["customers"]), "count", headline=True)]
+    records = [kpi("tiering_kpi_customers", int(total["customers"]), "count")]
     if "aum" in rows:
-        records.append(kpi("tiering_kpi_aum", float(total["aum"]), "rmb", headline=True))
+        records.append(kpi("tiering_kpi_aum", float(total["aum"]), "rmb"))
     for code, row in rows.drop(index=TOTAL_ROW).iterrows():
         records.append(kpi(f"tier_share_{code}", float(row["customer_share"]), "pct"))
     if migration is not None:
