@@ -402,3 +402,11 @@ def test_check_parameters_gives_clear_errors():
 def test_power_table_skips_effects_past_full_retention():
     table = rr.power_table(0.97, [0.01, 0.02, 0.05])
     assert table["effect"].tolist() == [0.01, 0.02]
+
+
+def test_aum_kept_ratio_by_hand():
+    frame = pd.DataFrame(
+        {"aum_before": [1000.0, 1000.0, 0.0, 100.0], "aum_after": [1100.0, 0.0, 50.0, 1000.0]}
+    )
+    # kept 110%; left (0); no AUM before (0); capped at 3x
+    assert rr.aum_kept_ratio(frame).tolist() == pytest.approx([1.1, 0.0, 0.0, 3.0])

@@ -158,10 +158,17 @@ def test_recommended_offer_matches_truly_better_offer_where_material(big_bank):
     assert agree.mean() >= 0.8
 
 
-def test_aum_uplift_model_ranks_true_aum_uplift(big_bank):
+@pytest.mark.parametrize(("offer", "threshold"), [("rate_coupon", 0.4), ("fee_waiver", 0.1)])
+def test_aum_uplift_model_ranks_true_aum_uplift(big_bank, offer, threshold):
+    """AUM uplift as the notebook estimates it: a model of the share of AUM kept, times AUM.
+
+    Measured (seed 7): 0.67 for the rate coupon (it grows high-AUM balances by 8%) and 0.20 for
+    the fee waiver (small effects on small balances); the same learner on raw AUM reached
+    only 0.14 and -0.06, which is why the notebook models the ratio.
+    """
     frame, truth, _, _ = big_bank
     features = up.feature_matrix(frame, exclude=["clv", "p_churn_h"])
     model = up.TLearner(outcome="continuous", n_folds=3, seed=1)
-    model.fit(features, frame["arm"], frame["aum_after"])
-    rho = spearmanr(model.oof_uplift_["rate_coupon"], truth[AUM_TRUTH_COLUMN["rate_coupon"]])
-    assert rho.statistic > 0.1
+    model.fit(features, frame["arm"], rr.aum_kept_ratio(frame))
+    estimate = model.oof_uplift_[offer] * frame["aum_before"].to_numpy()
+    assert spearmanr(estimate, truth[AUM_TRUTH_COLUMN[offer]]).statistic > threshold
