@@ -328,3 +328,28 @@ def test_bundled_flat_sample_loads():
     flat = ds.table("flat")
     assert flat["customer_id"].str.startswith("0").any()
     assert {"event", "value", "tier", "held_fund", "treatment", "outcome", "gender"} <= set(flat)
+
+
+def test_a_passed_validation_is_remembered_for_the_same_files_only(tmp_path, monkeypatch):
+    """The monthly run loads the same files in every notebook: validate them once."""
+    import shutil
+
+    from helpers import paths as fishpond_paths
+    from helpers.datasets import load_dataset as load
+    from helpers.schema import DataValidationError
+
+    monkeypatch.delenv("FISHPOND_NO_VALIDATION_CACHE", raising=False)
+    monkeypatch.setattr(fishpond_paths, "SCRATCH_DIR", tmp_path / "scratch")
+    folder = tmp_path / "flat"
+    shutil.copytree(fishpond_paths.SAMPLE_FLAT_SPEC.parent, folder)
+    first = load(folder / "dataset.yaml")
+    assert first.validation_ is not None
+    assert len(list((tmp_path / "scratch" / "validated").glob("*.ok"))) == 1
+    second = load(folder / "dataset.yaml")
+    assert second.validation_ is None and any("passed earlier" in n for n in second.notices)
+    # a changed file is validated again, and its problems are found
+    csv = folder / "customers_flat.csv"
+    lines = csv.read_bytes().splitlines(keepends=True)
+    csv.write_bytes(b"".join(lines + [lines[1]]))  # duplicate customer id
+    with pytest.raises(DataValidationError, match="(?i)duplicate"):
+        load(folder / "dataset.yaml")
