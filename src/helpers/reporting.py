@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +24,10 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n, privacy
-from helpers.paths import PROJECT_ROOT, SAMPLE_SPEC, SCRATCH_DIR
+from helpers.paths import SAMPLE_SPEC, SCRATCH_DIR
+from helpers.provenance import git_commit, package_versions  # noqa: F401 (re-exported)
 
 KPI_UNITS = ("count", "rmb", "pct", "ratio", "months")
-VERSIONED_PACKAGES = (
-    "fishpond",
-    "pandas",
-    "numpy",
-    "duckdb",
-    "scikit-learn",
-    "lifelines",
-    "pandera",
-    "matplotlib",
-    "seaborn",
-    "papermill",
-    "nbconvert",
-)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -181,31 +166,6 @@ def read_kpis(artifacts: str | Path, notebook: str) -> dict | None:
 
 
 # ----------------------------------------------------------------------------- run context
-def _git_commit() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the libraries whose behaviour the results depend on."""
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 @dataclass
 class RunContext:
     """What a notebook knows about its run. Created by :func:`start`."""
@@ -295,7 +255,7 @@ class RunContext:
                 rows.append((f"file.{Path(entry['path']).name}", str(entry.get("sha256", ""))[:16]))
         rows += [(f"version.{k}", v) for k, v in package_versions().items()]
         rows += [
-            ("git_commit", _git_commit()),
+            ("git_commit", git_commit()),
             ("started_utc", self.started.isoformat(timespec="seconds")),
             ("finished_utc", datetime.now(UTC).isoformat(timespec="seconds")),
         ]

@@ -24,12 +24,10 @@ import multiprocessing
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ from helpers.execution import (
     run_one_notebook,
     thread_limit,
 )
+from helpers.provenance import git_commit, package_versions
 
 # Re-exported: tests/conftest.py's run_notebook and callers of the batch use these from here.
 __all__ = [
@@ -63,24 +62,6 @@ __all__ = [
 SUMMARY_NOTEBOOK = "05_monthly_summary"
 #: Parameters every notebook declares and the runner always injects (architecture.md section 5).
 CORE_PARAMETERS = ("dataset", "month", "lang", "artifacts_dir")
-#: Libraries whose versions go into the manifest.
-KEY_PACKAGES = (
-    "fishpond",
-    "pandas",
-    "numpy",
-    "pyarrow",
-    "duckdb",
-    "scipy",
-    "scikit-learn",
-    "lifelines",
-    "pandera",
-    "matplotlib",
-    "seaborn",
-    "papermill",
-    "nbclient",
-    "nbconvert",
-    "ipykernel",
-)
 
 
 @dataclass
@@ -263,42 +244,6 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
 # --------------------------------------------------------------------------------------------
 # Run metadata
 # --------------------------------------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the key libraries (and Python)."""
-    versions = {"python": sys.version.split()[0]}
-    for name in KEY_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_commit(root: str | Path | None = None) -> str:
-    """Commit SHA of the checkout (with ``-dirty`` when files changed), or ``"unknown"``."""
-    root = Path(root or paths.PROJECT_ROOT)
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{sha}-dirty" if dirty else sha or "unknown"
 
 
 def default_flat_month(today: dt.date | None = None) -> str:
