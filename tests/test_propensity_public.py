@@ -127,7 +127,9 @@ def test_caravan_scores_are_calibrated_and_rank_buyers(caravan):
     assert deciles.loc[0, "lift"] > 1.5
     assert deciles["cumulative_capture"].iloc[2] > 0.4  # top 30% find over 40% of buyers
     scores = models.predict(frame)
-    assert scores["p_caravan"].between(0, 1).all()
+    # current caravan policy holders are not offered caravan insurance again
+    assert scores["p_caravan"].isna().tolist() == frame["held_caravan"].tolist()
+    assert scores["p_caravan"].dropna().between(0, 1).all()
     recommendations = propensity.next_best_product(scores, min_probability=0.05)
     # Caravan products are not in the bank catalogue: value 1 each, ranked by probability
     offered = recommendations.dropna(subset=["product"])

@@ -29,7 +29,6 @@ from functools import partial
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from helpers.propensity_actions import (  # noqa: F401  (re-exported: one import for notebooks)
@@ -56,8 +55,10 @@ from helpers.propensity_features import (  # noqa: F401
     TOOK_PREFIX,
     CalibratedModel,
     choose_model,
+    cross_validate_candidate,
     design_matrix,
     feature_columns,
+    feature_owner,
     fit_calibrator,
     heavy_tailed_columns,
     make_estimator,
@@ -299,7 +300,7 @@ class CrossSellModels:
                         self.class_weight,
                         strength,
                     )
-                    result = _cross_validate(factory, x_compare, y_compare, folds)
+                    result = cross_validate_candidate(factory, x_compare, y_compare, folds)
                     if best is None or result[self.select_by][0] > best[self.select_by][0]:
                         best, settings[name] = result, strength
                 out_of_fold[name] = best.pop("scores")
@@ -562,7 +563,7 @@ class CrossSellModels:
             # level frequency for one-hot columns.
             weighted = (prepare.transform(design) - self._centre[product]) * model.coef_[0]
             names = prepare.get_feature_names_out()
-            owners = [_owner(name, features) for name in names]
+            owners = [feature_owner(name, features) for name in names]
             matrix = pd.DataFrame(weighted, index=frame.index, columns=names)
             return matrix.T.groupby(owners, sort=False).sum().T[features]
         raw = base.decision_function(design)
@@ -575,32 +576,3 @@ class CrossSellModels:
         )
         substituted = base.decision_function(stacked).reshape(len(features), len(design)).T
         return pd.DataFrame(raw[:, None] - substituted, index=frame.index, columns=features)
-
-
-def _cross_validate(factory, features, target, folds) -> dict:
-    """Out-of-fold scores and per-fold ROC AUC / average precision (mean, std)."""
-    scores = np.empty(len(target))
-    fold_auc, fold_ap = [], []
-    for fit_rows, test_rows in folds:
-        estimator = factory()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            estimator.fit(features.iloc[fit_rows], target[fit_rows])
-        scores[test_rows] = estimator.predict_proba(features.iloc[test_rows])[:, 1]
-        fold_auc.append(roc_auc_score(target[test_rows], scores[test_rows]))
-        fold_ap.append(average_precision_score(target[test_rows], scores[test_rows]))
-    return {
-        "scores": scores,
-        "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
-        "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
-    }
-
-
-def _owner(transformed_name: str, features: list[str]) -> str:
-    """Original feature behind a ColumnTransformer output name (``numeric__aum`` ...)."""
-    bare = transformed_name.split("__", 1)[-1]
-    if bare in features:
-        return bare
-    # One-hot outputs are "<feature>_<level>": the longest matching feature prefix wins.
-    matches = [f for f in features if bare.startswith(f"{f}_")]
-    return max(matches, key=len) if matches else bare

@@ -7,6 +7,8 @@ code changes; everything measured after the as-of month is excluded by name
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -15,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
@@ -359,3 +362,32 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
+
+
+def cross_validate_candidate(factory, features, target, folds) -> dict:
+    """Out-of-fold scores and per-fold ROC AUC / average precision (mean, std)."""
+    scores = np.empty(len(target))
+    fold_auc, fold_ap = [], []
+    for fit_rows, test_rows in folds:
+        estimator = factory()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            estimator.fit(features.iloc[fit_rows], target[fit_rows])
+        scores[test_rows] = estimator.predict_proba(features.iloc[test_rows])[:, 1]
+        fold_auc.append(roc_auc_score(target[test_rows], scores[test_rows]))
+        fold_ap.append(average_precision_score(target[test_rows], scores[test_rows]))
+    return {
+        "scores": scores,
+        "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
+        "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+    }
+
+
+def feature_owner(transformed_name: str, features: list[str]) -> str:
+    """Original feature behind a ColumnTransformer output name (``numeric__aum`` ...)."""
+    bare = transformed_name.split("__", 1)[-1]
+    if bare in features:
+        return bare
+    # One-hot outputs are "<feature>_<level>": the longest matching feature prefix wins.
+    matches = [f for f in features if bare.startswith(f"{f}_")]
+    return max(matches, key=len) if matches else bare
