@@ -205,7 +205,7 @@ def retention_kpis(
     net_next = float(plan["net_value"].sum())
     return {
         "campaign_roi": {"value": campaign_roi_value, "unit": "ratio", "headline": True},
-        "rr_kpi_incremental_retained": {"value": kept, "unit": "count", "headline": True},
+        "rr_kpi_incremental_retained": {"value": kept, "unit": "count"},
         "rr_kpi_incremental_aum": {"value": kept_aum, "unit": "rmb"},
         "next_campaign_value": {"value": net_next, "unit": "rmb", "headline": True},
         "rr_kpi_next_roi": {
