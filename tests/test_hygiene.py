@@ -125,6 +125,18 @@ def test_one_parameters_cell_of_commented_literals(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path):
+    """Papermill's own parser skips a line whose comment holds '=' (or an odd quote): the
+    parameter then vanishes from `papermill --help-notebook` and from JupyterLab's tooling."""
+    import papermill
+
+    cell = next(c for c in _load(path)["cells"] if "parameters" in _tags(c))
+    declared = [node.targets[0].id for node in ast.parse(_source(cell)).body]
+    parsed = list(papermill.inspect_notebook(str(path)))
+    assert parsed == declared, f"{path.name}: papermill reads {parsed}, the cell declares {declared}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_kernelspec_and_requirements(path):
     metadata = _load(path)["metadata"]
     kernelspec = metadata.get("kernelspec", {})
