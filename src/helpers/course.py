@@ -357,6 +357,7 @@ def check_repeat_campaign(answer, table, lang: str = "zh") -> CheckResult:
     )
 
 
+from helpers.course_propensity import *  # noqa: E402,F401,F403
 from helpers.course_retention import *  # noqa: E402,F401,F403
 from helpers.course_survival import *  # noqa: E402,F401,F403
 from helpers.course_tiering import *  # noqa: E402,F401,F403
