@@ -15,11 +15,18 @@ Tests that use the pack fixtures carry ``@pytest.mark.xdist_group("packs")`` and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from helpers import paths
+
+# xdist runs two workers on a 2-core machine; every kernel they start inherits this. Without
+# it, HistGradientBoosting / k-means OpenMP pools oversubscribe the cores and a 40 s notebook
+# took over 5 minutes (docs/traps.md). The runner sets the same per parallel job.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 #: Per-cell timeout for notebook runs inside tests (seconds).
 TEST_CELL_TIMEOUT = 900
