@@ -2,6 +2,7 @@
 
 import nbformat
 import pandas as pd
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import course
@@ -81,9 +82,14 @@ def test_every_source_notebook_has_three_exercises_each_with_solution_and_check(
         assert sum("check" in t for t in tags) == exercises, path.name
 
 
-def test_cli_builds_learner_and_solution_notebooks(tmp_path, capsys):
-    assert main(["course", "build", "--lang", "en", "--out", str(tmp_path)]) == 0
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_cli_builds_learner_and_solution_notebooks(lang, tmp_path, capsys):
+    assert main(["course", "build", "--lang", lang, "--out", str(tmp_path)]) == 0
     sources = sorted(p.name for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     assert sorted(p.name for p in (tmp_path / "learner").glob("*.ipynb")) == sources
     assert sorted(p.name for p in (tmp_path / "solution").glob("*.ipynb")) == sources
     assert "learner" in capsys.readouterr().out
+
+    learner = nbformat.read(tmp_path / "learner" / "00_data_overview.ipynb", as_version=4)
+    other = "lang-en" if lang == "zh" else "lang-zh"
+    assert not any(other in cell.metadata.get("tags", []) for cell in learner.cells)
