@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -355,6 +356,46 @@ def check_repeat_campaign(answer, table, lang: str = "zh") -> CheckResult:
             )
         ),
     )
+
+
+# ----------------------------------------------------------------------------- shared by the domain checks
+def say(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def skip(exercise: str, lang: str, zh: str, en: str) -> CheckResult:
+    """Pass with an explanation: the data cannot support this exercise."""
+    return CheckResult(exercise, True, say(lang, f"跳过:{zh}", f"Skipped: {en}"))
+
+
+def is_number(answer: Any) -> bool:
+    return (
+        isinstance(answer, numbers.Real)
+        and not isinstance(answer, bool)
+        and math.isfinite(float(answer))
+    )
+
+
+def as_number(answer: Any) -> Any:
+    """numpy and pandas scalars -> Python numbers, so the comparison in ``check`` applies."""
+    return float(answer) if is_number(answer) else answer
+
+
+def share_problem(answer: Any, lang: str) -> str | None:
+    """Message when ``answer`` is not a share between 0 and 1."""
+    if not is_number(answer):
+        return say(
+            lang,
+            f"答案应是 0 到 1 之间的小数,而你给的是 {type(answer).__name__}。",
+            f"The answer should be a fraction between 0 and 1, not a {type(answer).__name__}.",
+        )
+    if not 0 <= float(answer) <= 1:
+        return say(
+            lang,
+            f"比例在 0 到 1 之间,而你给的是 {answer!r}(如果是百分数,请除以 100)。",
+            f"A share lies between 0 and 1, but you gave {answer!r} (divide a percentage by 100).",
+        )
+    return None
 
 
 from helpers.course_propensity import *  # noqa: E402,F401,F403

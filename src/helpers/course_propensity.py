@@ -15,13 +15,17 @@ Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_propensit
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from helpers.course import CheckResult, check
+from helpers.course import as_number as _as_number
+from helpers.course import is_number as _is_number
+from helpers.course import say as _say  # shared helpers
+from helpers.course import share_problem as _share_problem
+from helpers.course import skip as _skip
 
 __all__ = [
     "check_propensity_co_holding_lift",
@@ -32,28 +36,6 @@ __all__ = [
 
 #: Prefix of the holding flags in the ABT / flat table (``held_fund``...).
 HELD_PREFIX = "held_"
-
-
-def _say(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _skip(exercise: str, lang: str, zh: str, en: str) -> CheckResult:
-    """Pass with an explanation: the data cannot support this exercise."""
-    return CheckResult(exercise, True, _say(lang, f"跳过:{zh}", f"Skipped: {en}"))
-
-
-def _is_number(answer: Any) -> bool:
-    return (
-        isinstance(answer, numbers.Real)
-        and not isinstance(answer, bool)
-        and math.isfinite(float(answer))
-    )
-
-
-def _as_number(answer: Any) -> Any:
-    """numpy and pandas scalars -> Python floats, so the comparison in ``check`` applies."""
-    return float(answer) if _is_number(answer) else answer
 
 
 def _near(answer: Any, value: float, tolerance: float = 1e-3) -> bool:
@@ -78,23 +60,6 @@ def _multiple_problem(answer: Any, lang: str) -> str | None:
             lang,
             f"提升度不会是负数,而你给的是 {answer!r}。",
             f"A lift is never negative, but you gave {answer!r}.",
-        )
-    return None
-
-
-def _share_problem(answer: Any, lang: str) -> str | None:
-    """Message when ``answer`` is not a share between 0 and 1."""
-    if not _is_number(answer):
-        return _say(
-            lang,
-            f"答案应是 0 到 1 之间的小数,而你给的是 {type(answer).__name__}。",
-            f"The answer should be a fraction between 0 and 1, not a {type(answer).__name__}.",
-        )
-    if not 0 <= float(answer) <= 1:
-        return _say(
-            lang,
-            f"比例在 0 到 1 之间,而你给的是 {answer!r}(如果是百分数,请除以 100)。",
-            f"A share lies between 0 and 1, but you gave {answer!r} (divide a percentage by 100).",
         )
     return None
 

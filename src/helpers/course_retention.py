@@ -14,13 +14,16 @@ Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_retention
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from helpers.course import CheckResult, check
+from helpers.course import as_number as _as_number
+from helpers.course import is_number as _is_number
+from helpers.course import say as _say  # shared helpers
+from helpers.course import skip as _skip
 
 __all__ = [
     "check_retention_claim_effect",
@@ -28,28 +31,6 @@ __all__ = [
     "check_retention_stop_budget",
     "check_retention_visit_break_even",
 ]
-
-
-def _say(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _skip(exercise: str, lang: str, zh: str, en: str) -> CheckResult:
-    """Pass with an explanation: the data cannot support this exercise."""
-    return CheckResult(exercise, True, _say(lang, f"跳过:{zh}", f"Skipped: {en}"))
-
-
-def _is_number(answer: Any) -> bool:
-    return (
-        isinstance(answer, numbers.Real)
-        and not isinstance(answer, bool)
-        and math.isfinite(float(answer))
-    )
-
-
-def _as_number(answer: Any) -> Any:
-    """numpy and pandas scalars -> Python floats, so the comparison in ``check`` applies."""
-    return float(answer) if _is_number(answer) else answer
 
 
 def _number_problem(answer: Any, lang: str, minimum: float = 0.0) -> str | None:

@@ -12,12 +12,16 @@ Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_tiering_.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import pandas as pd
 
 from helpers.course import CheckResult, check
+from helpers.course import as_number as _as_number
+from helpers.course import is_number as _is_number
+from helpers.course import say as _say  # shared helpers
+from helpers.course import share_problem as _share_problem
+from helpers.course import skip as _skip
 
 __all__ = [
     "check_tiering_threshold_move",
@@ -31,23 +35,6 @@ BRIDGE_DRIVERS: tuple[str, ...] = ("new", "up", "down", "stay", "churned")
 
 #: Fish-pond coverage values that put a relationship manager on the customer.
 RM_COVERAGE: tuple[str, ...] = ("rm_dedicated", "rm_shared")
-
-
-def _say(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _skip(exercise: str, lang: str, zh: str, en: str) -> CheckResult:
-    """Pass with an explanation: the data cannot support this exercise."""
-    return CheckResult(exercise, True, _say(lang, f"跳过:{zh}", f"Skipped: {en}"))
-
-
-def _is_number(answer: Any) -> bool:
-    return (
-        isinstance(answer, numbers.Real)
-        and not isinstance(answer, bool)
-        and math.isfinite(float(answer))
-    )
 
 
 def _count_problem(answer: Any, lang: str) -> str | None:
@@ -65,28 +52,6 @@ def _count_problem(answer: Any, lang: str) -> str | None:
             f"A number of customers is a whole number of at least 0, but you gave {answer!r}.",
         )
     return None
-
-
-def _share_problem(answer: Any, lang: str) -> str | None:
-    """Message when ``answer`` is not a share between 0 and 1."""
-    if not _is_number(answer):
-        return _say(
-            lang,
-            f"答案应是 0 到 1 之间的小数,而你给的是 {type(answer).__name__}。",
-            f"The answer should be a fraction between 0 and 1, not a {type(answer).__name__}.",
-        )
-    if not 0 <= float(answer) <= 1:
-        return _say(
-            lang,
-            f"比例在 0 到 1 之间,而你给的是 {answer!r}(如果是百分数,请除以 100)。",
-            f"A share lies between 0 and 1, but you gave {answer!r} (divide a percentage by 100).",
-        )
-    return None
-
-
-def _as_number(answer: Any) -> Any:
-    """numpy and pandas scalars -> Python numbers, so the comparison in ``check`` applies."""
-    return float(answer) if _is_number(answer) else answer
 
 
 # ----------------------------------------------------------------------------- exercise 01-1
