@@ -107,7 +107,7 @@ def reference_abt(
     horizon: int = 6,
     churn: ChurnDefinition | None = None,
 ) -> pd.DataFrame:
-    """The panel ABT of :func:`helpers.features.build_abt`, computed with plain pandas.
+    """The panel ABT of :func:`helpers.features.abt.build_abt`, computed with plain pandas.
 
     ``tables`` maps canonical table names to frames (``customers``, ``monthly_balances``,
     optionally ``transactions``, ``holdings``, ``contacts``). Returns the same columns and row
@@ -304,7 +304,7 @@ def _measure_child(engine: str, spec: str) -> None:
     Imports are done before the clock starts; the timed part is opening the dataset (DuckDB:
     the spec and Parquet views; pandas: reading the Parquet files) plus building the ABT.
     """
-    from helpers.datasets import load_dataset
+    from helpers.data import load_dataset
     from helpers.features import build_abt
 
     started = time.perf_counter()

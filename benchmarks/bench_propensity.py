@@ -54,7 +54,7 @@ def _resample(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 def run_one(size: int) -> dict:
     """Time the propensity stage at one size (runs inside its own subprocess)."""
     from helpers import propensity
-    from helpers.datasets import load_dataset
+    from helpers.data import load_dataset
 
     dataset = load_dataset()
     train_small, score_small, _ = propensity.propensity_frames(dataset, "2026-10", 6)

@@ -100,7 +100,7 @@ def _child(size: int) -> None:
     """Run every step for one size; print one JSON line."""
     import duckdb
 
-    from helpers import tiering
+    from helpers import config, tiering
 
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -109,7 +109,7 @@ def _child(size: int) -> None:
         timings["generate"] = time.perf_counter() - started
         connection = duckdb.connect()
         connection.execute(f"CREATE VIEW monthly_balances AS SELECT * FROM read_parquet('{path}')")
-        ladder = tiering.resolve_ladder()
+        ladder = config.resolve_ladder()
 
         started = time.perf_counter()
         current = tiering.tier_snapshot(connection, END_MONTH, "month_end", ladder)

@@ -1,4 +1,4 @@
-"""Benchmark: loading + validating a panel dataset (helpers.datasets / helpers.schema).
+"""Benchmark: loading + validating a panel dataset (helpers.data.dataset / helpers.data.schema).
 
 Usage::
 
@@ -31,7 +31,7 @@ SPEC_TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "sample" / "datas
 
 CHILD = """
 import json, sys, time
-from helpers.datasets import load_dataset
+from helpers.data import load_dataset
 start = time.perf_counter()
 ds = load_dataset(sys.argv[1])
 seconds = time.perf_counter() - start

@@ -2,7 +2,7 @@
 
 - ``sample_pack``: the real runner over every notebook on the bundled sample (``lang="zh"``,
   ``jobs=2``), built once per session into a temporary folder. Returns a
-  :class:`helpers.runner.RunResult`.
+  :class:`helpers.batch.runner.RunResult`.
 - ``flat_pack``: the same on the flat sample (``paths.SAMPLE_FLAT_SPEC``).
 - ``run_notebook(name, tmp_path, **params)``: run one notebook with Papermill exactly as the
   batch does (kernel ``fishpond``, cwd ``notebooks/``, per-cell timeout, types kept) and return
@@ -37,7 +37,7 @@ SAMPLE_MONTH = "2026-10"
 
 
 def _build_pack(tmp_path_factory, dataset: Path, label: str, month: str | None = None):
-    from helpers.runner import run_pack
+    from helpers.batch import run_pack
 
     out = tmp_path_factory.mktemp(label) / "pack"
     return run_pack(
@@ -75,7 +75,7 @@ def run_notebook():
     the batch does). Pass ``timeout=`` (seconds per cell) to change the test default.
     The executed copy is ``tmp_path/"executed"/<name>.ipynb``.
     """
-    from helpers.runner import execute_notebook
+    from helpers.batch import execute_notebook
 
     def _run(name: str | Path, tmp_path: Path, timeout: int = TEST_CELL_TIMEOUT, **params):
         source = Path(name)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import runner
+from helpers.batch import runner as runner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""Churn events (helpers.features.churn_events) on tiny hand-made panels.
+"""Churn events (helpers.features.abt.churn_events) on tiny hand-made panels.
 
 Each panel starts in January 2025; a customer's AUM list gives one monthly_balances row per
 month (``None`` = no row that month). Expected churn months are worked out by hand in the
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers.config import ChurnDefinition
-from helpers.datasets import Dataset
+from helpers.data import Dataset
 from helpers.features import churn_events
 
 START = "2025-01"

@@ -88,7 +88,7 @@ def test_top_decile_lift_passes_the_hand_computed_lift(holdout):
 
 
 def test_top_decile_lift_matches_the_notebook_decile_table():
-    from helpers import propensity_eval
+    from helpers.propensity import evaluation as propensity_eval
 
     generator = np.random.default_rng(3)
     probability = generator.random(1_003)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import course
-from helpers.course_retention import stop_budget
+from helpers.course.retention import stop_budget
 
 
 def test_checks_are_reexported_by_the_course_module():

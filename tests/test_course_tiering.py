@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import course, tiering
+from helpers import config, course, tiering
 
 
 @pytest.fixture
 def ladder():
-    return tiering.resolve_ladder([50_000, 500_000, 6_000_000])
+    return config.resolve_ladder([50_000, 500_000, 6_000_000])
 
 
 @pytest.fixture

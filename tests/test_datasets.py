@@ -1,11 +1,11 @@
-"""Tests for helpers.datasets: specs, loading (CSV/Excel/Parquet, flat mode), Dataset API."""
+"""Tests for helpers.data.dataset: specs, loading (CSV/Excel/Parquet, flat mode), Dataset API."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from helpers.datasets import Dataset
+from helpers.data import Dataset
 
 
 def _panel_frames() -> dict[str, pd.DataFrame]:
@@ -75,7 +75,11 @@ from dataset_fixtures import (  # noqa: E402
     write_spec,
 )
 
-from helpers.datasets import DatasetSpecError, load_dataset, load_spec  # noqa: E402
+from helpers.data import (
+    DatasetSpecError,
+    load_dataset,
+    load_spec,  # noqa: E402
+)
 from helpers.paths import SAMPLE_FLAT_SPEC, SAMPLE_SPEC  # noqa: E402
 
 
@@ -335,8 +339,8 @@ def test_a_passed_validation_is_remembered_for_the_same_files_only(tmp_path, mon
     import shutil
 
     from helpers import paths as fishpond_paths
-    from helpers.datasets import load_dataset as load
-    from helpers.schema import DataValidationError
+    from helpers.data import DataValidationError
+    from helpers.data import load_dataset as load
 
     monkeypatch.delenv("FISHPOND_NO_VALIDATION_CACHE", raising=False)
     monkeypatch.setattr(fishpond_paths, "SCRATCH_DIR", tmp_path / "scratch")

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from helpers import export
+from helpers.batch import export as export
 
 # A 1x1 PNG, the smallest real image an output can hold.
 PNG = base64.b64encode(

@@ -1,4 +1,4 @@
-"""The analytic base table and survival frames (helpers.features).
+"""The analytic base table and survival frames (helpers.features.abt).
 
 Hand-made panels start in January 2025 (month offset 0 = 2025-01-31); expected values are
 worked out by hand in the comments. Ground-truth and reference tests use the committed sample.
@@ -14,7 +14,7 @@ import pytest
 
 from helpers import paths
 from helpers.config import ChurnDefinition, cross_sell_products, product_catalogue
-from helpers.datasets import Dataset, load_dataset
+from helpers.data import Dataset, load_dataset
 from helpers.features import (
     abt_columns,
     abt_feature_columns,
@@ -699,7 +699,7 @@ def test_time_varying_cox_recovers_the_true_hazard_ratios(kind):
 
     from lifelines import CoxTimeVaryingFitter
 
-    from helpers.features_survival import TIME_VARYING_COVARIATES
+    from helpers.features import TIME_VARYING_COVARIATES
 
     ds = load_dataset(validate=False)
     truth = json.loads((paths.SAMPLE_DIR / "truth.json").read_text(encoding="utf-8"))

@@ -133,7 +133,9 @@ def test_papermill_reads_every_parameter(path):
     cell = next(c for c in _load(path)["cells"] if "parameters" in _tags(c))
     declared = [node.targets[0].id for node in ast.parse(_source(cell)).body]
     parsed = list(papermill.inspect_notebook(str(path)))
-    assert parsed == declared, f"{path.name}: papermill reads {parsed}, the cell declares {declared}"
+    assert parsed == declared, (
+        f"{path.name}: papermill reads {parsed}, the cell declares {declared}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -143,7 +145,7 @@ def test_kernelspec_and_requirements(path):
     assert kernelspec.get("name") == paths.KERNEL_NAME, f"{path.name}: kernelspec {kernelspec}"
     assert kernelspec.get("display_name") == "Python (fishpond)"
     assert kernelspec.get("language") == "python"
-    from helpers.datasets import ALL_ROLES
+    from helpers.data import ALL_ROLES
 
     requires = metadata.get("fishpond", {}).get("requires")
     assert isinstance(requires, list), f"{path.name}: metadata.fishpond.requires must be a list"

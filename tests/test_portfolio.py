@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from helpers import portfolio
 from helpers.config import assign_tiers
-from helpers.datasets import Dataset
+from helpers.data import Dataset
+from helpers.overview import portfolio as portfolio
 
 SEP, OCT = pd.Timestamp("2026-09-30"), pd.Timestamp("2026-10-31")
 

@@ -8,7 +8,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from helpers import propensity
-from helpers.propensity_eval import (
+from helpers.propensity import (
     decile_table,
     gain_curve,
     holdout_metrics,

@@ -28,8 +28,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from helpers import propensity
-from helpers.datasets import load_dataset
-from helpers.propensity_eval import decile_table
+from helpers.data import load_dataset
+from helpers.propensity import decile_table
 
 AUC_MARGIN = 0.01
 

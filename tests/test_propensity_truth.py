@@ -23,9 +23,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from helpers import paths, propensity
-from helpers.datasets import Dataset, load_dataset
+from helpers.data import Dataset, load_dataset
 from helpers.features import build_abt
-from helpers.propensity_eval import holdout_metrics
+from helpers.propensity import holdout_metrics
 
 pytestmark = pytest.mark.slow
 

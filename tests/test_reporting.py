@@ -3,34 +3,34 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import reporting
+from helpers import formatting, notebook
 
 
 def test_round_half_up_differs_from_python_rounding():
     assert f"{340.25:,.1f}" == "340.2"  # Python: half to even
-    assert reporting.format_number(340.25, 1) == "340.3"
-    assert reporting.format_number(1234567.5) == "1,234,568"
-    assert reporting.format_number(2.5) == "3"
-    assert reporting.format_number(-2.5) == "-3"
-    assert reporting.format_number(None) == "" and reporting.format_number(float("nan")) == ""
+    assert formatting.format_number(340.25, 1) == "340.3"
+    assert formatting.format_number(1234567.5) == "1,234,568"
+    assert formatting.format_number(2.5) == "3"
+    assert formatting.format_number(-2.5) == "-3"
+    assert formatting.format_number(None) == "" and formatting.format_number(float("nan")) == ""
 
 
 def test_format_pct():
-    assert reporting.format_pct(0.12345) == "12.3%"
-    assert reporting.format_pct(0.00125, 2) == "0.13%"
+    assert formatting.format_pct(0.12345) == "12.3%"
+    assert formatting.format_pct(0.00125, 2) == "0.13%"
 
 
 def test_show_formats_money_pct_ints_and_translates_headers():
     frame = pd.DataFrame(
         {"tier": ["mass"], "aum": [1234567.5], "share": [0.8125], "customers": [8123]}
     )
-    html = reporting.show(
+    html = formatting.show(
         frame, money=["aum"], pct=["share"], ints=["customers"], lang="zh"
     ).to_html()
     assert "1,234,568" in html and "81.3%" in html and "8,123" in html
     assert "资产余额" in html and "客户数" in html
     with pytest.raises(KeyError, match="not in the table"):
-        reporting.show(frame, money=["nope"])
+        formatting.show(frame, money=["nope"])
 
 
 class _FakeDataset:
@@ -42,7 +42,7 @@ class _FakeDataset:
 
 
 def _context(tmp_path):
-    return reporting.RunContext(
+    return notebook.RunContext(
         notebook="99_test",
         dataset=_FakeDataset(),
         month="2026-10",
@@ -59,7 +59,7 @@ def test_artifacts_are_written_in_the_documented_formats(tmp_path):
     ctx.save_table(pd.DataFrame({"customer_id": ["001"], "score": [0.5]}), "scores")
     assert pd.read_parquet(tmp_path / "scores.parquet")["customer_id"].tolist() == ["001"]
 
-    ctx.save_kpis([reporting.kpi("customers", 9876, "count", headline=True)])
+    ctx.save_kpis([formatting.kpi("customers", 9876, "count", headline=True)])
     payload = json.loads((tmp_path / "kpis_99_test.json").read_text(encoding="utf-8"))
     assert payload["notebook"] == "99_test" and payload["month"] == "2026-10"
     assert payload["kpis"][0] == {
@@ -71,7 +71,7 @@ def test_artifacts_are_written_in_the_documented_formats(tmp_path):
         "headline": True,
     }
     with pytest.raises(ValueError, match="unit"):
-        reporting.kpi("customers", 1, "apples")
+        formatting.kpi("customers", 1, "apples")
 
     csv_path, xlsx_path = ctx.save_list(
         pd.DataFrame({"customer_id": ["0001"], "name": ["王小明"], "mobile": ["17012345678"]}),

@@ -1,4 +1,4 @@
-"""Unit tests for helpers.retention_roi with answers worked out by hand."""
+"""Unit tests for helpers.retention.roi with answers worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers import retention_roi as rr
+from helpers import retention as rr
 
 Z975 = 1.959963984540054  # z_{0.975}
 Z80 = 0.8416212335729143  # z_{0.80}
@@ -290,7 +290,7 @@ def test_assumed_uplift():
 def test_campaign_frame_joins_features_as_of_the_assigned_month():
     from dataset_fixtures import panel_frames
 
-    from helpers.datasets import Dataset
+    from helpers.data import Dataset
 
     ds = Dataset.from_frames(panel_frames())
     frame, info = rr.campaign_frame(ds)

@@ -41,9 +41,9 @@ import yaml
 from scipy.stats import spearmanr
 
 from helpers import paths, synth
-from helpers import retention_roi as rr
-from helpers import uplift as up
-from helpers.datasets import load_dataset
+from helpers import retention as rr
+from helpers import retention as up
+from helpers.data import load_dataset
 
 OFFERS = ("fee_waiver", "rate_coupon")
 TRUTH_COLUMN = {"fee_waiver": "true_uplift_fee_waiver", "rate_coupon": "true_uplift_rate_coupon"}

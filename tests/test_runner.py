@@ -4,9 +4,9 @@ Two kinds of tests:
 
 - Fixture notebooks (``tests/notebooks/fixtures/``: one that works, one that raises, one that
   sleeps past its timeout, one whose kernel dies, one saved with a foreign kernel name, one that
-  needs campaign data) run through :func:`helpers.runner.run_pack` / ``cli_run`` with
+  needs campaign data) run through :func:`helpers.batch.runner.run_pack` / ``cli_run`` with
   ``notebooks_dir=`` pointing at the fixtures. The dataset is a stand-in
-  (:class:`helpers.runner.DatasetInfo`) so these tests do not depend on the sample's size.
+  (:class:`helpers.batch.runner.DatasetInfo`) so these tests do not depend on the sample's size.
 - The real sample through every notebook (``sample_pack``, ``flat_pack`` from conftest).
 """
 
@@ -23,7 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import execution, paths, runner
+from helpers import parameters, paths
+from helpers.batch import execution as execution
+from helpers.batch import runner as runner
 
 FIXTURES = Path(__file__).parent / "notebooks" / "fixtures"
 MONTH = "2026-10"
@@ -102,7 +104,7 @@ def test_discovery_orders_by_name_with_summary_last(tmp_path):
 
 def test_declared_parameters_survive_equals_sign_in_comments():
     # Papermill's own parser drops `dataset = ""  # ...; "" = the bundled sample`.
-    declared = runner.declared_parameters(FIXTURES / "ok_report.ipynb")
+    declared = parameters.declared_parameters(FIXTURES / "ok_report.ipynb")
     assert declared == ["dataset", "month", "lang", "artifacts_dir", "branch_id", "horizon"]
     chosen = runner.notebook_parameters(
         FIXTURES / "ok_report.ipynb", {"month": MONTH}, {"branch_id": "001", "not_there": 1}
@@ -457,7 +459,7 @@ def test_cli_runs_the_sample_from_any_directory(tmp_path):
 
 @pytest.mark.slow
 def test_export_failure_is_a_failed_notebook_not_a_crash(fake_dataset, tmp_path, monkeypatch):
-    from helpers import export
+    from helpers.batch import export as export
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("template exploded\nwith detail")
@@ -490,7 +492,7 @@ def test_progress_bar_on_a_terminal():
 def test_not_applicable_with_a_real_dataset_lacking_roles(tmp_path):
     # A bank's minimal extract: ids and balances only, no tenure or churn flag. The survival
     # notebook declares `requires: [duration, event]`, so it must be "not applicable".
-    from helpers.datasets import load_dataset
+    from helpers.data import load_dataset
 
     folder = tmp_path / "bank"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""Tests for helpers.schema: every kind of bad input gives a clear message, nothing is written."""
+"""Tests for helpers.data.schema: every kind of bad input gives a clear message, nothing is written."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import pytest
 import yaml
 from dataset_fixtures import FLAT_ROWS, panel_frames, write_flat_gb18030, write_panel, write_spec
 
-from helpers.datasets import Dataset, load_dataset
-from helpers.schema import DataValidationError, ValidationReport, validate_dataset
+from helpers.data import (
+    Dataset,
+    DataValidationError,
+    ValidationReport,
+    load_dataset,
+    validate_dataset,
+)
 
 
 def _files(folder: Path) -> set[str]:

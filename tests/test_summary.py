@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_notebook
 
 from helpers import summary
-from helpers.reporting import kpi
+from helpers.formatting import kpi
 
 
 def _write(folder, notebook, records, month="2026-10"):

@@ -14,16 +14,20 @@ from lifelines.datasets import load_rossi
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import restricted_mean_survival_time
 
-from helpers import clv, lifecycle, survival
-from helpers.survival_cox import (
+from helpers import survival
+from helpers.survival import (
     ChurnCox,
     check_proportional_hazards,
     choose_penalizer,
+    drained_in_words,
+    drivers_in_words,
+    early_warning_list,
     hazard_ratios_in_words,
     holdout_concordance,
     ph_remedy_strata,
 )
-from helpers.survival_warning import drained_in_words, drivers_in_words, early_warning_list
+from helpers.survival import clv as clv
+from helpers.survival import lifecycle as lifecycle
 
 
 # ----------------------------------------------------------------------------- fixtures

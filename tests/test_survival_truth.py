@@ -18,10 +18,10 @@ import json
 
 import pytest
 
-from helpers import features, paths, survival
-from helpers.datasets import load_dataset
-from helpers.survival_cox import ChurnCox, fit_time_varying
-from helpers.survival_workflow import model_frames, split_plan
+from helpers import paths, survival
+from helpers.data import load_dataset
+from helpers.features import abt as features
+from helpers.survival import ChurnCox, fit_time_varying, model_frames, split_plan
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import tiering
-from helpers.tiering_segments import (
+from helpers import config, months, tiering
+from helpers.tiering import (
     BehaviourClusters,
     assign_segments,
     fishpond_grid,
@@ -27,7 +27,7 @@ from helpers.tiering_segments import (
 
 def test_tier_boundaries_lower_inclusive_upper_exclusive():
     values = [0, 49_999.99, 50_000, 499_999.99, 500_000, 5_999_999.99, 6_000_000, 1e10]
-    tiers = tiering.assign_tiers(values)
+    tiers = config.assign_tiers(values)
     assert tiers.tolist() == [
         "mass", "mass", "affluent", "affluent", "wealth", "wealth", "private", "private",
     ]  # fmt: skip
@@ -40,7 +40,7 @@ def test_tier_boundaries_lower_inclusive_upper_exclusive():
 
 
 def test_negative_aum_is_lowest_tier_and_missing_aum_has_no_tier():
-    tiers = tiering.assign_tiers(pd.Series([-250.0, np.nan, 50_000.0], index=["a", "b", "c"]))
+    tiers = config.assign_tiers(pd.Series([-250.0, np.nan, 50_000.0], index=["a", "b", "c"]))
     assert tiers["a"] == "mass"
     assert pd.isna(tiers["b"])
     assert tiers["c"] == "affluent"
@@ -49,19 +49,19 @@ def test_negative_aum_is_lowest_tier_and_missing_aum_has_no_tier():
 
 def test_missing_aum_can_be_refused_with_the_rows_named():
     with pytest.raises(ValueError, match=r"1 customers have no AUM value.*rows \[1\]"):
-        tiering.assign_tiers([10.0, None, 20.0], missing="raise")
+        config.assign_tiers([10.0, None, 20.0], missing="raise")
 
 
 def test_text_aum_is_a_clear_error():
     with pytest.raises(ValueError, match=r"rows \[1\] hold \['1,234.50'\]"):
-        tiering.assign_tiers(pd.Series([10.0, "1,234.50"], dtype=object))
+        config.assign_tiers(pd.Series([10.0, "1,234.50"], dtype=object))
 
 
 def test_thresholds_override_changes_tiers():
-    ladder = tiering.resolve_ladder([100_000, 1_000_000, 10_000_000])
+    ladder = config.resolve_ladder([100_000, 1_000_000, 10_000_000])
     assert ladder["lower"].tolist() == [0, 100_000, 1_000_000, 10_000_000]
     assert ladder["upper"].tolist()[:3] == [100_000, 1_000_000, 10_000_000]
-    tiers = tiering.assign_tiers([50_000, 100_000, 6_000_000, 10_000_000], ladder)
+    tiers = config.assign_tiers([50_000, 100_000, 6_000_000, 10_000_000], ladder)
     assert tiers.tolist() == ["mass", "affluent", "wealth", "private"]
 
 
@@ -76,7 +76,7 @@ def test_thresholds_override_changes_tiers():
 )
 def test_bad_thresholds_are_explained(thresholds, message):
     with pytest.raises(ValueError, match=message):
-        tiering.resolve_ladder(thresholds)
+        config.resolve_ladder(thresholds)
 
 
 def test_tiers_from_labels_matches_names_and_keeps_unknown_labels():
@@ -361,7 +361,7 @@ def test_aum_bridge_adds_up_exactly(migration):
 def test_aum_bridge_exact_on_random_books():
     rng = np.random.default_rng(3)
     ids = np.array([f"{i:07d}" for i in range(5000)])
-    tiers = tiering.assign_tiers
+    tiers = config.assign_tiers
     before_ids = ids[rng.random(5000) < 0.9]
     after_ids = ids[rng.random(5000) < 0.9]
     before = pd.DataFrame({"customer_id": before_ids, "aum": rng.lognormal(11, 2, len(before_ids))})
@@ -414,11 +414,11 @@ def test_snapshot_errors_are_clear():
 
 def test_migration_rejects_duplicates_and_mismatched_ladders():
     before = pd.DataFrame({"customer_id": ["a", "a"], "aum": [1.0, 2.0]})
-    before["tier"] = tiering.assign_tiers(before["aum"]).values
+    before["tier"] = config.assign_tiers(before["aum"]).values
     with pytest.raises(ValueError, match="duplicated customer_id"):
         tiering.tier_migration(before, before.iloc[:1])
     other = before.iloc[:1].copy()
-    other["tier"] = tiering.assign_tiers(other["aum"], tiering.resolve_ladder([10, 20, 30])).values
+    other["tier"] = config.assign_tiers(other["aum"], config.resolve_ladder([10, 20, 30])).values
     other["tier"] = other["tier"].cat.rename_categories(["m", "a", "w", "p"])
     with pytest.raises(ValueError, match="same ladder"):
         tiering.tier_migration(before.iloc[:1], other)
@@ -460,7 +460,7 @@ def test_downgrade_watch_list_by_rm(migration):
 def test_tier_profile_hand_computed():
     frame = pd.DataFrame(
         {
-            "tier": tiering.assign_tiers([10_000.0, 20_000.0, 100_000.0, 1_000_000.0]).values,
+            "tier": config.assign_tiers([10_000.0, 20_000.0, 100_000.0, 1_000_000.0]).values,
             "aum": [10_000.0, 20_000.0, 100_000.0, 1_000_000.0],
             "product_count": [0, 2, 3, 5],
             "contacts_3m": [0, 1, 2, 6],
@@ -550,7 +550,7 @@ def test_rule_and_label_files_parse_into_complete_records():
     import yaml
 
     from helpers.paths import LOCALES_DIR
-    from helpers.tiering_segments import tiering_rules
+    from helpers.tiering import tiering_rules
 
     rules = tiering_rules()
     keys = {"value", "potential", "coverage", "retention_call", "action_zh", "action_en"}
@@ -564,17 +564,17 @@ def test_rule_and_label_files_parse_into_complete_records():
 
 
 def test_tier_customers_panel_and_flat_sources():
-    ladder = tiering.resolve_ladder()
+    ladder = config.resolve_ladder()
     abt = pd.DataFrame({"customer_id": ["a", "b"], "aum": [1.0, 2.0], "tier": ["mass", "mass"]})
     snapshot = pd.DataFrame(
         {"customer_id": ["a", "b"], "aum": [10.0, 60_000.0], "basis_value": [10.0, 60_000.0]}
     )
-    snapshot["tier"] = tiering.assign_tiers(snapshot["basis_value"]).values
+    snapshot["tier"] = config.assign_tiers(snapshot["basis_value"]).values
     tiered, _, source = tiering.tier_customers(abt, ladder, snapshot)
     assert source == "snapshot" and tiered["tier"].astype(str).tolist() == ["mass", "affluent"]
     assert tiered["aum"].tolist() == [10.0, 60_000.0]
     flat = pd.DataFrame({"customer_id": ["a", "b"], "aum": [49_999.0, 50_000.0]})
-    tiered, _, source = tiering.tier_customers(flat, tiering.resolve_ladder([40_000, 1e6, 1e7]))
+    tiered, _, source = tiering.tier_customers(flat, config.resolve_ladder([40_000, 1e6, 1e7]))
     assert source == "value" and tiered["tier"].astype(str).tolist() == ["affluent", "affluent"]
     labelled = pd.DataFrame({"customer_id": ["a", "b"], "tier": ["私行客户", "大众客户"]})
     tiered, _, source = tiering.tier_customers(labelled, ladder)
@@ -586,7 +586,7 @@ def test_tier_customers_panel_and_flat_sources():
 
 
 def test_display_helpers_translate_codes_and_mask_rm_lists(migration):
-    ladder = tiering.resolve_ladder()
+    ladder = config.resolve_ladder()
     shown = tiering.for_display(tiering.migration_summary(migration), ladder, "zh")
     assert shown["tiering_movement"].tolist()[:3] == ["层级不变", "升层", "降层"]
     customers = pd.DataFrame(
@@ -639,7 +639,7 @@ def test_flat_tiering_leaves_out_churned_customers():
     flat = pd.DataFrame(
         {"customer_id": ["a", "b", "c"], "aum": [1.0, 2.0, 3.0], "event": [False, True, False]}
     )
-    tiered, _, _ = tiering.tier_customers(flat, tiering.resolve_ladder())
+    tiered, _, _ = tiering.tier_customers(flat, config.resolve_ladder())
     assert tiered["customer_id"].tolist() == ["a", "c"]
     assert tiered.attrs["dropped_churned"] == 1
 
@@ -651,7 +651,7 @@ def test_flat_tiering_leaves_out_churned_customers():
 
 @pytest.fixture(scope="module")
 def sample():
-    from helpers.datasets import load_dataset
+    from helpers.data import load_dataset
 
     dataset = load_dataset()
     connection = dataset.connect()
@@ -686,16 +686,16 @@ def test_sample_snapshots_match_a_pandas_recomputation(sample):
     expected = last3[last3["customer_id"].isin(on_book)].groupby("customer_id")["aum_total"].mean()
     assert len(snapshot) == len(on_book)
     assert np.allclose(snapshot.loc[expected.index, "basis_value"], expected.to_numpy(), rtol=1e-12)
-    expected_tiers = tiering.assign_tiers(expected)
+    expected_tiers = config.assign_tiers(expected)
     assert (snapshot.loc[expected.index, "tier"].astype(str) == expected_tiers.astype(str)).all()
 
 
 def test_sample_bridge_adds_up_to_the_book_change(sample):
-    from helpers import features
+    from helpers.features import abt as features
 
     dataset, connection, balances = sample
     month = dataset.latest_month()
-    previous = tiering.month_label(month, -1)
+    previous = months.month_label(month, -1)
     churned = features.churn_events(dataset)
     before = tiering.tier_snapshot(connection, previous, churned=churned)
     after = tiering.tier_snapshot(connection, month, churned=churned)

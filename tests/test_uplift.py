@@ -1,4 +1,4 @@
-"""Unit tests for helpers.uplift: hand-computed curves and learners on simulated campaigns."""
+"""Unit tests for helpers.retention.uplift: hand-computed curves and learners on simulated campaigns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.linear_model import LinearRegression
 
-from helpers import uplift as up
+from helpers import retention as up
 
 
 # ----------------------------------------------------------------------------- curves
@@ -197,7 +197,7 @@ def test_plots_return_axes_and_labels_translate():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from helpers import retention_plots as rp
+    from helpers.retention import plots as rp
 
     features, arm, stayed, truth, base = _simulated_campaign(n=1500)
     model = up.TLearner(n_folds=2, seed=0).fit(features, arm, stayed)

@@ -4,8 +4,8 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 ``fishpond --help`` is instant:
 
 - ``fishpond synth``   -> :func:`helpers.synth.cli_synth`
-- ``fishpond validate`` -> :func:`helpers.schema.cli_validate`
-- ``fishpond run``     -> :func:`helpers.runner.cli_run`
+- ``fishpond validate`` -> :func:`helpers.data.schema.cli_validate`
+- ``fishpond run``     -> :func:`helpers.batch.runner.cli_run`
 - ``fishpond course build`` -> :func:`helpers.course.cli_course_build`
 
 Every ``cli_*`` function takes the parsed ``argparse.Namespace`` and returns an exit code.
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate a dataset against its spec")
     validate.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")
-    validate.set_defaults(target=("helpers.schema", "cli_validate"))
+    validate.set_defaults(target=("helpers.data.schema", "cli_validate"))
 
     run = sub.add_parser("run", help="execute the notebooks into a monthly HTML report pack")
     run.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language")
     run.add_argument("--params", default=None, help="YAML file of extra notebook parameters")
     run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout, seconds")
-    run.set_defaults(target=("helpers.runner", "cli_run"))
+    run.set_defaults(target=("helpers.batch.runner", "cli_run"))
 
     course = sub.add_parser("course", help="training-course edition of the notebooks")
     course_sub = course.add_subparsers(dest="course_command", required=True)

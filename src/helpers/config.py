@@ -1,14 +1,18 @@
 """Business configuration: product catalogue, tier ladder, churn definition.
 
-The YAML files under ``helpers/config/`` are the defaults; analysts can pass their own.
+The YAML files under ``helpers/resources/config/`` are the defaults; analysts can pass their
+own. The tier ladder and the rule that puts an AUM value on it live here, once, because the
+ABT, the survival frames and every notebook tier customers the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -94,15 +98,119 @@ class ChurnDefinition:
         return asdict(self)
 
 
-def assign_tiers(aum, ladder: pd.DataFrame | None = None) -> pd.Series:
+def resolve_ladder(
+    thresholds: Sequence[float] | None = None,
+    ladder: pd.DataFrame | str | Path | None = None,
+) -> pd.DataFrame:
+    """Return a tier ladder, optionally with its thresholds overridden.
+
+    Parameters
+    ----------
+    thresholds : sequence of float, optional
+        New lower bounds (RMB, inclusive) of every tier except the lowest, in ascending
+        order: for the default 4-tier ladder, e.g. ``[50000, 500000, 6000000]``. ``None``
+        or empty keeps the ladder's own bounds.
+    ladder : DataFrame or path, optional
+        A ladder as returned by :func:`helpers.config.tier_ladder` (``code``, ``name_zh``,
+        ``name_en``, ``lower``), or the path of a YAML file in that format. Default: the
+        bundled ladder.
+
+    Returns
+    -------
+    DataFrame
+        ``code``, ``name_zh``, ``name_en``, ``lower`` (inclusive), ``upper`` (exclusive), sorted
+        by ``lower``.
+
+    Raises
+    ------
+    ValueError
+        When the thresholds do not match the number of tiers or are not strictly increasing.
+    """
+    if ladder is None or isinstance(ladder, str | Path):
+        ladder = tier_ladder(ladder)
+    ladder = ladder.sort_values("lower").reset_index(drop=True).copy()
+    if thresholds is None or len(thresholds) == 0:
+        ladder["upper"] = ladder["lower"].shift(-1).fillna(float("inf"))
+        return ladder
+    expected = len(ladder) - 1
+    if len(thresholds) != expected:
+        raise ValueError(
+            f"tier_thresholds has {len(thresholds)} values {list(thresholds)}; the ladder has "
+            f"{len(ladder)} tiers ({', '.join(ladder['code'])}), so it needs {expected} lower "
+            f"bounds, one for every tier above the lowest, in ascending order"
+        )
+    try:
+        bounds = np.asarray([float(value) for value in thresholds])
+    except (TypeError, ValueError):
+        raise ValueError(f"tier_thresholds must be numbers (RMB), not {list(thresholds)}") from None
+    steps = np.diff(np.concatenate([[ladder["lower"].iloc[0]], bounds]))
+    if not np.isfinite(bounds).all() or (steps <= 0).any():
+        raise ValueError(
+            f"tier_thresholds must be finite and strictly increasing, each above the lowest "
+            f"tier's bound {ladder['lower'].iloc[0]:,.0f}; got {list(thresholds)}"
+        )
+    ladder.loc[1:, "lower"] = bounds
+    ladder["lower"] = ladder["lower"].astype(float)
+    ladder["upper"] = ladder["lower"].shift(-1).fillna(float("inf"))
+    return ladder
+
+
+def assign_tiers(
+    values: pd.Series | Sequence[float],
+    ladder: pd.DataFrame | None = None,
+    *,
+    missing: str = "na",
+) -> pd.Series:
+    """Assign each value to its tier on the ladder.
+
+    Parameters
+    ----------
+    values : Series or sequence of float
+        AUM (or another value measure) in RMB, one per customer.
+    ladder : DataFrame, optional
+        From :func:`resolve_ladder`; default the bundled ladder.
+    missing : {"na", "raise"}
+        What to do with missing values: leave the tier missing, or raise.
+
+    Returns
+    -------
+    Series
+        Ordered Categorical of tier codes, same index as ``values`` (a plain sequence gets a
+        RangeIndex). A value equal to a lower bound belongs to that tier (``lower`` inclusive,
+        ``upper`` exclusive); values below the lowest bound belong to the lowest tier.
+    """
+    if missing not in {"na", "raise"}:
+        raise ValueError(f"missing must be 'na' or 'raise', not {missing!r}")
+    ladder = resolve_ladder(ladder=ladder)
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    numeric = pd.to_numeric(series, errors="coerce").astype(float)
+    not_numbers = numeric.isna() & series.notna()
+    if not_numbers.any():
+        rows = np.flatnonzero(not_numbers.to_numpy())[:10].tolist()
+        examples = series[not_numbers].head(5).tolist()
+        raise ValueError(
+            f"tier values must be numbers (RMB); rows {rows} hold {examples}. "
+            f"Convert them (thousands separators, currency signs) before tiering."
+        )
+    is_missing = numeric.isna().to_numpy()
+    if missing == "raise" and is_missing.any():
+        rows = np.flatnonzero(is_missing)[:10].tolist()
+        raise ValueError(
+            f"{int(is_missing.sum())} customers have no AUM value to tier (rows {rows}...); "
+            f"fill or drop them, or call assign_tiers(..., missing='na')"
+        )
+    # The shared rule (architecture.md §9): lower bound inclusive, below the ladder -> lowest.
+    tiers = _tiers_on(numeric, ladder)
+    tiers.index = series.index
+    return tiers
+
+
+def _tiers_on(aum, ladder: pd.DataFrame) -> pd.Series:
     """Tier code for each AUM value on a ladder (lower bound inclusive, upper exclusive).
 
     Negative AUM falls in the lowest tier; missing AUM gives a missing tier. Returns an ordered
     categorical Series with the ladder's codes as categories.
     """
-    import numpy as np
-
-    ladder = tier_ladder() if ladder is None else ladder
     values = pd.Series(aum, dtype="float64")
     lowers = ladder["lower"].to_numpy(dtype="float64")
     # searchsorted(side="right") - 1: a value equal to a lower bound belongs to that tier

@@ -34,9 +34,10 @@ SAMPLE_FLAT_SPEC = SAMPLE_DIR / "flat" / "dataset.yaml"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 BENCHMARKS_DIR = PROJECT_ROOT / "benchmarks"
 BENCH_RESULTS_DIR = BENCHMARKS_DIR / "results"
-CONFIG_DIR = PACKAGE_DIR / "config"
-LOCALES_DIR = PACKAGE_DIR / "locales"
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
+RESOURCES_DIR = PACKAGE_DIR / "resources"
+CONFIG_DIR = RESOURCES_DIR / "config"
+LOCALES_DIR = RESOURCES_DIR / "locales"
+TEMPLATES_DIR = RESOURCES_DIR / "templates"
 # Where a notebook run outside the batch (JupyterLab, nbval) writes its artifacts.
 SCRATCH_DIR = PROJECT_ROOT / ".fishpond-scratch"
 

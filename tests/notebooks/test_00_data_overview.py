@@ -5,8 +5,8 @@ import json
 import nbformat
 import pytest
 
-from helpers import portfolio
-from helpers.datasets import load_dataset
+from helpers.data import load_dataset
+from helpers.overview import portfolio as portfolio
 from helpers.paths import SAMPLE_SPEC
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import features, tiering
-from helpers.datasets import load_dataset
+from helpers import config, tiering
+from helpers.data import load_dataset
+from helpers.features import abt as features
 from helpers.paths import NOTEBOOKS_DIR, SAMPLE_FLAT_SPEC, SAMPLE_SPEC
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def _expected_counts(thresholds, basis: str) -> pd.Series:
             connection,
             dataset.latest_month(),
             basis,
-            tiering.resolve_ladder(thresholds),
+            config.resolve_ladder(thresholds),
             features.churn_events(dataset),
         )
     finally:
@@ -76,8 +77,8 @@ def test_thresholds_parameter_changes_the_report(run_notebook, tmp_path):
     assignments = pd.read_parquet(artifacts / "tier_assignments.parquet")
     assert assignments["tier"].value_counts().reindex(expected.index).tolist() == expected.tolist()
     # the 3-month average basis was used: a customer's tier follows basis_value, not month-end AUM
-    ladder = tiering.resolve_ladder(thresholds)
-    recomputed = tiering.assign_tiers(assignments["basis_value"], ladder).astype(str)
+    ladder = config.resolve_ladder(thresholds)
+    recomputed = config.assign_tiers(assignments["basis_value"], ladder).astype(str)
     assert (recomputed == assignments["tier"].astype(str)).all()
     assert (assignments["basis_value"] != assignments["aum"]).any()
 
@@ -127,7 +128,7 @@ def test_flat_pack_tiers_without_history(flat_pack):
     flat = load_dataset(SAMPLE_FLAT_SPEC).table("flat")
     active = flat[~flat["event"].astype(bool)]
     assert kpis["tiering_kpi_customers"]["value"] == len(active)
-    expected = tiering.assign_tiers(active["value"]).value_counts(normalize=True)
+    expected = config.assign_tiers(active["value"]).value_counts(normalize=True)
     for code, share in expected.items():
         assert kpis[f"tier_share_{code}"]["value"] == pytest.approx(share)
     assert not (artifacts / "tier_aum_bridge.parquet").exists()

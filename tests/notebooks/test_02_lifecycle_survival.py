@@ -8,10 +8,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import features, paths, privacy
-from helpers.clv import CLV_COLUMNS
+from helpers import paths, privacy
 from helpers.config import ChurnDefinition
-from helpers.datasets import load_dataset
+from helpers.data import load_dataset
+from helpers.features import abt as features
+from helpers.survival import CLV_COLUMNS
 
 NOTEBOOK = "02_lifecycle_survival"
 

@@ -8,7 +8,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from helpers import summary
-from helpers.reporting import format_kpi
+from helpers.formatting import format_kpi
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,308 @@
+"""A loaded dataset: canonical tables, cached, with DuckDB views over them.
+
+Build one with :func:`helpers.data.load_dataset` (files and a spec) or
+:meth:`Dataset.from_frames` (hand-made frames, for tests and notebooks).
+
+>>> con = ds.connect()
+>>> con.sql("SELECT count(*) FROM monthly_balances").fetchall()  # DuckDB 2: no fetchone()
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from helpers.data.spec import (
+    FLAT_TABLE,
+    ID_COLUMNS,
+    PANEL_TABLES,
+    DatasetSpec,
+)
+
+# --------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """Where a canonical table comes from: an in-memory frame or a Parquet file with renames."""
+
+    frame: pd.DataFrame | None = None
+    parquet_path: Path | None = None
+    # canonical -> source column, for Parquet views (only the columns present in the file)
+    renames: dict[str, str] = field(default_factory=dict)
+    # 1-based file rows set aside by quarantine (left out of the view)
+    excluded_rows: pd.DataFrame | None = None
+
+
+def _as_id_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with id columns as strings (missing values kept missing)."""
+    needs = [c for c in ID_COLUMNS if c in frame.columns and frame[c].dtype != object]
+    if not needs:
+        return frame
+    frame = frame.copy()
+    for column in needs:
+        values = frame[column]
+        frame[column] = values.astype(str).where(values.notna(), None).astype(object)
+    return frame
+
+
+def _sql_string(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+class Dataset:
+    """Canonical tables of one dataset, loaded lazily and cached.
+
+    Build one with :func:`load_dataset` (files + spec) or :meth:`from_frames` (hand-made
+    frames, for tests). Attribute ``validation_`` holds the validation report when the dataset
+    was validated, and ``notices`` lists things the loader decided for you (generated ids,
+    encodings detected, rows quarantined).
+    """
+
+    def __init__(self, spec: DatasetSpec, sources: dict[str, _Source], notices=None):
+        self.spec = spec
+        self._sources = dict(sources)
+        self._cache: dict[str, pd.DataFrame] = {}
+        self._fingerprint: dict | None = None
+        self.notices: list[str] = list(notices or [])
+        self.validation_ = None
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_frames(
+        cls,
+        tables: dict[str, pd.DataFrame],
+        mode: str = "panel",
+        name: str = "in-memory",
+    ) -> Dataset:
+        """Build a dataset from canonical pandas frames (no files, no validation).
+
+        Parameters
+        ----------
+        tables : dict of str to DataFrame
+            Panel mode: canonical table name -> frame with canonical columns (any subset of
+            ``customers``, ``monthly_balances``, ``transactions``, ``holdings``, ``contacts``,
+            ``campaigns``). Flat mode: ``{"flat": frame}`` with the canonical flat columns.
+        mode : {"panel", "flat"}
+        name : str
+
+        Returns
+        -------
+        Dataset
+            Id columns are converted to strings; nothing else is changed. Call
+            :func:`helpers.data.schema.validate_dataset` to check the frames.
+        """
+        if mode not in {"panel", "flat"}:
+            raise ValueError(f"mode must be 'panel' or 'flat', not {mode!r}")
+        allowed = PANEL_TABLES if mode == "panel" else (FLAT_TABLE,)
+        unknown = sorted(set(tables) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown table(s) {unknown} for a {mode} dataset; expected some of {list(allowed)}"
+            )
+        sources = {
+            table_name: _Source(frame=_as_id_strings(frame)) for table_name, frame in tables.items()
+        }
+        spec = DatasetSpec(name=name, mode=mode)
+        return cls(spec, sources)
+
+    # -- basic facts ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The spec's name."""
+        return self.spec.name
+
+    @property
+    def mode(self) -> str:
+        """``"panel"`` or ``"flat"``."""
+        return self.spec.mode
+
+    def tables(self) -> list[str]:
+        """Canonical tables this dataset has, in canonical order."""
+        order = PANEL_TABLES + (FLAT_TABLE,)
+        return [name for name in order if name in self._sources]
+
+    def has(self, table: str) -> bool:
+        """Whether the dataset has canonical table ``table``."""
+        return table in self._sources
+
+    def __repr__(self) -> str:
+        return f"Dataset(name={self.name!r}, mode={self.mode!r}, tables={self.tables()})"
+
+    # -- tables ---------------------------------------------------------------------------
+    def table(self, name: str) -> pd.DataFrame:
+        """Return canonical table ``name`` as a pandas DataFrame (cached; do not modify it).
+
+        For a large Parquet table this reads the whole file; prefer :meth:`connect` and SQL
+        for ``monthly_balances`` and ``transactions`` at scale.
+        """
+        if name not in self._sources:
+            hint = " (this is a flat dataset: use table('flat'))" if self.mode == "flat" else ""
+            raise KeyError(
+                f"dataset {self.name!r} has no table {name!r}{hint}; it has {self.tables()}"
+            )
+        if name not in self._cache:
+            source = self._sources[name]
+            if source.frame is not None:
+                self._cache[name] = source.frame
+            else:
+                self._cache[name] = self._read_parquet_source(name, source)
+        return self._cache[name]
+
+    def _read_parquet_source(self, name: str, source: _Source) -> pd.DataFrame:
+        con = duckdb.connect()
+        try:
+            excluded = None
+            if source.excluded_rows is not None:
+                excluded = f"__excluded_{name}"
+                con.register(excluded, source.excluded_rows)
+            frame = con.sql(self._parquet_select(source, excluded)).df()
+        finally:
+            con.close()
+        return _as_id_strings(frame)
+
+    @staticmethod
+    def _parquet_select(source: _Source, excluded_name: str | None = None) -> str:
+        parts = []
+        for canonical, src in source.renames.items():
+            expression = _sql_name(src)
+            if canonical in ID_COLUMNS:
+                expression = f"CAST({expression} AS VARCHAR)"
+            parts.append(f"{expression} AS {_sql_name(canonical)}")
+        sql = f"SELECT {', '.join(parts)} FROM read_parquet({_sql_string(source.parquet_path)}"
+        if excluded_name is None:
+            return sql + ")"
+        return (
+            sql + ", file_row_number = true) WHERE file_row_number + 1 NOT IN "
+            f"(SELECT __row FROM {_sql_name(excluded_name)})"
+        )
+
+    def _replace_frame(self, name: str, frame: pd.DataFrame) -> None:
+        """Swap a table for a new frame (quarantine removes rows). Internal."""
+        self._sources[name] = _Source(frame=frame)
+        self._cache[name] = frame
+        self._fingerprint = None
+
+    # -- DuckDB ---------------------------------------------------------------------------
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """Return a new in-memory DuckDB connection with one view per canonical table.
+
+        Parquet tables are views over ``read_parquet(path)`` with canonical column names, so
+        DuckDB scans the file (larger than memory is fine); tables held in pandas (CSV, Excel,
+        in-memory, quarantined) are registered frames. Close the connection when done.
+        """
+        con = duckdb.connect()
+        for name, source in self._sources.items():
+            if name in self._cache or source.frame is not None:
+                con.register(name, self.table(name))
+            else:
+                excluded = None
+                if source.excluded_rows is not None:
+                    excluded = f"__excluded_{name}"
+                    con.register(excluded, source.excluded_rows)
+                select = self._parquet_select(source, excluded)
+                con.execute(f"CREATE VIEW {_sql_name(name)} AS {select}")
+        return con
+
+    # -- months ---------------------------------------------------------------------------
+    def months(self) -> list[str]:
+        """Data months as ``YYYY-MM`` strings, ascending (panel); ``[]`` in flat mode."""
+        if self.mode == "flat" or not self.has("monthly_balances"):
+            return []
+        con = self.connect()
+        try:
+            rows = con.sql(
+                "SELECT DISTINCT strftime(CAST(month AS DATE), '%Y-%m') AS m "
+                "FROM monthly_balances WHERE month IS NOT NULL ORDER BY m"
+            ).fetchall()
+        finally:
+            con.close()
+        return [row[0] for row in rows]
+
+    def latest_month(self) -> str | None:
+        """The last data month ``YYYY-MM`` (the as-of month for validation); None in flat mode."""
+        months = self.months()
+        return months[-1] if months else None
+
+    # -- roles ----------------------------------------------------------------------------
+    def roles(self) -> set[str]:
+        """Roles this dataset can serve (docs/architecture.md §3).
+
+        Panel: a role per table present (``balances_history`` for ``monthly_balances``), plus
+        ``duration, event, value, tier`` from customers + monthly balances, ``products`` from
+        holdings, ``treatment, outcome`` from campaigns. Flat: ``customers`` (one row per
+        customer) plus each role the spec maps.
+        """
+        if self.mode == "flat":
+            roles = {"customers"}
+            if self.has(FLAT_TABLE):
+                columns = set(self.table(FLAT_TABLE).columns)
+                for role, column in (
+                    ("duration", "duration_months"),
+                    ("event", "event"),
+                    ("value", "value"),
+                    ("tier", "tier"),
+                    ("treatment", "treatment"),
+                    ("outcome", "outcome"),
+                ):
+                    if column in columns:
+                        roles.add(role)
+                if any(c.startswith("held_") for c in columns):
+                    roles.add("products")
+            return roles
+        roles = set()
+        for table in PANEL_TABLES:
+            if self.has(table):
+                roles.add("balances_history" if table == "monthly_balances" else table)
+        if self.has("customers") and self.has("monthly_balances"):
+            roles |= {"duration", "event", "value", "tier"}
+        if self.has("holdings"):
+            roles.add("products")
+        if self.has("campaigns"):
+            roles |= {"treatment", "outcome"}
+        return roles
+
+    # -- provenance -----------------------------------------------------------------------
+    def files(self) -> list[Path]:
+        """Source files of this dataset (empty for in-memory datasets)."""
+        return [table.path for table in self.spec.tables.values() if table.path is not None]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Identify the data a run used: each file's path, size and SHA-256, and row counts.
+
+        Returns
+        -------
+        dict
+            ``{"name", "mode", "files": [{"path", "bytes", "sha256"}], "rows": {table: n}}``.
+        """
+        if self._fingerprint is None:
+            files = []
+            for path in self.files():
+                digest = hashlib.sha256()
+                with open(path, "rb") as handle:
+                    for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                        digest.update(block)
+                files.append(
+                    {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+                )
+            con = self.connect()
+            try:
+                rows = {
+                    name: int(con.sql(f"SELECT count(*) FROM {_sql_name(name)}").fetchall()[0][0])
+                    for name in self.tables()
+                }
+            finally:
+                con.close()
+            self._fingerprint = {"name": self.name, "mode": self.mode, "files": files, "rows": rows}
+        return self._fingerprint

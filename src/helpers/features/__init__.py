@@ -1,0 +1,54 @@
+"""The analytic base table (ABT) and the survival frames, computed in DuckDB SQL.
+
+This face is the package's only public import: ``from helpers import features``.
+"""
+
+from helpers.features.abt import (
+    ABT_ID_COLUMNS,
+    ABT_LABEL_COLUMNS,
+    ABT_SURVIVAL_COLUMNS,
+    abt_columns,
+    abt_feature_columns,
+    build_abt,
+    churn_events,
+)
+from helpers.features.sql import (
+    AbtWindow,
+    abt_sql,
+    churn_events_sql,
+    date_literal,
+    hard_churn_sql,
+    month_index_sql,
+    soft_churn_sql,
+    string_literal,
+    trend_sql,
+)
+from helpers.features.survival_frames import (
+    TIME_VARYING_COVARIATES,
+    follow_up_end,
+    survival_frame,
+    time_varying_frame,
+)
+
+__all__ = [
+    "ABT_ID_COLUMNS",
+    "ABT_LABEL_COLUMNS",
+    "ABT_SURVIVAL_COLUMNS",
+    "abt_columns",
+    "abt_feature_columns",
+    "build_abt",
+    "churn_events",
+    "abt_sql",
+    "AbtWindow",
+    "churn_events_sql",
+    "date_literal",
+    "hard_churn_sql",
+    "month_index_sql",
+    "soft_churn_sql",
+    "string_literal",
+    "trend_sql",
+    "TIME_VARYING_COVARIATES",
+    "follow_up_end",
+    "survival_frame",
+    "time_varying_frame",
+]

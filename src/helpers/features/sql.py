@@ -1,0 +1,458 @@
+"""SQL text behind :mod:`helpers.features.abt`: churn events, the ABT, survival frames.
+
+Every query runs in DuckDB over the views of :meth:`helpers.data.dataset.Dataset.connect` (one
+view per canonical table), so the heavy aggregation never passes through pandas. The SQL is
+kept close to ANSI so it can move to Spark SQL when one machine is no longer enough:
+
+- window functions (``AVG ... OVER (... RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING)``,
+  ``ROW_NUMBER``), ``CASE``, ``COALESCE``, ``LEAST``/``GREATEST``, ``EXTRACT``;
+- ``LAST_DAY`` (DuckDB, Spark, Oracle, MySQL, Snowflake) and ``DATEDIFF('day', a, b)``
+  (DuckDB, Snowflake; Spark spells it ``DATEDIFF(b, a)``) are the non-ANSI functions;
+- all as-of boundaries are computed in Python and written as ``DATE 'YYYY-MM-DD'`` literals,
+  so no engine-specific date arithmetic is needed;
+- integer sums and counts are cast to ``BIGINT`` (DuckDB returns HUGEINT otherwise, which
+  reaches pandas as slow object columns: FIELD-NOTES "HUGEINT trap").
+
+Months are compared through a *month index* ``year * 12 + month``; date ranges are
+half-open (``>= first day`` and ``< first day of the next month``) so that timestamps with
+a time of day and month columns stored as the first or last day of the month all work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from helpers.config import ChurnDefinition
+from helpers.months import month_index, month_start, shift_month
+
+
+def date_literal(stamp: pd.Timestamp) -> str:
+    """``DATE 'YYYY-MM-DD'`` literal for SQL."""
+    return f"DATE '{pd.Timestamp(stamp):%Y-%m-%d}'"
+
+
+def string_literal(value: str) -> str:
+    """Single-quoted SQL string literal (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def month_index_sql(column: str) -> str:
+    """SQL for the month index of a date/timestamp column.
+
+    The column is cast to DATE first. Besides being portable, this dodges a DuckDB 2.0.1
+    bug: on a TIMESTAMP_NS column read from Parquet, arithmetic on ``EXTRACT(YEAR ...)``
+    gets wrong statistics and a filter such as ``EXTRACT(YEAR FROM month) * 12 + ... <= n``
+    is pruned to an empty result (checked on the sample: 0 rows instead of 186,320).
+    """
+    return (
+        f"(EXTRACT(YEAR FROM CAST({column} AS DATE)) * 12"
+        f" + EXTRACT(MONTH FROM CAST({column} AS DATE)))"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Churn events
+# --------------------------------------------------------------------------------------------
+def hard_churn_sql() -> str:
+    """Hard churn: one row per closed customer, dated at the month-end of ``close_date``."""
+    return """
+        SELECT customer_id,
+               LAST_DAY(CAST(close_date AS DATE)) AS churn_month,
+               LAST_DAY(CAST(close_date AS DATE)) AS onset_month,
+               'hard' AS churn_type
+        FROM customers
+        WHERE close_date IS NOT NULL"""
+
+
+def soft_churn_sql(churn: ChurnDefinition) -> str:
+    """Soft churn: the first month that completes a run of ``soft_months`` flagged months.
+
+    A customer-month is *flagged* when AUM is below ``soft_floor`` or below
+    ``(1 - soft_drop)`` times the average AUM of the (up to) 12 previous months. Edge cases:
+
+    - the trailing average uses whatever previous months exist (a customer with 4 months of
+      history is compared with those 4); in a customer's first data month there is no
+      trailing average, so only the floor can flag it;
+    - flagged months count as consecutive only when their month indexes are consecutive
+      (a missing month breaks the run, found with the gaps-and-islands trick
+      ``month_index - ROW_NUMBER()``);
+    - soft churn is dated at the month that *confirms* the run (its ``soft_months``-th month),
+      so it is known from data up to that month only: no look-ahead;
+    - only the first confirmed run counts (a customer who recovers later stays churned);
+    - ``onset_month`` is the run's first month, when the run-off began (for survival
+      analysis, where covariates must precede the event).
+    """
+    drop_factor = 1.0 - float(churn.soft_drop)
+    # Exact pre-filter (saves the window sort for most customers): a flagged month has AUM
+    # below the floor or below drop_factor x an average of earlier months, which is at most
+    # drop_factor x the customer's maximum; so customers whose minimum is not below
+    # GREATEST(floor, drop_factor x maximum) can never be flagged.
+    return f"""
+        WITH soft_candidates AS (
+            SELECT customer_id
+            FROM monthly_balances
+            GROUP BY customer_id
+            HAVING MIN(aum_total) < GREATEST({float(churn.soft_floor)!r},
+                                             {drop_factor!r} * MAX(aum_total))
+        ),
+        soft_months AS (
+            SELECT customer_id, month, month_index, aum_total,
+                   AVG(aum_total) OVER (
+                       PARTITION BY customer_id ORDER BY month_index
+                       RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING
+                   ) AS trailing_aum
+            FROM (
+                SELECT customer_id,
+                       LAST_DAY(CAST(month AS DATE)) AS month,
+                       {month_index_sql("month")} AS month_index,
+                       CAST(aum_total AS DOUBLE) AS aum_total
+                FROM monthly_balances
+                WHERE customer_id IN (SELECT customer_id FROM soft_candidates)
+            ) AS balances
+        ),
+        soft_flagged AS (
+            SELECT customer_id, month, month_index,
+                   month_index - ROW_NUMBER() OVER (
+                       PARTITION BY customer_id ORDER BY month_index
+                   ) AS run_id
+            FROM soft_months
+            WHERE aum_total < {float(churn.soft_floor)!r}
+               OR aum_total < {drop_factor!r} * trailing_aum
+        ),
+        soft_runs AS (
+            SELECT customer_id, month,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY customer_id, run_id ORDER BY month_index
+                   ) AS run_position,
+                   MIN(month) OVER (PARTITION BY customer_id, run_id) AS onset_month
+            FROM soft_flagged
+        )
+        SELECT customer_id, month AS churn_month, onset_month, 'soft' AS churn_type
+        FROM (
+            SELECT customer_id, month, onset_month,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY month) AS run_rank
+            FROM soft_runs
+            WHERE run_position = {int(churn.soft_months)}
+        ) AS confirmed
+        WHERE run_rank = 1"""
+
+
+def churn_events_sql(churn: ChurnDefinition, dating: str = "confirmed") -> str:
+    """One row per churned customer: ``customer_id, churn_month, churn_type``.
+
+    ``dating="confirmed"`` dates soft churn at the month that confirms the run (what the ABT
+    uses: known from data up to that month); ``"onset"`` at the run's first month (survival
+    frames). ``kind="either"`` keeps each customer's first event by that dating; on a tie
+    the closure wins, because it is the recorded fact.
+    """
+    if dating not in {"confirmed", "onset"}:
+        raise ValueError(f"dating must be 'confirmed' or 'onset', not {dating!r}")
+    month_column = "churn_month" if dating == "confirmed" else "onset_month"
+    parts = []
+    if churn.kind in {"hard", "either"}:
+        parts.append(hard_churn_sql())
+    if churn.kind in {"soft", "either"}:
+        parts.append(soft_churn_sql(churn))
+    union = "\n        UNION ALL\n".join(
+        f"SELECT * FROM ({part}) AS part_{i}" for i, part in enumerate(parts)
+    )
+    return f"""
+        SELECT customer_id, churn_month, churn_type
+        FROM (
+            SELECT customer_id, {month_column} AS churn_month, churn_type,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY customer_id
+                       ORDER BY {month_column}, CASE WHEN churn_type = 'hard' THEN 0 ELSE 1 END
+                   ) AS event_rank
+            FROM ({union}) AS all_events
+        ) AS ranked
+        WHERE event_rank = 1"""
+
+
+# --------------------------------------------------------------------------------------------
+# ABT
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AbtWindow:
+    """Month boundaries of one ABT build (computed once in Python, used as SQL literals).
+
+    Attributes
+    ----------
+    as_of : pd.Timestamp
+        Month-end of the as-of month M.
+    horizon : int
+        Performance window length h (months).
+    first_month, last_month : pd.Timestamp
+        Month-ends of the data window's first and last months.
+    """
+
+    as_of: pd.Timestamp
+    horizon: int
+    first_month: pd.Timestamp
+    last_month: pd.Timestamp
+
+    @property
+    def as_of_index(self) -> int:
+        return month_index(self.as_of)
+
+    @property
+    def after_as_of(self) -> pd.Timestamp:
+        """First day after M: every feature uses dates strictly before it."""
+        return self.as_of + pd.Timedelta(days=1)
+
+    @property
+    def horizon_end(self) -> pd.Timestamp:
+        return shift_month(self.as_of, self.horizon)
+
+    @property
+    def labels_known(self) -> bool:
+        """Whether the whole performance window (M, M+h] lies inside the data."""
+        return month_index(self.horizon_end) <= month_index(self.last_month)
+
+    def start_of_last(self, months: int) -> pd.Timestamp:
+        """First day of the trailing ``months``-month window ending at M."""
+        return month_start(shift_month(self.as_of, -(months - 1)))
+
+
+def abt_sql(
+    window: AbtWindow,
+    churn: ChurnDefinition,
+    products: list[str],
+    cross_sell: list[str],
+    has_transactions: bool,
+    has_holdings: bool,
+    has_contacts: bool,
+) -> str:
+    """The whole panel-mode ABT as one query (see :func:`helpers.features.abt.build_abt`)."""
+    as_of = date_literal(window.as_of)
+    after = date_literal(window.after_as_of)
+    as_of_index = window.as_of_index
+    after_horizon = date_literal(window.horizon_end + pd.Timedelta(days=1))
+    last_month = date_literal(window.last_month)
+    start_3m = date_literal(window.start_of_last(3))
+    start_12m = date_literal(window.start_of_last(12))
+    # 13 months: AUM 12 months before M is needed for the 12-month trend
+    start_13m = date_literal(window.start_of_last(13))
+    known = "TRUE" if window.labels_known else "FALSE"
+    # Never transacted: recency is capped at the days from the data window's first day to M
+    recency_cap = (window.after_as_of - month_start(window.first_month)).days
+
+    if has_transactions:
+        transaction_cte = f"""
+        txn AS (
+            SELECT customer_id,
+                   MAX(CAST(txn_date AS DATE)) AS last_txn_date,
+                   CAST(SUM(CASE WHEN txn_date >= {start_3m} THEN 1 ELSE 0 END) AS BIGINT)
+                       AS txn_count_3m,
+                   CAST(SUM(CASE WHEN txn_date >= {start_3m} THEN amount ELSE 0 END) AS DOUBLE)
+                       AS txn_amount_3m,
+                   CAST(SUM(CASE WHEN txn_date >= {start_12m} THEN 1 ELSE 0 END) AS BIGINT)
+                       AS txn_count_12m
+            FROM transactions
+            WHERE txn_date < {after}
+            GROUP BY customer_id
+        ),"""
+    else:
+        # monthly_balances.txn_count / txn_amount: recency at month granularity
+        transaction_cte = f"""
+        txn AS (
+            SELECT customer_id,
+                   MAX(CASE WHEN txn_count > 0 THEN LAST_DAY(CAST(month AS DATE)) END)
+                       AS last_txn_date,
+                   CAST(SUM(CASE WHEN month >= {start_3m} THEN txn_count ELSE 0 END) AS BIGINT)
+                       AS txn_count_3m,
+                   CAST(SUM(CASE WHEN month >= {start_3m} THEN txn_amount ELSE 0 END) AS DOUBLE)
+                       AS txn_amount_3m,
+                   CAST(SUM(CASE WHEN month >= {start_12m} THEN txn_count ELSE 0 END) AS BIGINT)
+                       AS txn_count_12m
+            FROM monthly_balances
+            WHERE month < {after}
+            GROUP BY customer_id
+        ),"""
+
+    if has_holdings:
+        held_at = f"open_date < {after} AND (close_date IS NULL OR close_date >= {after})"
+        took_in = f"open_date >= {after} AND open_date < {after_horizon}"
+        held_columns = ",\n                   ".join(
+            f"MAX(CASE WHEN product = {string_literal(code)} AND {held_at} "
+            f"THEN 1 ELSE 0 END) AS held_{code}"
+            for code in products
+        )
+        took_columns = ",\n                   ".join(
+            f"MAX(CASE WHEN product = {string_literal(code)} AND {took_in} "
+            f"THEN 1 ELSE 0 END) AS took_raw_{code}"
+            for code in cross_sell
+        )
+        holdings_cte = f"""
+        held AS (
+            SELECT customer_id,
+                   {held_columns},
+                   {took_columns}
+            FROM holdings
+            GROUP BY customer_id
+        ),"""
+    else:
+        holdings_cte = ""
+
+    if has_contacts:
+        contacts_cte = f"""
+        touched AS (
+            SELECT customer_id,
+                   CAST(SUM(CASE WHEN contact_date >= {start_3m} THEN 1 ELSE 0 END) AS BIGINT)
+                       AS contacts_3m,
+                   CAST(COUNT(*) AS BIGINT) AS contacts_12m
+            FROM contacts
+            WHERE contact_date >= {start_12m} AND contact_date < {after}
+            GROUP BY customer_id
+        ),"""
+    else:
+        contacts_cte = ""
+
+    held_select = (
+        ",\n            ".join(
+            f"COALESCE(h.held_{code}, 0) = 1 AS held_{code}" for code in products
+        )
+        if has_holdings
+        else ",\n            ".join(f"FALSE AS held_{code}" for code in products)
+    )
+    product_count = (
+        " + ".join(f"COALESCE(h.held_{code}, 0)" for code in cross_sell) if has_holdings else "0"
+    )
+    took_select = ",\n            ".join(
+        (
+            f"CASE WHEN NOT {known} OR COALESCE(h.held_{code}, 0) = 1 THEN NULL "
+            f"ELSE COALESCE(h.took_raw_{code}, 0) = 1 END AS took_{code}"
+        )
+        if has_holdings
+        else f"CAST(NULL AS BOOLEAN) AS took_{code}"
+        for code in cross_sell
+    )
+    holdings_join = "LEFT JOIN held AS h ON h.customer_id = a.customer_id" if has_holdings else ""
+    contacts_select = (
+        "COALESCE(k.contacts_3m, 0) AS contacts_3m,\n            "
+        "COALESCE(k.contacts_12m, 0) AS contacts_12m"
+        if has_contacts
+        else "CAST(0 AS BIGINT) AS contacts_3m,\n            CAST(0 AS BIGINT) AS contacts_12m"
+    )
+    contacts_join = (
+        "LEFT JOIN touched AS k ON k.customer_id = a.customer_id" if has_contacts else ""
+    )
+    # Closures always end a customer's activity; with kind="soft" they censor the survival
+    # time instead of counting as events.
+    end_month = (
+        f"COALESCE(a.churn_month, LEAST(COALESCE(a.close_month, {last_month}), {last_month}))"
+    )
+
+    return f"""
+        WITH events AS ({churn_events_sql(churn)}
+        ),
+        active AS (
+            SELECT c.customer_id, c.branch_id, c.rm_id, c.gender, c.birth_year, c.channel,
+                   c.risk_level,
+                   {month_index_sql("c.open_date")} AS open_index,
+                   LAST_DAY(CAST(c.close_date AS DATE)) AS close_month,
+                   CASE WHEN e.churn_month <= {last_month} THEN e.churn_month END AS churn_month,
+                   e.churn_type
+            FROM customers AS c
+            LEFT JOIN events AS e ON e.customer_id = c.customer_id
+            WHERE c.open_date < {after}
+              AND (c.close_date IS NULL OR c.close_date >= {after})
+              AND (e.churn_month IS NULL OR e.churn_month > {as_of})
+        ),
+        balances AS (
+            SELECT customer_id,
+                   {month_index_sql("month")} AS month_index,
+                   CAST(aum_total AS DOUBLE) AS aum_total,
+                   demand_deposit, time_deposit, wealth_mgmt, funds, insurance, loan_balance,
+                   card_spend, digital_logins, payroll
+            FROM monthly_balances
+            WHERE month >= {start_13m} AND month < {after}
+        ),
+        balance_features AS (
+            SELECT customer_id,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN aum_total END) AS aum,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN demand_deposit END)
+                       AS demand_deposit,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN time_deposit END) AS time_deposit,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN wealth_mgmt END) AS wealth_mgmt,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN funds END) AS funds,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN insurance END) AS insurance,
+                   MAX(CASE WHEN month_index = {as_of_index} THEN loan_balance END) AS loan_balance,
+                   AVG(CASE WHEN month_index > {as_of_index - 3} THEN aum_total END) AS aum_avg_3m,
+                   AVG(CASE WHEN month_index > {as_of_index - 6} THEN aum_total END) AS aum_avg_6m,
+                   AVG(CASE WHEN month_index > {as_of_index - 12} THEN aum_total END)
+                       AS aum_avg_12m,
+                   MAX(CASE WHEN month_index = {as_of_index - 3} THEN aum_total END) AS aum_lag_3,
+                   MAX(CASE WHEN month_index = {as_of_index - 6} THEN aum_total END) AS aum_lag_6,
+                   MAX(CASE WHEN month_index = {as_of_index - 12} THEN aum_total END)
+                       AS aum_lag_12,
+                   CAST(SUM(CASE WHEN month_index > {as_of_index - 3} THEN card_spend ELSE 0 END)
+                       AS DOUBLE) AS card_spend_3m,
+                   CAST(SUM(CASE WHEN month_index > {as_of_index - 3} THEN digital_logins
+                       ELSE 0 END) AS BIGINT) AS digital_logins_3m,
+                   MAX(CASE WHEN month_index = {as_of_index} AND payroll THEN 1 ELSE 0 END)
+                       AS payroll,
+                   CAST(SUM(CASE WHEN month_index > {as_of_index - 12} AND payroll THEN 1 ELSE 0
+                       END) AS BIGINT) AS payroll_months_12m
+            FROM balances
+            GROUP BY customer_id
+        ),{transaction_cte}{holdings_cte}{contacts_cte}
+        joined AS (
+            SELECT a.*, b.aum, b.demand_deposit, b.time_deposit, b.wealth_mgmt, b.funds,
+                   b.insurance, b.loan_balance, b.aum_avg_3m, b.aum_avg_6m, b.aum_avg_12m,
+                   b.aum_lag_3, b.aum_lag_6, b.aum_lag_12, b.card_spend_3m, b.digital_logins_3m,
+                   b.payroll, b.payroll_months_12m,
+                   t.last_txn_date, t.txn_count_3m, t.txn_amount_3m, t.txn_count_12m
+            FROM active AS a
+            LEFT JOIN balance_features AS b ON b.customer_id = a.customer_id
+            LEFT JOIN txn AS t ON t.customer_id = a.customer_id
+        )
+        SELECT
+            a.customer_id,
+            a.branch_id,
+            a.rm_id,
+            a.gender,
+            CAST({window.as_of.year} - a.birth_year AS BIGINT) AS age,
+            a.channel,
+            a.risk_level,
+            CAST({as_of_index} - a.open_index + 1 AS BIGINT) AS tenure_months,
+            a.aum, a.demand_deposit, a.time_deposit, a.wealth_mgmt, a.funds, a.insurance,
+            a.loan_balance, a.aum_avg_3m, a.aum_avg_6m, a.aum_avg_12m,
+            {trend_sql("a.aum", "a.aum_lag_3")} AS aum_trend_3m,
+            {trend_sql("a.aum", "a.aum_lag_6")} AS aum_trend_6m,
+            {trend_sql("a.aum", "a.aum_lag_12")} AS aum_trend_12m,
+            COALESCE(a.card_spend_3m, 0) AS card_spend_3m,
+            COALESCE(a.digital_logins_3m, 0) AS digital_logins_3m,
+            COALESCE(a.payroll, 0) = 1 AS payroll,
+            COALESCE(a.payroll_months_12m, 0) AS payroll_months_12m,
+            CAST(COALESCE(DATEDIFF('day', a.last_txn_date, {as_of}), {recency_cap}) AS BIGINT)
+                AS txn_recency_days,
+            COALESCE(a.txn_count_3m, 0) AS txn_count_3m,
+            COALESCE(a.txn_amount_3m, 0) AS txn_amount_3m,
+            COALESCE(a.txn_count_12m, 0) AS txn_count_12m,
+            {contacts_select},
+            {held_select},
+            CAST({product_count} AS BIGINT) AS product_count,
+            CASE WHEN NOT {known} THEN NULL
+                 ELSE COALESCE(a.churn_month < {after_horizon}, FALSE) END AS churn_label,
+            CASE WHEN NOT {known} THEN NULL
+                 WHEN a.churn_month < {after_horizon} THEN a.churn_type
+                 ELSE 'none' END AS churn_type_label,
+            {took_select},
+            CAST({as_of_index} - a.open_index + 1 AS BIGINT) AS entry,
+            CAST({month_index_sql(end_month)} - a.open_index + 1 AS BIGINT) AS duration,
+            a.churn_month IS NOT NULL AS event
+        FROM joined AS a
+        {holdings_join}
+        {contacts_join}
+        ORDER BY a.customer_id"""
+
+
+def trend_sql(current: str, before: str) -> str:
+    """``current / before - 1``; 0 when ``before`` is missing or zero (architecture.md §4)."""
+    return (
+        f"CASE WHEN {before} IS NULL OR {before} = 0 OR {current} IS NULL THEN 0.0 "
+        f"ELSE {current} / {before} - 1 END"
+    )

@@ -1,0 +1,432 @@
+"""Portfolio overview and soft data-quality checks for ``00_data_overview``.
+
+Hard problems (wrong types, impossible values) are :mod:`helpers.data.schema`'s job and stop a run;
+the checks here are the ones an analyst wants to *see* each month (coverage, consistency,
+gaps) before trusting the other notebooks. Aggregations over the monthly and transaction
+tables run in DuckDB over the dataset's views, so they scale past memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers import i18n
+from helpers.config import assign_tiers, product_catalogue, tier_ladder
+from helpers.formatting import kpi
+from helpers.plotting import rmb_formatter, sample_note, tier_palette
+
+BALANCE_PARTS = ["demand_deposit", "time_deposit", "wealth_mgmt", "funds", "insurance"]
+DATE_COLUMNS = {
+    "customers": "open_date",
+    "monthly_balances": "month",
+    "transactions": "txn_date",
+    "holdings": "open_date",
+    "contacts": "contact_date",
+    "campaigns": "assigned_date",
+}
+
+
+def _month_end(month: str) -> pd.Timestamp:
+    return pd.Period(month, freq="M").to_timestamp(how="end").normalize()
+
+
+def inventory(ds) -> pd.DataFrame:
+    """One row per table: rows, columns, distinct customers and the date range covered."""
+    con = ds.connect()
+    rows = []
+    names = ["flat"] if ds.mode == "flat" else [t for t in DATE_COLUMNS if ds.has(t)]
+    for name in names:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
+        date_column = DATE_COLUMNS.get(name)
+        date_sql = f", min({date_column}), max({date_column})" if date_column else ", NULL, NULL"
+        count, customers, first, last = con.execute(
+            f"SELECT CAST(count(*) AS BIGINT), CAST(count(DISTINCT customer_id) AS BIGINT)"
+            f"{date_sql} FROM {name}"
+        ).fetchone()
+        rows.append(
+            {
+                "ov_table": name,
+                "ov_rows": count,
+                "ov_columns": len(columns),
+                "ov_customers": customers,
+                "ov_first": None if first is None else str(first)[:10],
+                "ov_last": None if last is None else str(last)[:10],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def missing_shares(ds) -> pd.DataFrame:
+    """Share of missing values per column of every table (only columns with any missing)."""
+    con = ds.connect()
+    rows = []
+    names = ["flat"] if ds.mode == "flat" else [t for t in DATE_COLUMNS if ds.has(t)]
+    for name in names:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {name}").fetchall()]
+        selects = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 1.0 ELSE 0.0 END)' for c in columns)
+        shares = con.execute(f"SELECT {selects} FROM {name}").fetchone()
+        rows += [
+            {"ov_table": name, "column": c, "ov_missing_pct": float(s or 0.0)}
+            for c, s in zip(columns, shares, strict=True)
+            if s
+        ]
+    return pd.DataFrame(rows, columns=["ov_table", "column", "ov_missing_pct"])
+
+
+def month_snapshot(ds, month: str) -> pd.DataFrame:
+    """Customers with a balance row at ``month``, with their balances and tier."""
+    con = ds.connect()
+    snapshot = con.execute(
+        "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [_month_end(month).date()]
+    ).df()
+    snapshot["tier"] = assign_tiers(snapshot["aum_total"]).astype(str)
+    return snapshot
+
+
+def quality_checks(ds, month: str) -> pd.DataFrame:
+    """Soft checks on the month's data: each row is a check, its result and pass/warn."""
+    con = ds.connect()
+    month_end = _month_end(month).date()
+    checks: list[tuple[str, str, bool]] = []
+
+    months = pd.to_datetime(pd.Series(ds.months()))
+    expected = pd.period_range(months.min(), months.max(), freq="M")
+    gaps = len(expected) - len(months)
+    checks.append(("months_without_gaps", f"{len(months)} months, {gaps} missing", gaps == 0))
+
+    duplicates = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM (SELECT customer_id, month FROM monthly_balances "
+        "GROUP BY 1, 2 HAVING count(*) > 1)"
+    ).fetchone()[0]
+    checks.append(("one_row_per_customer_month", f"{duplicates} duplicates", duplicates == 0))
+
+    parts = " + ".join(BALANCE_PARTS)
+    worst = con.execute(
+        f"SELECT coalesce(max(abs(aum_total - ({parts}))), 0) FROM monthly_balances WHERE month = ?",
+        [month_end],
+    ).fetchone()[0]
+    checks.append(("aum_equals_sum_of_parts", f"max difference {worst:,.2f} RMB", worst < 1.0))
+
+    open_without_row = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM customers c WHERE c.open_date <= ? "
+        "AND (c.close_date IS NULL OR c.close_date > ?) AND NOT EXISTS (SELECT 1 FROM "
+        "monthly_balances b WHERE b.customer_id = c.customer_id AND b.month = ?)",
+        [month_end, month_end, month_end],
+    ).fetchone()[0]
+    checks.append(
+        ("open_customers_have_balances", f"{open_without_row} without a row", open_without_row == 0)
+    )
+
+    snapshot = month_snapshot(ds, month)
+    high_tiers = snapshot[snapshot["tier"].isin(["wealth", "private"])]
+    customers = ds.table("customers")[["customer_id", "rm_id"]]
+    covered = high_tiers.merge(customers, on="customer_id", how="left")["rm_id"].notna()
+    coverage = float(covered.mean()) if len(covered) else 1.0
+    checks.append(("rm_coverage_wealth_private", f"{coverage:.1%}", coverage >= 0.9))
+
+    zero_share = float((snapshot["aum_total"] <= 0).mean()) if len(snapshot) else 0.0
+    checks.append(("zero_aum_share", f"{zero_share:.1%}", zero_share < 0.2))
+    return pd.DataFrame(checks, columns=["ov_check", "ov_result", "passed"])
+
+
+def portfolio_kpis(ds, month: str) -> list[dict]:
+    """Headline figures of the book at ``month`` (panel mode), as KPI records."""
+    con = ds.connect()
+    month_end = _month_end(month)
+    month_start = month_end.to_period("M").to_timestamp()
+    snapshot = month_snapshot(ds, month)
+    held = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
+        "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
+        "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
+        [month_end.date(), month_end.date(), month_end.date()],
+    ).fetchone()[0]
+    customers = ds.table("customers")
+    opened = customers["open_date"].between(month_start, month_end)
+    closed = customers["close_date"].between(month_start, month_end)
+    active = len(snapshot)
+    aum = snapshot["aum_total"]
+    return [
+        kpi("ov_active_customers", active, "count", headline=True),
+        kpi("ov_total_aum", float(aum.sum()), "rmb", headline=True),
+        kpi("ov_avg_aum", float(aum.mean()) if active else None, "rmb"),
+        kpi("ov_median_aum", float(aum.median()) if active else None, "rmb"),
+        kpi("ov_products_per_customer", held / active if active else None, "ratio"),
+        kpi("ov_payroll_share", float(snapshot["payroll"].mean()) if active else None, "pct"),
+        kpi(
+            "ov_digital_share",
+            float((snapshot["digital_logins"] > 0).mean()) if active else None,
+            "pct",
+        ),
+        kpi("ov_new_customers", int(opened.sum()), "count"),
+        kpi("ov_closed_customers", int(closed.sum()), "count"),
+    ]
+
+
+def aum_by_tier(ds, month: str) -> pd.DataFrame:
+    """Customers and AUM per tier at ``month``, with shares and averages."""
+    snapshot = month_snapshot(ds, month)
+    return summarise_tiers(snapshot["tier"], snapshot["aum_total"])
+
+
+def summarise_tiers(tiers: pd.Series, aum: pd.Series) -> pd.DataFrame:
+    """Customers, AUM, shares and average AUM per tier, in ladder order."""
+    frame = pd.DataFrame({"tier": tiers.astype(str).to_numpy(), "aum": aum.to_numpy()})
+    ladder = tier_ladder()
+    grouped = frame.groupby("tier")["aum"].agg(customers="size", aum="sum")
+    grouped = (
+        grouped.reindex(ladder["code"]).fillna(0).reset_index().rename(columns={"code": "tier"})
+    )
+    grouped["customers"] = grouped["customers"].astype("int64")
+    grouped["customer_share"] = grouped["customers"] / max(grouped["customers"].sum(), 1)
+    grouped["aum_share"] = grouped["aum"] / (grouped["aum"].sum() or 1.0)
+    grouped["avg_aum"] = grouped["aum"] / grouped["customers"].replace(0, np.nan)
+    return grouped
+
+
+def aum_composition(ds, month: str) -> pd.DataFrame:
+    """Share of each balance type in AUM per tier at ``month`` (rows sum to 1)."""
+    snapshot = month_snapshot(ds, month)
+    sums = snapshot.groupby("tier")[BALANCE_PARTS].sum()
+    sums = sums.reindex([t for t in tier_ladder()["code"] if t in sums.index])
+    return sums.div(sums.sum(axis=1).replace(0, np.nan), axis=0)
+
+
+def monthly_trend(ds) -> pd.DataFrame:
+    """Customers and total AUM per month over the whole window."""
+    return (
+        ds.connect()
+        .execute(
+            "SELECT month, CAST(count(*) AS BIGINT) AS customers, "
+            "CAST(sum(aum_total) AS DOUBLE) AS aum_total FROM monthly_balances "
+            "GROUP BY month ORDER BY month"
+        )
+        .df()
+    )
+
+
+def product_penetration(ds, month: str) -> pd.DataFrame:
+    """Share of the month's active customers holding each catalogue product."""
+    con = ds.connect()
+    month_end = _month_end(month).date()
+    holders = con.execute(
+        "SELECT h.product, CAST(count(DISTINCT h.customer_id) AS BIGINT) AS holders "
+        "FROM holdings h JOIN monthly_balances b ON b.customer_id = h.customer_id AND b.month = ? "
+        "WHERE h.open_date <= ? AND (h.close_date IS NULL OR h.close_date > ?) GROUP BY 1",
+        [month_end, month_end, month_end],
+    ).df()
+    active = con.execute(
+        "SELECT CAST(count(*) AS BIGINT) FROM monthly_balances WHERE month = ?", [month_end]
+    ).fetchone()[0]
+    catalogue = product_catalogue()[["code", "name_zh", "name_en"]]
+    table = catalogue.merge(holders, left_on="code", right_on="product", how="left")
+    table["holders"] = table["holders"].fillna(0).astype("int64")
+    table["penetration"] = table["holders"] / max(active, 1)
+    return table[["code", "name_zh", "name_en", "holders", "penetration"]]
+
+
+def flat_summary(ds) -> list[dict]:
+    """Headline figures for a flat customer table (whatever roles it maps), as KPI records."""
+    flat = ds.table("flat")
+    records = [kpi("ov_active_customers", len(flat), "count", headline=True)]
+    if "value" in flat:
+        records += [
+            kpi("ov_total_aum", float(flat["value"].sum()), "rmb", headline=True),
+            kpi("ov_avg_aum", float(flat["value"].mean()), "rmb"),
+            kpi("ov_median_aum", float(flat["value"].median()), "rmb"),
+        ]
+    held = [c for c in flat.columns if c.startswith("held_")]
+    if held:
+        records.append(
+            kpi("ov_products_per_customer", float(flat[held].sum(axis=1).mean()), "ratio")
+        )
+    if "event" in flat:
+        records.append(kpi("ov_churned", float(flat["event"].mean()), "pct"))
+    if "duration_months" in flat:
+        records.append(kpi("ov_tenure", float(flat["duration_months"].median()), "months"))
+    return records
+
+
+def flat_quality_checks(ds) -> pd.DataFrame:
+    """Soft checks on a flat table: duplicate ids, missing role values, negative balances."""
+    flat = ds.table("flat")
+    checks: list[tuple[str, str, bool]] = []
+    duplicates = int(flat["customer_id"].duplicated().sum())
+    checks.append(("one_row_per_customer", f"{duplicates} duplicates", duplicates == 0))
+    for column in ("duration_months", "event", "value", "tier"):
+        if column in flat:
+            share = float(flat[column].isna().mean())
+            checks.append((f"missing_{column}", f"{share:.1%}", share < 0.05))
+    if "value" in flat:
+        negative = float((flat["value"] < 0).mean())
+        checks.append(("negative_value_share", f"{negative:.1%}", negative == 0))
+    return pd.DataFrame(checks, columns=["ov_check", "ov_result", "passed"])
+
+
+def flat_penetration(ds) -> pd.DataFrame:
+    """Share of customers holding each product flag of a flat table."""
+    flat = ds.table("flat")
+    held = [c for c in flat.columns if c.startswith("held_")]
+    return pd.DataFrame(
+        {
+            "code": [c.removeprefix("held_") for c in held],
+            "holders": [int(flat[c].sum()) for c in held],
+            "penetration": [float(flat[c].mean()) for c in held],
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- plots
+def _tier_names(codes, lang: str) -> list[str]:
+    return [i18n.t(f"tier_{code}", lang) for code in codes]
+
+
+def plot_tier_bars(tier_table: pd.DataFrame, lang: str = "zh", ax=None):
+    """Customers share and AUM share per tier, side by side: the pyramid in one chart."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    names = _tier_names(tier_table["tier"], lang)
+    positions = np.arange(len(names))
+    ax.bar(
+        positions - 0.2,
+        tier_table["customer_share"],
+        0.4,
+        label=i18n.t("customers", lang),
+        color="#9BB7D4",
+    )
+    ax.bar(
+        positions + 0.2, tier_table["aum_share"], 0.4, label=i18n.t("aum", lang), color="#B2182B"
+    )
+    ax.set_xticks(positions, names)
+    ax.yaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_ylabel(i18n.t("share", lang) + " (%)")
+    ax.set_title(i18n.t("ov_aum_by_tier", lang))
+    ax.legend()
+    return ax
+
+
+def plot_composition(composition: pd.DataFrame, lang: str = "zh", ax=None):
+    """Stacked shares of each balance type within each tier's AUM."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    renamed = composition.rename(columns={c: i18n.t(c, lang) for c in composition.columns})
+    renamed.index = _tier_names(renamed.index, lang)
+    renamed.plot(kind="barh", stacked=True, ax=ax, colormap="tab20c", width=0.7)
+    ax.xaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_xlabel(i18n.t("share", lang) + " (%)")
+    ax.set_ylabel("")
+    ax.set_title(i18n.t("ov_aum_by_product", lang))
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return ax
+
+
+def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
+    """Total AUM (bars, 亿元 / RMB 100m) and customers (line) per month."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(9, 4))[1]
+    labels = pd.to_datetime(trend["month"]).dt.strftime("%Y-%m")
+    ax.bar(labels, trend["aum_total"] / 1e8, color="#4C78A8", alpha=0.8)
+    ax.set_ylabel("亿元" if lang == "zh" else "RMB 100m")
+    ax.tick_params(axis="x", rotation=90)
+    right = ax.twinx()
+    right.plot(labels, trend["customers"], color="#F58518", marker="o", markersize=3)
+    right.set_ylabel(i18n.t("customers", lang))
+    right.yaxis.set_major_formatter(rmb_formatter())
+    right.grid(False)
+    ax.set_title(i18n.t("ov_trend_title", lang))
+    return ax
+
+
+def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
+    """Share of customers holding each product."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    table = penetration.sort_values("penetration")
+    if "name_zh" in table:
+        names = table["name_zh"] if lang == "zh" else table["name_en"]
+    else:
+        names = table["code"]
+    ax.barh(names, table["penetration"], color="#4C78A8")
+    ax.xaxis.set_major_formatter(rmb_formatter(0.01))
+    ax.set_xlabel(i18n.t("share", lang) + " (%)")
+    ax.set_title(i18n.t("ov_penetration", lang))
+    return ax
+
+
+def plot_value_distribution(
+    values: pd.Series, lang: str = "zh", sample_cap: int = 20000, seed: int = 0, ax=None
+):
+    """Histogram of AUM on a log scale, with the tier boundaries marked; capped sample."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    clean = values.dropna()
+    shown = clean.sample(n=min(sample_cap, len(clean)), random_state=seed) if len(clean) else clean
+    ax.hist(np.log10(shown.clip(lower=1.0)), bins=50, color="#9BB7D4")
+    ladder = tier_ladder()
+    colours = tier_palette(list(ladder["code"]))
+    for code, lower in zip(ladder["code"][1:], ladder["lower"][1:], strict=True):
+        ax.axvline(np.log10(lower), color=colours[code], linestyle="--")
+        ax.annotate(
+            i18n.t(f"tier_{code}", lang),
+            (np.log10(lower), ax.get_ylim()[1] * 0.9),
+            rotation=90,
+            ha="right",
+            fontsize=8,
+        )
+    ax.set_xlabel("log10(" + i18n.t("aum", lang) + ")")
+    ax.set_ylabel(i18n.t("customers", lang))
+    ax.set_title(i18n.t("ov_value_distribution", lang))
+    sample_note(ax, len(shown), len(clean), lang)
+    return ax
+
+
+# ----------------------------------------------------------------------------- either mode
+# One call per notebook step, whichever the dataset's mode, so the notebook stays thin.
+def overview_checks(ds, month: str | None) -> pd.DataFrame:
+    """Soft quality checks: :func:`quality_checks` (panel) or :func:`flat_quality_checks`."""
+    return flat_quality_checks(ds) if ds.mode == "flat" else quality_checks(ds, month)
+
+
+def overview_kpis(ds, month: str | None) -> list[dict]:
+    """KPI records: :func:`portfolio_kpis` (panel) or :func:`flat_summary`."""
+    return flat_summary(ds) if ds.mode == "flat" else portfolio_kpis(ds, month)
+
+
+def display_checks(checks: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Checks with translated names and a pass/warning status column, for display."""
+    shown = checks.copy()
+    shown["ov_check"] = [i18n.t(f"ov_check_{name}", lang) for name in shown["ov_check"]]
+    passed = shown.pop("passed")
+    shown["ov_status"] = [i18n.t("ov_pass" if ok else "ov_warn", lang) for ok in passed]
+    return shown
+
+
+def display_tiers(tiers: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Tier table with tier names in the report's language."""
+    shown = tiers.copy()
+    shown["tier"] = [i18n.t(f"tier_{code}", lang) for code in shown["tier"]]
+    return shown
+
+
+def aum_values(ds, month: str | None) -> pd.Series | None:
+    """Customer AUM at ``month`` (panel) or the flat ``value`` role; None when unmapped."""
+    if ds.mode == "flat":
+        return ds.table("flat").get("value")
+    return month_snapshot(ds, month)["aum_total"]
+
+
+def tier_summary(ds, month: str | None) -> pd.DataFrame | None:
+    """:func:`summarise_tiers` on the month's AUM; None when the dataset has no values."""
+    values = aum_values(ds, month)
+    return None if values is None else summarise_tiers(assign_tiers(values), values)
+
+
+def penetration(ds, month: str | None) -> pd.DataFrame:
+    """Product penetration: :func:`product_penetration` (panel) or :func:`flat_penetration`."""
+    return flat_penetration(ds) if ds.mode == "flat" else product_penetration(ds, month)

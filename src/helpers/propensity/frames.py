@@ -1,0 +1,394 @@
+"""Propensity inputs: training/scoring frames, feature choice, candidate model pipelines.
+
+Feature choice is by dtype, never by column name, so a bank's own flat table works without
+code changes; everything measured after the as-of month is excluded by name
+(:data:`NON_FEATURE_COLUMNS`, ``took_*``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from helpers.features import build_abt
+
+HELD_PREFIX = "held_"
+TOOK_PREFIX = "took_"
+MODEL_NAMES = ("logistic", "hgb")
+
+# Columns that are never features: identifiers, PII, and anything measured after the as-of
+# month (labels, survival outcome columns: ``duration``/``event`` look past the as-of month).
+NON_FEATURE_COLUMNS = frozenset(
+    {
+        "customer_id",
+        "as_of",
+        "rm_id",
+        "name",
+        "mobile",
+        "entry",
+        "duration",
+        "event",
+        "churn_label",
+        "churn_type_label",
+        "treatment",
+        "outcome",
+        "close_date",
+        "close_reason",
+    }
+)
+
+
+def shift_month(month: str, months: int) -> str:
+    """``"2026-10"`` shifted by ``months`` (negative = earlier), as ``YYYY-MM``."""
+    period = pd.Period(month, freq="M") + months
+    return str(period)
+
+
+def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
+    """Training and scoring frames for the propensity models.
+
+    Panel mode: training ABT at ``month - horizon`` (its ``took_<product>`` labels cover
+    ``(month - horizon, month]``, all inside the data) and scoring ABT at ``month``.
+    Flat mode: the flat customer table for both (cross-sectional targets).
+
+    Returns
+    -------
+    tuple
+        ``(train_frame, score_frame, train_month)``; ``train_month`` is None in flat mode.
+
+    Raises
+    ------
+    ValueError
+        When the data do not reach back to the training month.
+    """
+
+    if ds.mode == "flat":
+        frame = build_abt(ds, as_of=None, horizon=horizon)
+        return frame, frame, None
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 month, not {horizon}")
+    months = ds.months()
+    train_month = shift_month(month, -horizon)
+    if train_month not in months:
+        raise ValueError(
+            f"training needs the as-of month {train_month} ({horizon} months before {month}), "
+            f"but the data cover {months[0]} to {months[-1]}: choose a later month or a "
+            "shorter horizon"
+        )
+    kwargs = {} if churn is None else {"churn": churn}
+    train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
+    score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
+    return train, score, train_month
+
+
+# ============================================================================ features
+def feature_columns(
+    frame: pd.DataFrame, target: str, max_categories: int = 50, mode: str = "panel"
+) -> tuple[list[str], list[str]]:
+    """Choose the model's features from an ABT or flat table, by dtype, not by name.
+
+    Excluded: identifiers and PII, every label and post-as-of column
+    (:data:`NON_FEATURE_COLUMNS`, ``took_*``), the target product's own ``held_`` flag,
+    constant columns, dates, and text columns with more than ``max_categories`` distinct
+    values (identifier-like; they would not generalise). In flat mode ``duration`` (tenure) is
+    a feature, and since the target *is* the ``held_`` flag, ``product_count`` (which counts
+    it) is excluded: it would leak the answer. In panel mode it is a fair feature (only
+    non-holders are modelled).
+
+    Returns
+    -------
+    tuple of lists
+        ``(numeric_columns, categorical_columns)``; bools count as numeric (0/1).
+    """
+    numeric, categorical = [], []
+    for column in frame.columns:
+        # A flat table's duration is plain tenure (a cross-sectional attribute); in a panel
+        # ABT it is tenure at churn or censoring, which looks past the as-of month.
+        tenure = mode == "flat" and column == "duration"
+        if (
+            (column in NON_FEATURE_COLUMNS and not tenure)
+            or column.startswith(TOOK_PREFIX)
+            or column == f"{HELD_PREFIX}{target}"
+            or (mode == "flat" and column == "product_count")
+        ):
+            continue
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
+            continue
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            numeric.append(column)
+        elif series.nunique(dropna=True) <= max_categories:
+            categorical.append(column)
+    return numeric, categorical
+
+
+def design_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """Model input: numeric as float64 (bool -> 0/1, NA -> NaN), categorical as object."""
+    missing = [c for c in numeric + categorical if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the frame to score lacks the model's feature columns {missing}")
+    design = pd.DataFrame(index=frame.index)
+    for column in numeric:
+        design[column] = pd.to_numeric(frame[column].astype("Float64"), errors="coerce").astype(
+            "float64"
+        )
+    for column in categorical:
+        values = frame[column].astype("object")
+        design[column] = values.where(values.notna(), np.nan).map(
+            lambda v: v if isinstance(v, float) else str(v)
+        )
+    return design
+
+
+def _signed_log(values):
+    # Balances and counts are heavy-tailed; a signed log keeps logistic coefficients sane.
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def heavy_tailed_columns(design: pd.DataFrame, numeric: list[str]) -> list[str]:
+    """Numeric columns that span orders of magnitude: the logistic model logs them.
+
+    A column qualifies when it has more than two values, skewness above 1 in absolute value
+    and values reaching 100 or more (amounts, counts). Ordinal codes (0-9) and flags stay as
+    they are.
+    """
+    chosen = []
+    for column in numeric:
+        values = design[column]
+        if values.nunique() > 2 and values.abs().max() >= 100 and abs(float(values.skew())) > 1:
+            chosen.append(column)
+    return chosen
+
+
+def make_estimator(
+    name: str,
+    numeric: list[str],
+    categorical: list[str],
+    skewed: list[str],
+    seed: int = 0,
+    class_weight: str | None = "auto",
+    strength: float | None = None,
+) -> Pipeline:
+    """An unfitted candidate model (a scikit-learn Pipeline) for one product.
+
+    ``"logistic"``: median imputation, signed log of heavy-tailed columns, standard scaling,
+    one-hot categoricals, L2-regularised ``LogisticRegression(C=strength)`` (default 0.1). ``"hgb"``:
+    ordinal-coded categoricals (native categorical splits) and a
+    ``HistGradientBoostingClassifier`` with early stopping. ``class_weight="auto"`` means
+    balanced weights for gradient boosting and none for logistic (see ``CrossSellModels``).
+    """
+    if name == "logistic":
+        weights = None if class_weight == "auto" else class_weight
+        plain = [c for c in numeric if c not in skewed]
+        transformers = []
+        if skewed:
+            transformers.append(
+                (
+                    "skewed",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="median")),
+                            (
+                                "log",
+                                FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+                            ),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    skewed,
+                )
+            )
+        if plain:
+            transformers.append(
+                (
+                    "numeric",
+                    Pipeline(
+                        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                    ),
+                    plain,
+                )
+            )
+        if categorical:
+            transformers.append(
+                (
+                    "categorical",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                        ]
+                    ),
+                    categorical,
+                )
+            )
+        prepare = ColumnTransformer(transformers, sparse_threshold=0)
+        model = LogisticRegression(
+            C=0.1 if strength is None else strength, class_weight=weights, max_iter=2000
+        )
+        return Pipeline([("prepare", prepare), ("model", model)])
+    if name == "hgb":
+        weights = "balanced" if class_weight == "auto" else class_weight
+        transformers = [("numeric", "passthrough", numeric)]
+        if categorical:
+            transformers.append(
+                (
+                    "categorical",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=np.nan,
+                        encoded_missing_value=np.nan,
+                    ),
+                    categorical,
+                )
+            )
+        prepare = ColumnTransformer(transformers, verbose_feature_names_out=False)
+        prepare.set_output(transform="pandas")
+        model = HistGradientBoostingClassifier(
+            learning_rate=0.08,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            class_weight=weights,
+            categorical_features=list(categorical) or None,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=20,
+            random_state=seed,
+        )
+        return Pipeline([("prepare", prepare), ("model", model)])
+    raise ValueError(f"unknown model {name!r}; choose from {MODEL_NAMES}")
+
+
+def choose_model(
+    summary: dict[str, dict[str, tuple[float, float]]],
+    candidates: tuple[str, ...],
+    select_by: str = "roc_auc",
+    folds: int = 3,
+) -> str:
+    """Pick the winning candidate from cross-validated (mean, std) scores.
+
+    One-standard-error rule: the best mean of ``select_by`` sets the bar, and the *first*
+    candidate (the simplest: logistic before gradient boosting) whose mean is within one
+    standard error (std / sqrt(folds)) of it wins. A difference smaller than the folds' own
+    noise is not worth a harder-to-explain model.
+    """
+    best = max(candidates, key=lambda name: summary[name][select_by][0])
+    best_mean, best_std = summary[best][select_by]
+    bar = best_mean - best_std / np.sqrt(folds)
+    for name in candidates:
+        if summary[name][select_by][0] >= bar:
+            return name
+    return best
+
+
+def _logit(probability: np.ndarray) -> np.ndarray:
+    clipped = np.clip(np.asarray(probability, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(clipped / (1 - clipped))
+
+
+def fit_calibrator(scores, y_true, method: str = "sigmoid"):
+    """Fit a calibration map from (out-of-fold) model scores to probabilities.
+
+    ``sigmoid``: Platt scaling, a one-feature logistic regression on the score's logit (keeps
+    the ranking, so AUC is unchanged; robust with few buyers). ``isotonic``: a monotone step
+    function (more flexible; needs many buyers). Class weights used in training inflate the
+    scores; the map brings them back to observed rates.
+
+    Returns
+    -------
+    sklearn.linear_model.LogisticRegression or sklearn.isotonic.IsotonicRegression
+    """
+    y_array = np.asarray(y_true, dtype=int)
+    if method == "sigmoid":
+        return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(scores)[:, None], y_array)
+    if method == "isotonic":
+        return IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(
+            np.asarray(scores, dtype=float), y_array
+        )
+    raise ValueError(f"calibration method must be 'sigmoid' or 'isotonic', not {method!r}")
+
+
+class CalibratedModel(ClassifierMixin, BaseEstimator):
+    """A fitted model pipeline followed by a fitted calibration map.
+
+    Behaves like a scikit-learn classifier (``predict_proba``, ``predict``, ``classes_``), so
+    ``sklearn.inspection.permutation_importance`` and scorers work on it.
+
+    Parameters
+    ----------
+    estimator : fitted Pipeline
+        The winning candidate refitted on all training rows (``make_estimator``).
+    calibrator : fitted LogisticRegression (sigmoid) or IsotonicRegression
+        From :func:`fit_calibrator`, fitted on out-of-fold scores.
+    """
+
+    def __init__(self, estimator, calibrator):
+        self.estimator = estimator
+        self.calibrator = calibrator
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, features: pd.DataFrame, y_true) -> CalibratedModel:
+        """Refit only the calibration map, on the (already fitted) estimator's scores."""
+        method = "isotonic" if isinstance(self.calibrator, IsotonicRegression) else "sigmoid"
+        self.calibrator = fit_calibrator(
+            self.estimator.predict_proba(features)[:, 1], y_true, method
+        )
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        raw = self.estimator.predict_proba(features)[:, 1]
+        if isinstance(self.calibrator, IsotonicRegression):
+            probability = self.calibrator.predict(raw)
+        else:
+            probability = self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+        return np.column_stack([1 - probability, probability])
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
+
+
+def cross_validate_candidate(factory, features, target, folds) -> dict:
+    """Out-of-fold scores and per-fold ROC AUC / average precision (mean, std)."""
+    scores = np.empty(len(target))
+    fold_auc, fold_ap = [], []
+    for fit_rows, test_rows in folds:
+        estimator = factory()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            estimator.fit(features.iloc[fit_rows], target[fit_rows])
+        scores[test_rows] = estimator.predict_proba(features.iloc[test_rows])[:, 1]
+        fold_auc.append(roc_auc_score(target[test_rows], scores[test_rows]))
+        fold_ap.append(average_precision_score(target[test_rows], scores[test_rows]))
+    return {
+        "scores": scores,
+        "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
+        "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+    }
+
+
+def feature_owner(transformed_name: str, features: list[str]) -> str:
+    """Original feature behind a ColumnTransformer output name (``numeric__aum`` ...)."""
+    bare = transformed_name.split("__", 1)[-1]
+    if bare in features:
+        return bare
+    # One-hot outputs are "<feature>_<level>": the longest matching feature prefix wins.
+    matches = [f for f in features if bare.startswith(f"{f}_")]
+    return max(matches, key=len) if matches else bare

@@ -1,0 +1,138 @@
+"""The churn early-warning list (流失预警名单): ranked customers and their risk drivers in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers import i18n
+from helpers.formatting import format_number
+from helpers.survival.cox import ChurnCox, covariate_label
+from helpers.survival.curves import _require_columns
+
+
+# ----------------------------------------------------------------------------- early warning
+def drivers_in_words(
+    model: ChurnCox, frame: pd.DataFrame, top: int = 3, lang: str = "zh"
+) -> pd.Series:
+    """Each customer's largest positive contributions ``beta_j (x_j - mean_j)``, in words.
+
+    E.g. "资产余额(对数) 偏低 ×1.8; 代发工资 否 ×1.3": the label, whether the customer is above or
+    below average on it (yes / no for a 0/1 factor), and the factor by which it multiplies
+    their hazard. Customers with no positive contribution get an empty string.
+    """
+    contributions = model.contributions(frame)
+    values = contributions.to_numpy(float)
+    design = model.design(frame)[model.design_columns_]
+    above = design.to_numpy(float) > model.cox_._norm_mean[model.design_columns_].to_numpy()
+    labels = np.array([covariate_label(c, lang) for c in model.design_columns_], dtype=object)
+    high, low = i18n.t("surv_above_average", lang), i18n.t("surv_below_average", lang)
+    # 0/1 factors (payroll, one-hot levels) read better as yes / no than as above / below.
+    binary = np.array([set(np.unique(design[c])) <= {0.0, 1.0} for c in design.columns])
+    yes, no = i18n.t("surv_yes", lang), i18n.t("surv_no", lang)
+    order = np.argsort(-values, axis=1)[:, :top]
+    pieces = []
+    for rank in range(order.shape[1]):
+        column = order[:, rank]
+        picked = values[np.arange(len(values)), column]
+        is_above = above[np.arange(len(values)), column]
+        direction = np.where(
+            binary[column], np.where(is_above, yes, no), np.where(is_above, high, low)
+        )
+        text = (
+            pd.Series(labels[column])
+            + " "
+            + direction
+            + " ×"
+            + pd.Series(np.exp(picked)).map("{:.1f}".format)
+        )
+        pieces.append(text.where(picked > 0.01, ""))
+    joined = pd.concat(pieces, axis=1).agg(lambda row: "; ".join(p for p in row if p), axis=1)
+    return pd.Series(joined.to_numpy(), index=frame.index, name="top_drivers")
+
+
+def early_warning_list(
+    scored: pd.DataFrame,
+    probability_col: str,
+    rm_capacity: int = 20,
+    max_customers: int | None = None,
+    min_probability: float = 0.0,
+    min_aum: float = 0.0,
+    aum_col: str = "aum",
+) -> pd.DataFrame:
+    """Rank customers by churn probability and keep at most ``rm_capacity`` per RM.
+
+    An RM can only call so many customers a month, so the list keeps each RM's riskiest
+    ``rm_capacity`` customers (customers without an RM share one pool, "unassigned", with
+    the same cap). Without an ``rm_id`` column the cap applies to the whole list.
+
+    Customers whose AUM is below ``min_aum`` are left off before ranking: they are the
+    likeliest to "churn" because their money has already gone, so a retention call has
+    almost nothing left to save, and they would crowd out customers who still hold assets.
+    The order among those kept is still by probability. Count them with
+    :func:`drained_in_words`. Customers with unknown AUM are kept (nothing says they drained).
+
+    Parameters
+    ----------
+    scored : one row per customer with ``customer_id``, ``probability_col`` and any columns
+        to carry (tier, aum, rm_id, name, mobile, top_drivers...).
+    probability_col : column with P(churn within h months).
+    rm_capacity : customers per RM.
+    max_customers : optional overall cap after the per-RM cap.
+    min_probability : leave out customers below this probability.
+    min_aum : leave out customers whose ``aum_col`` is below this (RMB); 0 keeps everyone.
+    aum_col : column with the customer's AUM (needed only when ``min_aum`` is above 0).
+
+    Returns
+    -------
+    DataFrame sorted by probability (highest first) with a ``rank`` column (1 = riskiest).
+    """
+    _require_columns(scored, ["customer_id", probability_col], "early-warning list")
+    if rm_capacity < 1:
+        raise ValueError(f"rm_capacity must be at least 1, not {rm_capacity}")
+    data = scored[scored[probability_col] >= min_probability]
+    if min_aum > 0:
+        data = data[~_below_aum_floor(data, min_aum, aum_col)]
+    data = data.sort_values([probability_col, "customer_id"], ascending=[False, True])
+    if "rm_id" in data.columns:
+        pool = data["rm_id"].astype("string").fillna("unassigned")
+        data = data[data.groupby(pool.to_numpy()).cumcount() < rm_capacity]
+    else:
+        data = data.head(rm_capacity)
+    if max_customers is not None:
+        data = data.head(max_customers)
+    data = data.reset_index(drop=True)
+    data.insert(0, "rank", np.arange(1, len(data) + 1))
+    return data
+
+
+def _below_aum_floor(scored: pd.DataFrame, min_aum: float, aum_col: str) -> pd.Series:
+    _require_columns(scored, [aum_col], "early-warning list AUM floor")
+    aum = pd.to_numeric(scored[aum_col], errors="coerce")
+    return (aum < min_aum).fillna(False).astype(bool)
+
+
+def drained_in_words(
+    scored: pd.DataFrame, min_aum: float, lang: str = "zh", aum_col: str = "aum"
+) -> str:
+    """One sentence for the RM: how many customers the AUM floor left off the list.
+
+    ``scored`` is the frame the list was built from (every scored customer). The sentence
+    gives the count and their AUM in all, so the reader sees how little there was to save;
+    with ``min_aum`` of 0 or less it says the list has no floor.
+    """
+    if min_aum <= 0:
+        return i18n.t("surv_drained_no_floor", lang)
+    below = _below_aum_floor(scored, min_aum, aum_col)
+    count = int(below.sum())
+    floor = format_number(min_aum)
+    if count == 0:
+        return i18n.t("surv_drained_none", lang, floor=floor)
+    total = float(pd.to_numeric(scored.loc[below, aum_col], errors="coerce").sum())
+    return i18n.t(
+        "surv_drained_left_off",
+        lang,
+        count=format_number(count),
+        floor=floor,
+        aum=format_number(total),
+    )

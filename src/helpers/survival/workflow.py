@@ -1,0 +1,137 @@
+"""Which months train, evaluate and score the churn model: the observation / performance windows.
+
+With history (panel mode) and a report month M, horizon h:
+
+- **time split** (enough history): train on customers active at ``M - 2h`` followed up to
+  ``M - h``; evaluate on customers active at ``M - h`` followed up to ``M`` (their labels are
+  known); the final model is refitted on the evaluation frame (the most recent labels) and
+  scores the customers active at ``M``. Nothing the model is trained on peeks past the
+  evaluation window, so the holdout concordance and calibration are honest.
+- **random split** (too little history for two windows): the frame as of ``M - h`` is split at
+  random into training and holdout customers.
+- **flat** (one customer table, no history): random split of the whole table without delayed
+  entry; the customers who have not churned are scored at their current tenure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers import i18n
+from helpers.config import ChurnDefinition
+from helpers.features import build_abt
+from helpers.survival.curves import prepare_frame
+
+# Trailing 3-month features need three months of history at the training as-of month.
+MIN_HISTORY_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Months used by the churn model (``None`` where a mode has no such month)."""
+
+    mode: str  # "time", "random" or "flat"
+    horizon: int
+    train_as_of: str | None = None
+    eval_as_of: str | None = None
+    score_as_of: str | None = None
+    holdout_share: float = 0.3
+
+    def describe(self, lang: str = "zh") -> str:
+        """How the holdout was made, in words."""
+        if self.mode == "time":
+            return i18n.t("surv_split_time", lang, train=self.train_as_of, eval=self.eval_as_of)
+        return i18n.t("surv_split_random", lang, share=self.holdout_share)
+
+
+def split_plan(
+    months: list[str] | None, month: str | None, horizon: int, holdout_share: float = 0.3
+) -> SplitPlan:
+    """Choose the split for report month ``month`` given the data's ``months`` (module doc).
+
+    ``months`` empty or None means a flat dataset.
+
+    Raises
+    ------
+    ValueError
+        When the report month leaves fewer than ``horizon`` months of history before it.
+    """
+    if not months:
+        return SplitPlan("flat", horizon, holdout_share=holdout_share)
+    if month not in months:
+        raise ValueError(f"month {month!r} is not in the data ({months[0]} to {months[-1]})")
+    position = months.index(month)
+    if position - horizon < 0:
+        raise ValueError(
+            f"the churn model needs {horizon} months of data before {month} to learn from "
+            f"(horizon = {horizon}); the data start at {months[0]}. Choose a later month or "
+            "a shorter horizon."
+        )
+    if position - 2 * horizon >= MIN_HISTORY_MONTHS:
+        return SplitPlan(
+            "time",
+            horizon,
+            train_as_of=months[position - 2 * horizon],
+            eval_as_of=months[position - horizon],
+            score_as_of=month,
+            holdout_share=holdout_share,
+        )
+    return SplitPlan(
+        "random",
+        horizon,
+        eval_as_of=months[position - horizon],
+        score_as_of=month,
+        holdout_share=holdout_share,
+    )
+
+
+def _random_halves(
+    frame: pd.DataFrame, share: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    holdout = np.random.default_rng(seed).random(len(frame)) < share
+    return frame[~holdout], frame[holdout]
+
+
+def model_frames(
+    ds, plan: SplitPlan, churn: ChurnDefinition | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(training, holdout, final) survival frames for ``plan``.
+
+    ``final`` is what the scoring model is refitted on: the holdout frame's window (time
+    split) or the whole frame (random split, flat).
+    """
+
+    churn = churn or ChurnDefinition()
+    if plan.mode == "flat":
+        whole = prepare_frame(build_abt(ds, churn=churn), flat=True)
+        train, holdout = _random_halves(whole, plan.holdout_share, seed)
+        return train, holdout, whole
+    evaluation = prepare_frame(
+        build_abt(ds, plan.eval_as_of, plan.horizon, churn), followup_months=plan.horizon
+    )
+    if plan.mode == "time":
+        train = prepare_frame(
+            build_abt(ds, plan.train_as_of, plan.horizon, churn), followup_months=plan.horizon
+        )
+        return train, evaluation, evaluation
+    train, holdout = _random_halves(evaluation, plan.holdout_share, seed)
+    return train, holdout, evaluation
+
+
+def scoring_frame(
+    ds, plan: SplitPlan, churn: ChurnDefinition | None = None
+) -> tuple[pd.DataFrame, str]:
+    """(customers to score, column holding their current tenure).
+
+    Panel: the ABT at the report month (``tenure_months``). Flat: the customers who have not
+    churned, whose current tenure is ``duration``.
+    """
+
+    churn = churn or ChurnDefinition()
+    if plan.mode == "flat":
+        abt = build_abt(ds, churn=churn)
+        return abt[~abt["event"].astype(bool)].reset_index(drop=True), "duration"
+    return build_abt(ds, plan.score_as_of, plan.horizon, churn), "tenure_months"
