@@ -27,7 +27,7 @@ from helpers import parameters, paths
 from helpers.batch import execution as execution
 from helpers.batch import runner as runner
 
-FIXTURES = Path(__file__).parent / "notebooks" / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "notebooks" / "fixtures"
 MONTH = "2026-10"
 FORBIDDEN_IN_FAILURE_PAGE = ("Traceback", "most recent call last", "\x1b[", "[0;31m", 'File "')
 
