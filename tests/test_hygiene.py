@@ -4,8 +4,12 @@
 stripping for everyone (FIELD-NOTES: Notebook hygiene). Checked for every notebook tracked in
 ``notebooks/``: no outputs or execution counts, no papermill metadata, exactly one
 ``parameters`` cell holding literal assignments each with a ``# type: help`` comment, the
-``fishpond`` kernelspec, zh/en narrative pairs, no ``def``/``class``, and ``nbstripout
---verify``. Also: no tracked file over 5 MB outside ``data/sample/``.
+``fishpond`` kernelspec, zh/en narrative pairs, and ``nbstripout --verify``. The one notebook
+dialect (docs/architecture.md §5): code cells of at most 12 lines of at most 99 characters (the
+parameters cell exempt), no ``def``/``class``, no conditional expression used as a statement
+(``x if c else None`` to show or skip something), no ``if`` blocks, imports only from
+``helpers`` faces, ``ctx = notebook.start(...)`` in the setup cell and ``ctx.provenance()``
+last. Also: no tracked file over 5 MB outside ``data/sample/``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths
+from helpers import parameters, paths
 
 ROOT = paths.PROJECT_ROOT
-CORE_PARAMETERS = ("dataset", "month", "lang", "artifacts_dir")
 STRIP_KEYS = "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -120,7 +123,7 @@ def test_one_parameters_cell_of_commented_literals(path):
         assert re.search(r"#\s*\S", lines[node.lineno - 1]), f"{where}: needs a '# type: help'"
         names.append(target.id)
     assert len(names) == len(set(names)), f"{path.name}: a parameter is assigned twice"
-    missing = [name for name in CORE_PARAMETERS if name not in names]
+    missing = [name for name in parameters.core_parameters() if name not in names]
     assert not missing, f"{path.name}: the runner injects {missing}; declare them"
 
 
@@ -217,3 +220,94 @@ def test_reports_are_not_tracked():
     if tracked is None:
         pytest.skip("not a git checkout")
     assert [p.relative_to(ROOT).as_posix() for p in tracked] in ([], ["reports/README.md"])
+
+
+# ----------------------------------------------------------------------------- one dialect
+MAX_CELL_LINES = 12
+MAX_LINE_CHARACTERS = 99
+FACES = {
+    "config", "course", "data", "features", "formatting", "i18n", "months", "notebook",
+    "overview", "plotting", "privacy", "propensity", "retention", "summary", "survival",
+    "tiering",
+}  # fmt: skip
+
+
+COURSE_TAGS = {"exercise", "solution", "check"}
+
+
+def _code_cells(path: Path, course: bool = True):
+    for index, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] == "code" and "parameters" not in _tags(cell):
+            if course or not COURSE_TAGS & set(_tags(cell)):
+                yield index, _source(cell)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    long = []
+    for index, source in _code_cells(path):
+        lines = source.splitlines()
+        if len(lines) > MAX_CELL_LINES:
+            long.append(f"cell {index}: {len(lines)} lines")
+        long += [
+            f"cell {index} line {n}: {len(line)} characters"
+            for n, line in enumerate(lines, 1)
+            if len(line) > MAX_LINE_CHARACTERS
+        ]
+    assert not long, (
+        f"{path.name}: cells over {MAX_CELL_LINES} lines x {MAX_LINE_CHARACTERS}: {long}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_branching_in_code_cells(path):
+    """Helpers return a displayable Skipped instead; notebooks never branch on the data.
+
+    Exercise, solution and check cells are the learner's own pandas and are exempt."""
+    offenders = []
+    for index, source in _code_cells(path, course=False):
+        for node in ast.walk(ast.parse(_python(source))):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.IfExp):
+                offenders.append(f"cell {index} line {node.lineno}: conditional as a statement")
+            if isinstance(node, ast.If):
+                offenders.append(f"cell {index} line {node.lineno}: if block")
+            if isinstance(node, ast.IfExp) and (
+                isinstance(node.body, ast.Constant)
+                and node.body.value is None
+                or isinstance(node.orelse, ast.Constant)
+                and node.orelse.value is None
+            ):
+                offenders.append(f"cell {index} line {node.lineno}: 'None if' / 'else None'")
+    assert not offenders, f"{path.name}: move the decision into a helper: {offenders}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_imports_only_helpers_faces(path):
+    offenders = []
+    for index, source in _code_cells(path):
+        for node in ast.walk(ast.parse(_python(source))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers"):
+                if node.module != "helpers":
+                    offenders.append(f"cell {index}: from {node.module} import ...")
+                offenders += [
+                    f"cell {index}: {alias.name}"
+                    for alias in node.names
+                    if alias.name not in FACES or alias.asname
+                ]
+            if isinstance(node, ast.Import):
+                offenders += [
+                    f"cell {index}: import {a.name}" for a in node.names if "helpers" in a.name
+                ]
+    assert not offenders, (
+        f"{path.name}: import only package faces (from helpers import x): {offenders}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_setup_and_last_cell_follow_the_dialect(path):
+    cells = list(_code_cells(path))
+    setup = cells[0][1]
+    assert f'ctx = notebook.start("{path.stem}", globals())' in setup, (
+        f"{path.name}: the setup cell starts the run with notebook.start(name, globals())"
+    )
+    assert cells[-1][1].strip() == "ctx.provenance()", f"{path.name}: last cell is ctx.provenance()"

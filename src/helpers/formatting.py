@@ -7,6 +7,7 @@ table; :func:`kpi` builds the KPI records the notebooks save and the summary and
 
 from __future__ import annotations
 
+import html
 import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -81,13 +82,15 @@ def show(
         renames = {c: i18n.t(c, lang) for c in frame.columns if isinstance(c, str)}
         formatters = {renames.get(c, c): f for c, f in formatters.items()}
         display_frame = frame.rename(columns=renames)
-    styler = display_frame.style.format(formatters, na_rep="")
+    # Every string from data or a spec is HTML-escaped: cells and headers (stored XSS otherwise).
+    styler = display_frame.style.format(formatters, na_rep="", escape="html")
+    styler = styler.format_index(escape="html", axis=1)
     numeric = [c for c in display_frame.columns if pd.api.types.is_numeric_dtype(display_frame[c])]
     styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     if not index:
         styler = styler.hide(axis="index")
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(html.escape(str(caption)))
     return styler
 
 
@@ -136,3 +139,95 @@ def read_kpis(artifacts: str | Path, notebook: str) -> dict | None:
         return None
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+# ----------------------------------------------------------------------------- skipped steps
+class Skipped:
+    """A step that could not run on this data, and why, in words the report can show.
+
+    Domain helpers return a ``Skipped`` instead of raising or returning None when the data
+    cannot feed a step (flat mode has no history for a migration matrix, a dataset without a
+    campaign has nothing to evaluate). Helpers decorated with :func:`skippable` pass it on
+    unchanged, so a notebook calls the same functions on every dataset and never branches;
+    ``ctx.show`` displays the reason once.
+
+    Parameters
+    ----------
+    key : label key in ``helpers.i18n`` (``locales/*.yaml``) holding the reason.
+    values : placeholders of the label.
+    """
+
+    def __init__(self, key: str, **values: object):
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str) -> str:
+        return i18n.t(self.key, lang, **self.values)
+
+    def __bool__(self) -> bool:  # "if result:" reads as "did this step run?"
+        return False
+
+    def __repr__(self) -> str:
+        return f"Skipped({self.key!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Skipped) and (other.key, other.values) == (self.key, self.values)
+
+    def __hash__(self) -> int:
+        return hash((self.key, tuple(sorted(self.values.items(), key=str))))
+
+
+class Note:
+    """A short highlighted remark for the report (a label key and its values)."""
+
+    def __init__(self, key: str, **values: object):
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str) -> str:
+        return i18n.t(self.key, lang, **self.values)
+
+    def __repr__(self) -> str:
+        return f"Note({self.key!r})"
+
+
+class Bullets:
+    """A bulleted list of sentences for the report (each escaped when shown)."""
+
+    def __init__(self, items):
+        self.items = [str(item) for item in items]
+
+    def markdown(self) -> str:
+        return "\n".join(f"- {escape_markdown(item)}" for item in self.items)
+
+
+def is_skipped(value: object) -> bool:
+    """True when ``value`` is a :class:`Skipped` step."""
+    return isinstance(value, Skipped)
+
+
+def skippable(function):
+    """Decorator: when any argument is :class:`Skipped`, return it instead of calling.
+
+    A step that depends on a skipped step is skipped for the same reason, so a chain of calls
+    in a notebook needs no ``if``.
+    """
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, Skipped):
+                return value
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def escape_markdown(text: str) -> str:
+    """Make text from data or a spec inert in Markdown: HTML tags escaped, nothing executable.
+
+    Label texts may use Markdown emphasis (``**``); a value substituted into them may not
+    carry HTML (a branch named ``<script>``) into the page.
+    """
+    return html.escape(str(text), quote=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,19 +21,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import i18n, privacy
+from helpers import config, formatting, i18n, paths, plotting, privacy
 from helpers.data import load_dataset
-from helpers.formatting import kpi
-from helpers.files import atomic_write
+from helpers.files import atomic_write, write_text_atomic
+from helpers.formatting import Bullets, Note, Skipped, kpi_table
 from helpers.months import check_month
-from helpers.paths import SAMPLE_SPEC, SCRATCH_DIR
+from helpers.parameters import declared_parameters, registry
 from helpers.provenance import git_commit, package_versions
 
 
 # ----------------------------------------------------------------------------- run context
 @dataclass
 class RunContext:
-    """What a notebook knows about its run. Created by :func:`start`."""
+    """What a notebook knows about its run. Created by :func:`start`.
+
+    The one dialect of every notebook: ``ctx.show(x)`` displays a table, figure, note or
+    skipped step; ``ctx.save_table``, ``ctx.save_list`` and ``ctx.save_kpis`` write artifacts;
+    ``ctx.say(key, ...)`` writes a sentence with this month's numbers; ``ctx.provenance()`` is
+    the last cell.
+    """
 
     notebook: str
     dataset: Any
@@ -42,8 +49,12 @@ class RunContext:
     seed: int
     params: dict
     spec_path: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    upstream_used: dict = field(default_factory=dict)
+    _shown: set = field(default_factory=set, repr=False)
 
+    # ------------------------------------------------------------------ derived run values
     @property
     def rng(self) -> np.random.Generator:
         """A fresh generator seeded with the run's seed (same inputs, same results)."""
@@ -53,37 +64,118 @@ class RunContext:
     def flat(self) -> bool:
         return getattr(self.dataset, "mode", "panel") == "flat"
 
+    @property
+    def ladder(self) -> pd.DataFrame:
+        """The pack's tier ladder (``tier_thresholds`` applied), the same in every notebook."""
+        return config.resolve_ladder(self.params.get("tier_thresholds") or None)
+
+    @property
+    def churn(self) -> config.ChurnDefinition:
+        """The pack's churn definition (``churn_kind``, ``soft_*`` parameters, or the default)."""
+        defaults = config.ChurnDefinition()
+        return config.ChurnDefinition(
+            kind=self.params.get("churn_kind", defaults.kind),
+            soft_floor=float(self.params.get("soft_floor", defaults.soft_floor)),
+            soft_drop=float(self.params.get("soft_drop", defaults.soft_drop)),
+            soft_months=int(self.params.get("soft_months", defaults.soft_months)),
+        )
+
     def t(self, key: str, **values: object) -> str:
         """Label in the run's language."""
         return i18n.t(key, self.lang, **values)
 
-    def save_table(self, frame: pd.DataFrame, name: str) -> Path:
-        """Write ``frame`` as ``<artifacts>/<name>.parquet`` (atomically)."""
+    def describe(self) -> pd.DataFrame:
+        """What this run looks at: dataset, mode and report month, labelled in its language."""
+        return pd.DataFrame(
+            {
+                "item": [self.t("item_dataset"), self.t("item_mode"), self.t("item_month")],
+                "value": [getattr(self.dataset, "name", "?"), self.dataset.mode, self.month or "-"],
+            }
+        )
+
+    # ------------------------------------------------------------------ showing
+    def show(self, item: Any, **formats: Any) -> None:
+        """Display one result: a table, a figure, a note, a skipped step, or a list of them.
+
+        Tables (DataFrames) go through :func:`helpers.formatting.show` in the run's language
+        (``money=``, ``pct=``, ``ints=``, ``decimals=``, ``caption=`` as there; every string is
+        HTML-escaped). Figures and Axes are drawn once and closed. A :class:`Skipped` step is
+        shown once per reason, however many later steps it skipped. ``None`` shows nothing.
+        """
+        from IPython.display import Markdown, display
+
+        if item is None:
+            return
+        if isinstance(item, (list, tuple)) and all(
+            isinstance(x, (Note, Skipped, type(None))) for x in item
+        ):
+            for element in item:
+                self.show(element)
+            return
+        if isinstance(item, Skipped):
+            if item in self._shown:
+                return
+            self._shown.add(item)
+            display(Markdown(self._callout(item.text(self.lang))))
+            return
+        if isinstance(item, Note):
+            display(Markdown(self._callout(item.text(self.lang))))
+            return
+        if isinstance(item, Bullets):
+            display(Markdown(item.markdown()))
+            return
+        if isinstance(item, pd.DataFrame):
+            display(formatting.show(item, lang=self.lang, **formats))
+            return
+        figure = getattr(item, "figure", None) or getattr(item, "get_figure", lambda: None)()
+        if figure is None and hasattr(item, "savefig"):
+            figure = item
+        if figure is not None:
+            import matplotlib.pyplot as plt
+
+            display(figure)
+            plt.close(figure)
+            return
+        display(item)
+
+    def _callout(self, text: str) -> str:
+        label = "说明" if self.lang == "zh" else "Note"
+        return f"> **{label}:** {formatting.escape_markdown(text)}"
+
+    def note(self, key: str, **values: object) -> None:
+        """Show a highlighted remark (a label key of ``helpers.i18n`` and its values)."""
+        self.show(Note(key, **values))
+
+    def say(self, key: str, **values: object) -> None:
+        """Show a sentence of the narrative with this run's numbers filled in."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(formatting.escape_markdown(self.t(key, **values))))
+
+    # ------------------------------------------------------------------ artifacts
+    def save_table(self, frame: pd.DataFrame | Skipped | None, name: str) -> Path | None:
+        """Write ``frame`` as ``<artifacts>/<name>.parquet`` (atomically); skipped: nothing."""
+        if frame is None or isinstance(frame, Skipped):
+            return None
         path = self.artifacts / f"{name}.parquet"
         return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
-    def save_kpis(self, kpis: list[dict] | dict) -> Path:
-        """Write this notebook's KPIs to ``kpis_<notebook>.json``.
+    def save_kpis(self, records: list[dict]) -> None:
+        """Write this notebook's KPI records to ``kpis_<notebook>.json`` and show them.
 
-        ``kpis`` is a list of :func:`kpi` records, or a dict ``key -> value`` (unit "count")
-        or ``key -> {"value":..., "unit":..., "headline":...}``.
+        ``records`` come from the domain's KPI helper (:func:`helpers.formatting.kpi`
+        records), never from a dict typed in the notebook.
         """
-        if isinstance(kpis, dict):
-            records = []
-            for key, value in kpis.items():
-                if isinstance(value, dict):
-                    records.append(kpi(key, **value))
-                else:
-                    records.append(kpi(key, value))
-        else:
-            records = list(kpis)
+        records = list(records)
         payload = {"notebook": self.notebook, "month": self.month, "kpis": records}
-        path = self.artifacts / f"kpis_{self.notebook}.json"
         text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
-        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_text_atomic(self.artifacts / f"kpis_{self.notebook}.json", text)
+        self.show(kpi_table(records, self.lang))
 
-    def save_list(self, frame: pd.DataFrame, name: str) -> tuple[Path, Path]:
+    def save_list(self, frame: pd.DataFrame | Skipped | None, name: str):
         """Write an RM list as CSV (UTF-8 with BOM) and .xlsx, with PII masked."""
+        if frame is None or isinstance(frame, Skipped):
+            return None
         masked = privacy.mask_frame(frame)
         csv_path = atomic_write(
             self.artifacts / f"{name}.csv",
@@ -95,21 +187,68 @@ class RunContext:
         )
         return csv_path, xlsx_path
 
-    def note(self, key: str, **values: object):
-        """A highlighted markdown note (e.g. what flat mode skipped) in the run's language."""
-        from IPython.display import Markdown
+    # ------------------------------------------------------------------ upstream notebooks
+    def _run_record_path(self, notebook: str | None = None) -> Path:
+        return self.artifacts / f"run_{notebook or self.notebook}.json"
 
-        return Markdown(f"> **{'说明' if self.lang == 'zh' else 'Note'}:** {self.t(key, **values)}")
+    def _shared_parameters(self) -> dict:
+        known = registry()
+        return {k: v for k, v in self.params.items() if known[k].scope == "pack"}
 
-    def provenance(self) -> pd.DataFrame:
-        """Run provenance for the last cell: parameters, data fingerprint, versions, git SHA."""
+    def upstream(self, notebook: str, name: str) -> pd.DataFrame | Skipped:
+        """Read artifact ``name`` that notebook ``notebook`` wrote in this run.
+
+        The artifact is used only when that notebook finished (its run record exists) for this
+        month and dataset with the same pack-level parameters; otherwise the result is a
+        :class:`Skipped` saying why, and the caller computes the value itself.
+        """
+        record_path = self._run_record_path(notebook)
+        path = self.artifacts / f"{name}.parquet"
+        if not record_path.is_file() or not path.is_file():
+            return Skipped("nb_upstream_missing", notebook=notebook, name=name)
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        mine = self._shared_parameters()
+        theirs = record.get("parameters", {})
+        different = sorted(k for k in mine if k in theirs and theirs[k] != _jsonable(mine[k]))
+        if record.get("month") != self.month or record.get("dataset") != self.spec_path:
+            return Skipped("nb_upstream_other_run", notebook=notebook, name=name)
+        if different:
+            return Skipped(
+                "nb_upstream_other_parameters", notebook=notebook, name=name,
+                parameters=", ".join(different),
+            )  # fmt: skip
+        self.upstream_used[notebook] = record.get("run_id")
+        return pd.read_parquet(path)
+
+    # ------------------------------------------------------------------ provenance
+    def provenance(self) -> None:
+        """Last cell: record that this notebook finished and show its provenance table.
+
+        Provenance lists every parameter of the notebook's ``parameters`` cell, the data
+        fingerprint, package versions and the git commit. The run record
+        (``run_<notebook>.json``) lets later notebooks trust this run's artifacts.
+        """
+        record = {
+            "notebook": self.notebook,
+            "run_id": self.run_id,
+            "month": self.month,
+            "dataset": self.spec_path,
+            "parameters": {k: _jsonable(v) for k, v in self.params.items()},
+            "upstream": self.upstream_used,
+            "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_text_atomic(
+            self._run_record_path(), json.dumps(record, ensure_ascii=False, indent=2, default=str)
+        )
+        self.show(self.provenance_table())
+
+    def provenance_table(self) -> pd.DataFrame:
+        """Run provenance: parameters, data fingerprint, versions, git SHA."""
         rows: list[tuple[str, str]] = [
             ("notebook", self.notebook),
             ("dataset", getattr(self.dataset, "name", "?")),
             ("dataset_spec", self.spec_path),
             ("month", str(self.month)),
-            ("lang", self.lang),
-            ("seed", str(self.seed)),
         ]
         rows += [(f"param.{k}", repr(v)) for k, v in sorted(self.params.items())]
         fingerprint = getattr(self.dataset, "fingerprint", None)
@@ -117,46 +256,85 @@ class RunContext:
             info = fingerprint()
             for entry in info.get("files", []):
                 rows.append((f"file.{Path(entry['path']).name}", str(entry.get("sha256", ""))[:16]))
+        rows += [(f"upstream.{k}", str(v)) for k, v in sorted(self.upstream_used.items())]
         rows += [(f"version.{k}", v) for k, v in package_versions().items()]
         rows += [
             ("git_commit", git_commit()),
+            ("run_id", self.run_id),
             ("started_utc", self.started.isoformat(timespec="seconds")),
             ("finished_utc", datetime.now(UTC).isoformat(timespec="seconds")),
         ]
         return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def start(
-    notebook: str,
-    dataset: str = "",
-    month: str = "",
-    lang: str = "zh",
-    artifacts_dir: str = "",
-    seed: int = 0,
-    params: dict | None = None,
-) -> RunContext:
-    """Begin a notebook run: check parameters, load and validate data, seed, find artifacts.
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
-    Parameters
-    ----------
-    notebook : the notebook's name, e.g. ``"01_tiering"``.
-    dataset : dataset spec YAML path; ``""`` means the bundled sample.
-    month : report month ``YYYY-MM``; ``""`` means the latest month in the data.
-    lang : ``"zh"`` or ``"en"``.
-    artifacts_dir : where to write artifacts; ``""`` means the scratch folder (JupyterLab).
-    seed : seed for numpy's and Python's global generators and ``ctx.rng``.
-    params : the notebook's own parameters, recorded in the provenance.
+
+def notebook_path(notebook: str) -> Path:
+    """The ``.ipynb`` file of a pack notebook."""
+    return paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+
+
+def read_parameters(notebook: str, namespace: dict) -> dict:
+    """The notebook's parameters (names from its ``parameters`` cell) with their values.
+
+    Names come from the committed notebook's parameters cell; when the file cannot be found
+    (a copy outside the project), from the registry names present in ``namespace``. Values
+    are checked against the registry (type, choices, range).
 
     Raises
     ------
     ValueError
-        For a bad parameter (wrong language, malformed month, month not in the data), with a
-        message that says what was expected.
+        Naming every parameter that is missing, unknown or of the wrong type.
     """
+    path = notebook_path(notebook)
+    known = registry()
+    names = declared_parameters(path) if path.is_file() else [n for n in known if n in namespace]
+    problems = []
+    values = {}
+    for name in names:
+        if name not in namespace:
+            problems.append(f"{name} is not set (run the parameters cell first)")
+            continue
+        entry = known.get(name)
+        if entry is None:
+            problems.append(f"{name} is not a registered parameter (resources/parameters.yaml)")
+            continue
+        problem = entry.problem(namespace[name])
+        if problem:
+            problems.append(problem)
+        values[name] = namespace[name]
+    if problems:
+        raise ValueError(f"{notebook}: bad parameters: " + "; ".join(problems))
+    return values
+
+
+def start(notebook: str, namespace: dict) -> RunContext:
+    """Begin a notebook run: check parameters, load and validate data, seed, find artifacts.
+
+    Call it in the setup cell as ``ctx = notebook.start("01_tiering", globals())``: it reads
+    every parameter of the notebook's ``parameters`` cell from ``namespace`` (so provenance
+    lists them all), loads and validates the dataset, resolves the report month, seeds the
+    random generators, sets the plot theme (CJK font registered) and knows where artifacts go.
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter (wrong type, unknown language, malformed month, month not in the
+        data), with a message that says what was expected.
+    """
+    params = read_parameters(notebook, namespace)
+    dataset = str(params.get("dataset", ""))
+    month = str(params.get("month", ""))
+    lang = str(params.get("lang", "zh"))
+    artifacts_dir = str(params.get("artifacts_dir", ""))
     i18n.check_lang(lang)
     if month:
         check_month(month)
-    spec_path = str(Path(dataset).resolve()) if dataset else str(SAMPLE_SPEC)
+    if params.get("tier_thresholds"):
+        config.resolve_ladder(params["tier_thresholds"])  # a bad ladder fails here, clearly
+    spec_path = str(Path(dataset).resolve()) if dataset else str(paths.SAMPLE_SPEC)
     data = load_dataset(spec_path)
     resolved_month: str | None = month or None
     if data.mode == "panel":
@@ -167,17 +345,22 @@ def start(
                 f"month {resolved_month} is not in the data; available months: "
                 f"{available[0]} to {available[-1]}"
             )
+    seed = int(params.get("seed", 0))
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else SCRATCH_DIR / "artifacts"
+    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else paths.SCRATCH_DIR / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    return RunContext(
+    context = RunContext(
         notebook=notebook,
         dataset=data,
         month=resolved_month,
         lang=lang,
         artifacts=artifacts,
         seed=seed,
-        params=dict(params or {}),
+        params=params,
         spec_path=spec_path,
     )
+    # This notebook's artifacts are being rewritten: until the last cell, nobody may trust them.
+    context._run_record_path().unlink(missing_ok=True)
+    plotting.set_theme()
+    return context

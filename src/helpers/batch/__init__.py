@@ -44,12 +44,14 @@ from helpers.batch.export import (
     write_text_atomic,
 )
 from helpers.batch.notebooks import (
-    CORE_PARAMETERS,
     SUMMARY_NOTEBOOK,
+    check_extra_parameters,
     discover_notebooks,
     load_extra_parameters,
     notebook_parameters,
     notebook_requirements,
+    notebook_upstream,
+    run_order,
 )
 from helpers.batch.runner import (
     DatasetInfo,
@@ -61,12 +63,14 @@ from helpers.batch.runner import (
 )
 
 __all__ = [
-    "CORE_PARAMETERS",
     "SUMMARY_NOTEBOOK",
+    "check_extra_parameters",
     "discover_notebooks",
     "load_extra_parameters",
     "notebook_parameters",
     "notebook_requirements",
+    "notebook_upstream",
+    "run_order",
     "CSS_PATH",
     "INDEX_UI",
     "PAGES_DIR",

@@ -14,12 +14,10 @@ import nbformat
 import yaml
 
 from helpers import paths
-from helpers.parameters import declared_parameters
+from helpers.parameters import declared_parameters, registry
 
 #: The notebook that reads the other notebooks' artifacts: run last, listed first.
 SUMMARY_NOTEBOOK = "05_monthly_summary"
-#: Parameters every notebook declares and the runner always injects (architecture.md section 5).
-CORE_PARAMETERS = ("dataset", "month", "lang", "artifacts_dir")
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,39 +64,164 @@ def notebook_requirements(notebook_path: str | Path) -> list[str]:
     return [str(role) for role in requires]
 
 
-def load_extra_parameters(params_file: str | Path | None) -> dict[str, Any]:
-    """Read a ``--params`` YAML file (safe loader) into a dict of extra parameters.
+def notebook_upstream(notebook_path: str | Path) -> list[str]:
+    """Notebooks whose artifacts this one reads (``metadata.fishpond.upstream``)."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    upstream = notebook.metadata.get("fishpond", {}).get("upstream", [])
+    return [str(name) for name in upstream]
+
+
+def run_order(notebooks: list[Path]) -> list[Path]:
+    """Notebooks in an order where each comes after the upstream notebooks it reads.
+
+    Ties keep name order. An upstream that is not part of this run is ignored (the reader
+    then computes what it needs itself and says so).
 
     Raises
     ------
     ValueError
-        When the file is missing or is not a mapping of names to values.
+        When the upstream declarations form a cycle.
+    """
+    by_name = {path.stem: path for path in notebooks}
+    needs = {
+        name: [u for u in notebook_upstream(path) if u in by_name] for name, path in by_name.items()
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(by_name):
+        ready = [
+            n for n in sorted(by_name) if n not in ordered and all(u in ordered for u in needs[n])
+        ]
+        if not ready:
+            stuck = sorted(set(by_name) - set(ordered))
+            raise ValueError(f"notebooks' upstream declarations form a cycle among {stuck}")
+        ordered.append(ready[0])
+    return [by_name[name] for name in ordered]
+
+
+def load_extra_parameters(params_file: str | Path | dict | None) -> dict[str, dict[str, Any]]:
+    """Read ``--params``: a ``common:`` block and one block per notebook.
+
+    ::
+
+        common:                        # pack-level values, the same in every notebook
+          tier_thresholds: [50000, 500000, 6000000]
+          churn_horizon_months: 6
+        02_lifecycle_survival:         # that notebook's own knobs
+          warning_list_per_rm: 20
+
+    Returns ``{"common": {...}, "<notebook>": {...}}``. The YAML is read with a safe loader.
+
+    Raises
+    ------
+    ValueError
+        When the file is missing, is not valid YAML, or is not a mapping of blocks.
     """
     if not params_file:
         return {}
-    path = Path(params_file)
-    if not path.is_file():
-        raise ValueError(f"--params: file not found: {path}")
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    if isinstance(params_file, dict):
+        data = params_file
+        where = "--params"
+    else:
+        path = Path(params_file)
+        where = f"--params {path}"
+        if not path.is_file():
+            raise ValueError(f"--params: file not found: {path}")
+        try:
+            with path.open(encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ValueError(
+                f"{where} is not valid YAML{at}: {getattr(error, 'problem', None) or error}. "
+                "Write plain values only (numbers, text, lists, mappings)"
+            ) from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{where} is not UTF-8 text") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise ValueError(
-            f"--params {path}: expected a YAML mapping like 'horizon: 6', got {type(data).__name__}"
+            f"{where}: expected a YAML mapping with a 'common:' block and notebook blocks, "
+            f"got {type(data).__name__}"
         )
-    return data
+    bad = [k for k, v in data.items() if not isinstance(v, dict)]
+    if bad:
+        raise ValueError(
+            f"{where}: {', '.join(bad)} must be a block of 'name: value' lines under 'common:' "
+            "or under a notebook's name (e.g. '02_lifecycle_survival:')"
+        )
+    return {key: dict(value) for key, value in data.items()}
+
+
+def check_extra_parameters(extras: dict[str, dict[str, Any]], notebooks: list[Path]) -> list[str]:
+    """Every problem with ``--params`` blocks against the registry and the notebooks.
+
+    Core parameters (dataset, month, lang, artifacts_dir) belong to the runner; pack-level ones
+    go under ``common:``; a notebook's own ones under its name, and only if it declares them.
+    Values are type-checked against the registry. Returns the problems as sentences.
+    """
+    from difflib import get_close_matches
+
+    known = registry()
+    declared = {path.stem: set(declared_parameters(path)) for path in notebooks}
+    problems: list[str] = []
+    for block, values in extras.items():
+        if block != "common" and block not in declared:
+            close = get_close_matches(block, ["common", *declared], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(
+                f"--params: unknown block {block!r}{hint}; blocks are 'common' and the notebook "
+                f"names {', '.join(sorted(declared))}"
+            )
+            continue
+        for name, value in values.items():
+            where = f"--params {block}.{name}"
+            entry = known.get(name)
+            if entry is None:
+                close = get_close_matches(name, list(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                problems.append(f"{where}: no such parameter{hint}")
+                continue
+            if entry.scope == "core":
+                problems.append(
+                    f"{where}: {name} is set by the runner itself; use the command-line option "
+                    f"(--{name.replace('_', '-')}) instead"
+                    if name != "artifacts_dir"
+                    else f"{where}: artifacts_dir is set by the runner itself (use --out)"
+                )
+                continue
+            if block == "common" and entry.scope != "pack":
+                owners = sorted(n for n, names in declared.items() if name in names)
+                problems.append(
+                    f"{where}: {name} is one notebook's own parameter; put it under "
+                    f"{' or '.join(owners) or 'its notebook'}:"
+                )
+                continue
+            if block != "common" and entry.scope == "pack":
+                problems.append(
+                    f"{where}: {name} is set once for the whole pack; put it under common:"
+                )
+                continue
+            if block != "common" and name not in declared[block]:
+                problems.append(f"{where}: notebook {block} takes no parameter {name}")
+                continue
+            problem = entry.problem(value)
+            if problem:
+                problems.append(f"{where}: {problem}")
+    return problems
 
 
 def notebook_parameters(
-    notebook_path: Path, core: dict[str, Any], extras: dict[str, Any]
+    notebook_path: Path, core: dict[str, Any], extras: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """Core parameters plus the ``--params`` extras this notebook declares.
+    """Core parameters, the ``common:`` values this notebook declares, and its own block.
 
-    Extras a notebook does not declare are left out, so one YAML file can serve all notebooks
-    without Papermill warning about unknown parameters.
+    Pack-level values reach only the notebooks that declare them, so one file serves all
+    notebooks without Papermill warning about unknown parameters.
     """
     declared = set(declared_parameters(notebook_path))
     chosen = dict(core)
-    chosen.update({name: value for name, value in extras.items() if name in declared})
+    own = {**extras.get("common", {}), **extras.get(Path(notebook_path).stem, {})}
+    chosen.update({name: value for name, value in own.items() if name in declared})
     return chosen

@@ -33,7 +33,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import paths
+from helpers import config, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
@@ -44,10 +44,13 @@ from helpers.batch.execution import (
 )
 from helpers.batch.notebooks import (
     SUMMARY_NOTEBOOK,
+    check_extra_parameters,
     discover_notebooks,
     load_extra_parameters,
     notebook_parameters,
     notebook_requirements,
+    notebook_upstream,
+    run_order,
 )
 from helpers.data import load_dataset
 from helpers.provenance import git_commit, package_versions
@@ -228,7 +231,12 @@ class _Progress:
 
 
 def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
-    """Run tasks in order (jobs == 1) or in worker processes; the summary task runs last."""
+    """Run tasks in their run order (jobs == 1) or in worker processes.
+
+    With several workers a notebook starts only when every upstream notebook of this run
+    (``task["upstream"]``) has finished, so a reader always sees this run's artifacts; an
+    upstream that failed does not block it (the reader falls back and says so).
+    """
     if not tasks:
         return []
     if jobs <= 1:
@@ -241,21 +249,31 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
             entries.append(entry)
             progress.done(entry)
         return entries
-    first = [t for t in tasks if Path(t["notebook"]).stem != SUMMARY_NOTEBOOK]
-    last = [t for t in tasks if Path(t["notebook"]).stem == SUMMARY_NOTEBOOK]
+    names = {Path(t["notebook"]).stem for t in tasks}
+    waiting = list(tasks)
+    finished: set[str] = set()
     results: dict[str, dict] = {}
     # "spawn": forking a process that holds ZMQ sockets or threads (pytest, tqdm) is unsafe.
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for batch in (first, last):
-            futures = {pool.submit(run_one_notebook, task): task for task in batch}
-            for future in concurrent.futures.as_completed(futures):
-                task = futures[future]
+        running: dict[concurrent.futures.Future, dict] = {}
+        while waiting or running:
+            for task in list(waiting):
+                upstream = [u for u in task.get("upstream", []) if u in names]
+                if len(running) < jobs and all(u in finished for u in upstream):
+                    running[pool.submit(run_one_notebook, task)] = task
+                    waiting.remove(task)
+            done, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                task = running.pop(future)
                 try:
                     entry = future.result()
                 except Exception as error:  # a worker crashed outside the notebook
                     entry = _crashed_entry(task, error)
                 results[task["notebook"]] = entry
+                finished.add(Path(task["notebook"]).stem)
                 progress.done(entry)
     return [results[task["notebook"]] for task in tasks]
 
@@ -329,10 +347,16 @@ def run_pack(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
-    notebooks = discover_notebooks(notebooks_dir, only)
+    notebooks = run_order(discover_notebooks(notebooks_dir, only))
     if not notebooks:
         raise ValueError(f"no notebooks to run in {notebooks_dir}")
-    extras = params if isinstance(params, dict) else load_extra_parameters(params)
+    extras = load_extra_parameters(params)
+    problems = check_extra_parameters(extras, discover_notebooks(notebooks_dir))
+    if problems:
+        raise ValueError("\n".join(problems))
+    pack_values = extras.get("common", {})
+    if pack_values.get("tier_thresholds"):
+        config.resolve_ladder(pack_values["tier_thresholds"])  # fails here, before any notebook
 
     started_at = _now()
     started_clock = time.monotonic()
@@ -376,6 +400,7 @@ def run_pack(
                 "timeout": timeout,
                 "page": page,
                 "threads": thread_limit(jobs) if jobs > 1 else None,
+                "upstream": notebook_upstream(notebook),
             }
             try:
                 missing = sorted(set(notebook_requirements(notebook)) - info.roles)

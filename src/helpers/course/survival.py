@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.course.checks import CheckResult, check
 from helpers import survival
+from helpers.course.checks import CheckResult, check
 
 __all__ = [
     "check_survival_entry_bias",

@@ -23,7 +23,6 @@ from helpers.course.checks import is_number as _is_number
 from helpers.course.checks import say as _say  # shared helpers
 from helpers.course.checks import share_problem as _share_problem
 from helpers.course.checks import skip as _skip
-from helpers import tiering
 
 __all__ = [
     "check_tiering_threshold_move",

@@ -13,7 +13,8 @@ import pandas as pd
 
 from helpers import i18n
 from helpers.config import assign_tiers, product_catalogue, tier_ladder
-from helpers.formatting import kpi
+from helpers.formatting import Skipped, kpi, skippable
+from helpers.months import month_end
 from helpers.plotting import rmb_formatter, sample_note, tier_palette
 
 BALANCE_PARTS = ["demand_deposit", "time_deposit", "wealth_mgmt", "funds", "insurance"]
@@ -25,10 +26,6 @@ DATE_COLUMNS = {
     "contacts": "contact_date",
     "campaigns": "assigned_date",
 }
-
-
-def _month_end(month: str) -> pd.Timestamp:
-    return pd.Period(month, freq="M").to_timestamp(how="end").normalize()
 
 
 def inventory(ds) -> pd.DataFrame:
@@ -74,20 +71,20 @@ def missing_shares(ds) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ov_table", "column", "ov_missing_pct"])
 
 
-def month_snapshot(ds, month: str) -> pd.DataFrame:
+def month_snapshot(ds, month: str, ladder: pd.DataFrame | None = None) -> pd.DataFrame:
     """Customers with a balance row at ``month``, with their balances and tier."""
     con = ds.connect()
     snapshot = con.execute(
-        "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [_month_end(month).date()]
+        "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [month_end(month).date()]
     ).df()
-    snapshot["tier"] = assign_tiers(snapshot["aum_total"]).astype(str)
+    snapshot["tier"] = assign_tiers(snapshot["aum_total"], ladder).astype(str)
     return snapshot
 
 
 def quality_checks(ds, month: str) -> pd.DataFrame:
     """Soft checks on the month's data: each row is a check, its result and pass/warn."""
     con = ds.connect()
-    month_end = _month_end(month).date()
+    last_day = month_end(month).date()
     checks: list[tuple[str, str, bool]] = []
 
     months = pd.to_datetime(pd.Series(ds.months()))
@@ -104,7 +101,7 @@ def quality_checks(ds, month: str) -> pd.DataFrame:
     parts = " + ".join(BALANCE_PARTS)
     worst = con.execute(
         f"SELECT coalesce(max(abs(aum_total - ({parts}))), 0) FROM monthly_balances WHERE month = ?",
-        [month_end],
+        [last_day],
     ).fetchone()[0]
     checks.append(("aum_equals_sum_of_parts", f"max difference {worst:,.2f} RMB", worst < 1.0))
 
@@ -112,7 +109,7 @@ def quality_checks(ds, month: str) -> pd.DataFrame:
         "SELECT CAST(count(*) AS BIGINT) FROM customers c WHERE c.open_date <= ? "
         "AND (c.close_date IS NULL OR c.close_date > ?) AND NOT EXISTS (SELECT 1 FROM "
         "monthly_balances b WHERE b.customer_id = c.customer_id AND b.month = ?)",
-        [month_end, month_end, month_end],
+        [last_day, last_day, last_day],
     ).fetchone()[0]
     checks.append(
         ("open_customers_have_balances", f"{open_without_row} without a row", open_without_row == 0)
@@ -133,18 +130,18 @@ def quality_checks(ds, month: str) -> pd.DataFrame:
 def portfolio_kpis(ds, month: str) -> list[dict]:
     """Headline figures of the book at ``month`` (panel mode), as KPI records."""
     con = ds.connect()
-    month_end = _month_end(month)
-    month_start = month_end.to_period("M").to_timestamp()
+    last_day = month_end(month)
+    month_start = last_day.to_period("M").to_timestamp()
     snapshot = month_snapshot(ds, month)
     held = con.execute(
         "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
         "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
         "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
-        [month_end.date(), month_end.date(), month_end.date()],
+        [last_day.date(), last_day.date(), last_day.date()],
     ).fetchone()[0]
     customers = ds.table("customers")
-    opened = customers["open_date"].between(month_start, month_end)
-    closed = customers["close_date"].between(month_start, month_end)
+    opened = customers["open_date"].between(month_start, last_day)
+    closed = customers["close_date"].between(month_start, last_day)
     active = len(snapshot)
     aum = snapshot["aum_total"]
     return [
@@ -170,10 +167,10 @@ def aum_by_tier(ds, month: str) -> pd.DataFrame:
     return summarise_tiers(snapshot["tier"], snapshot["aum_total"])
 
 
-def summarise_tiers(tiers: pd.Series, aum: pd.Series) -> pd.DataFrame:
+def summarise_tiers(tiers: pd.Series, aum: pd.Series, ladder: pd.DataFrame | None = None):
     """Customers, AUM, shares and average AUM per tier, in ladder order."""
     frame = pd.DataFrame({"tier": tiers.astype(str).to_numpy(), "aum": aum.to_numpy()})
-    ladder = tier_ladder()
+    ladder = tier_ladder() if ladder is None else ladder
     grouped = frame.groupby("tier")["aum"].agg(customers="size", aum="sum")
     grouped = (
         grouped.reindex(ladder["code"]).fillna(0).reset_index().rename(columns={"code": "tier"})
@@ -185,16 +182,24 @@ def summarise_tiers(tiers: pd.Series, aum: pd.Series) -> pd.DataFrame:
     return grouped
 
 
-def aum_composition(ds, month: str) -> pd.DataFrame:
-    """Share of each balance type in AUM per tier at ``month`` (rows sum to 1)."""
-    snapshot = month_snapshot(ds, month)
+def aum_composition(ds, month: str, ladder: pd.DataFrame | None = None):
+    """Share of each balance type in AUM per tier at ``month`` (rows sum to 1).
+
+    Flat mode has no balance parts: the result is :class:`~helpers.formatting.Skipped`.
+    """
+    if ds.mode == "flat":
+        return Skipped("ov_skip_composition_flat")
+    snapshot = month_snapshot(ds, month, ladder)
     sums = snapshot.groupby("tier")[BALANCE_PARTS].sum()
-    sums = sums.reindex([t for t in tier_ladder()["code"] if t in sums.index])
+    codes = (tier_ladder() if ladder is None else ladder)["code"]
+    sums = sums.reindex([t for t in codes if t in sums.index])
     return sums.div(sums.sum(axis=1).replace(0, np.nan), axis=0)
 
 
-def monthly_trend(ds) -> pd.DataFrame:
-    """Customers and total AUM per month over the whole window."""
+def monthly_trend(ds):
+    """Customers and total AUM per month over the whole window (flat mode: Skipped)."""
+    if ds.mode == "flat":
+        return Skipped("ov_skip_trend_flat")
     return (
         ds.connect()
         .execute(
@@ -209,15 +214,15 @@ def monthly_trend(ds) -> pd.DataFrame:
 def product_penetration(ds, month: str) -> pd.DataFrame:
     """Share of the month's active customers holding each catalogue product."""
     con = ds.connect()
-    month_end = _month_end(month).date()
+    last_day = month_end(month).date()
     holders = con.execute(
         "SELECT h.product, CAST(count(DISTINCT h.customer_id) AS BIGINT) AS holders "
         "FROM holdings h JOIN monthly_balances b ON b.customer_id = h.customer_id AND b.month = ? "
         "WHERE h.open_date <= ? AND (h.close_date IS NULL OR h.close_date > ?) GROUP BY 1",
-        [month_end, month_end, month_end],
+        [last_day, last_day, last_day],
     ).df()
     active = con.execute(
-        "SELECT CAST(count(*) AS BIGINT) FROM monthly_balances WHERE month = ?", [month_end]
+        "SELECT CAST(count(*) AS BIGINT) FROM monthly_balances WHERE month = ?", [last_day]
     ).fetchone()[0]
     catalogue = product_catalogue()[["code", "name_zh", "name_en"]]
     table = catalogue.merge(holders, left_on="code", right_on="product", how="left")
@@ -282,6 +287,7 @@ def _tier_names(codes, lang: str) -> list[str]:
     return [i18n.t(f"tier_{code}", lang) for code in codes]
 
 
+@skippable
 def plot_tier_bars(tier_table: pd.DataFrame, lang: str = "zh", ax=None):
     """Customers share and AUM share per tier, side by side: the pyramid in one chart."""
     import matplotlib.pyplot as plt
@@ -307,6 +313,7 @@ def plot_tier_bars(tier_table: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_composition(composition: pd.DataFrame, lang: str = "zh", ax=None):
     """Stacked shares of each balance type within each tier's AUM."""
     import matplotlib.pyplot as plt
@@ -323,6 +330,7 @@ def plot_composition(composition: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
     """Total AUM (bars, 亿元 / RMB 100m) and customers (line) per month."""
     import matplotlib.pyplot as plt
@@ -341,9 +349,13 @@ def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
-    """Share of customers holding each product."""
+    """Share of customers holding each product (Skipped when the data has no products)."""
     import matplotlib.pyplot as plt
+
+    if penetration.empty:
+        return Skipped("note_no_role", role="products")
 
     ax = ax or plt.subplots(figsize=(8, 4))[1]
     table = penetration.sort_values("penetration")
@@ -358,8 +370,14 @@ def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_value_distribution(
-    values: pd.Series, lang: str = "zh", sample_cap: int = 20000, seed: int = 0, ax=None
+    values: pd.Series,
+    lang: str = "zh",
+    sample_cap: int = 20000,
+    seed: int = 0,
+    ax=None,
+    ladder: pd.DataFrame | None = None,
 ):
     """Histogram of AUM on a log scale, with the tier boundaries marked; capped sample."""
     import matplotlib.pyplot as plt
@@ -368,7 +386,7 @@ def plot_value_distribution(
     clean = values.dropna()
     shown = clean.sample(n=min(sample_cap, len(clean)), random_state=seed) if len(clean) else clean
     ax.hist(np.log10(shown.clip(lower=1.0)), bins=50, color="#9BB7D4")
-    ladder = tier_ladder()
+    ladder = tier_ladder() if ladder is None else ladder
     colours = tier_palette(list(ladder["code"]))
     for code, lower in zip(ladder["code"][1:], ladder["lower"][1:], strict=True):
         ax.axvline(np.log10(lower), color=colours[code], linestyle="--")
@@ -407,6 +425,7 @@ def display_checks(checks: pd.DataFrame, lang: str) -> pd.DataFrame:
     return shown
 
 
+@skippable
 def display_tiers(tiers: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Tier table with tier names in the report's language."""
     shown = tiers.copy()
@@ -414,17 +433,20 @@ def display_tiers(tiers: pd.DataFrame, lang: str) -> pd.DataFrame:
     return shown
 
 
-def aum_values(ds, month: str | None) -> pd.Series | None:
-    """Customer AUM at ``month`` (panel) or the flat ``value`` role; None when unmapped."""
+def aum_values(ds, month: str | None):
+    """Customer AUM at ``month`` (panel) or the flat ``value`` role; Skipped when unmapped."""
     if ds.mode == "flat":
-        return ds.table("flat").get("value")
+        values = ds.table("flat").get("value")
+        return Skipped("note_no_role", role="value") if values is None else values
     return month_snapshot(ds, month)["aum_total"]
 
 
-def tier_summary(ds, month: str | None) -> pd.DataFrame | None:
-    """:func:`summarise_tiers` on the month's AUM; None when the dataset has no values."""
+def tier_summary(ds, month: str | None, ladder: pd.DataFrame | None = None):
+    """:func:`summarise_tiers` on the month's AUM; Skipped when the dataset has no values."""
     values = aum_values(ds, month)
-    return None if values is None else summarise_tiers(assign_tiers(values), values)
+    if isinstance(values, Skipped):
+        return values
+    return summarise_tiers(assign_tiers(values, ladder), values, ladder)
 
 
 def penetration(ds, month: str | None) -> pd.DataFrame:

@@ -8,17 +8,15 @@ probabilities with the covariates frozen at assignment.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from helpers.synth.model import ACTIVE, CAMPAIGN
 
-if TYPE_CHECKING:
-    from helpers.synth.simulation import BankSimulation
+# Each function takes the running ``helpers.synth.simulation.BankSimulation`` (``simulation``),
+# which calls them; importing it here would make the two modules import each other.
 
 
-def assign_campaign(simulation: BankSimulation, t: int) -> None:
+def assign_campaign(simulation, t: int) -> None:
     """Pick at-risk customers at month-end c and randomise them in blocks of three."""
     rng = simulation.rng
     horizon = CAMPAIGN["horizon_months"]
@@ -105,7 +103,7 @@ def assign_campaign(simulation: BankSimulation, t: int) -> None:
     }
 
 
-def randomise(simulation: BankSimulation, chosen: np.ndarray, t: int) -> np.ndarray:
+def randomise(simulation, chosen: np.ndarray, t: int) -> np.ndarray:
     """Permute the three arms within each block; re-randomise until the arms balance.
 
     Re-randomisation (Morgan and Rubin, 2012) keeps the first of up to 200 blocked draws
@@ -139,7 +137,7 @@ def randomise(simulation: BankSimulation, chosen: np.ndarray, t: int) -> np.ndar
     return best.astype(np.int8)
 
 
-def campaign_outcome(simulation: BankSimulation, t: int, aum: np.ndarray) -> None:
+def campaign_outcome(simulation, t: int, aum: np.ndarray) -> None:
     rows = simulation.campaign_rows
     chosen, arms = rows["customer_index"], rows["arm"]
     horizon = CAMPAIGN["horizon_months"]

@@ -1,4 +1,4 @@
-"""Behavioural clustering of customers. Part of :mod:`helpers.tiering` (re-exported there).
+"""Behavioural clustering of customers. Part of :mod:`helpers.tiering`.
 
 Method: log1p for non-negative skewed features (money, counts), 1st/99th percentile clipping
 for the others (trends), standard scaling, mini-batch k-means (scales to millions of rows),
