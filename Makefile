@@ -18,9 +18,6 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	# Public test data (tests/test_propensity_public.py): the ISLP wheel ships Caravan.csv; its own
-	# dependencies (torch and more) are not needed to read a CSV, hence --no-deps.
-	$(PY) -m pip install --quiet --no-deps "islp>=0.6,<1"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (fishpond)" >/dev/null
 	touch $(STAMP)
 
@@ -38,12 +35,14 @@ test: setup ## Run the whole test suite (unit, ground truth, notebooks, browser,
 	@# nbval runs the notebooks in order, as a learner would: 05 reads what 00-04 wrote.
 	$(PY) -m pytest --nbval-lax notebooks
 
-test-fast: setup ## Unit tests only (skips notebook runs and browser checks)
-	$(PY) -m pytest -m "not slow and not browser" tests
+test-fast: setup ## Unit tests only, under a minute (skips notebook runs, browser checks, model recovery)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow and not browser" tests
 
-lint: setup ## Ruff lint and format check of src, tests and notebooks
+lint: setup ## Ruff lint and format check (Python and notebooks), import layers, notebooks stripped
 	$(VENV)/bin/ruff check src tests notebooks benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests notebooks benchmarks
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/nbstripout --verify --keep-id --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution" notebooks/*.ipynb
 
 reports: setup ## Produce the monthly report pack from the bundled sample into reports/YYYY-MM/ (MONTH=, JOBS=)
 	$(VENV)/bin/fishpond run --jobs $(or $(JOBS),1) $(if $(MONTH),--month $(MONTH))

@@ -105,11 +105,15 @@ def test_discovery_orders_by_name_with_summary_last(tmp_path):
 def test_declared_parameters_survive_equals_sign_in_comments():
     # Papermill's own parser drops `dataset = ""  # ...; "" = the bundled sample`.
     declared = parameters.declared_parameters(FIXTURES / "ok_report.ipynb")
-    assert declared == ["dataset", "month", "lang", "artifacts_dir", "branch_id", "horizon"]
+    assert declared == [
+        "dataset", "month", "lang", "artifacts_dir", "campaign_id", "churn_horizon_months"
+    ]  # fmt: skip
     chosen = runner.notebook_parameters(
-        FIXTURES / "ok_report.ipynb", {"month": MONTH}, {"branch_id": "001", "not_there": 1}
+        FIXTURES / "ok_report.ipynb",
+        {"month": MONTH},
+        {"common": {"churn_horizon_months": 3, "seed": 1}, "ok_report": {"campaign_id": "001"}},
     )
-    assert chosen == {"month": MONTH, "branch_id": "001"}
+    assert chosen == {"month": MONTH, "campaign_id": "001", "churn_horizon_months": 3}
 
 
 def test_params_file_must_be_a_mapping(tmp_path):
@@ -117,6 +121,14 @@ def test_params_file_must_be_a_mapping(tmp_path):
     bad.write_text("- 1\n- 2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="expected a YAML mapping"):
         runner.load_extra_parameters(bad)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("churn_horizon_months: 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="churn_horizon_months must be a block"):
+        runner.load_extra_parameters(flat)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("common: [1, 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        runner.load_extra_parameters(broken)
     with pytest.raises(ValueError, match="file not found"):
         runner.load_extra_parameters(tmp_path / "missing.yaml")
 
@@ -157,7 +169,10 @@ def test_one_line_error_strips_colour_and_traceback():
 @pytest.mark.slow
 def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text('branch_id: "001"\nhorizon: 12\nnot_declared: x\n', encoding="utf-8")
+    params.write_text(
+        'common:\n  churn_horizon_months: 12\n  seed: 7\nok_report:\n  campaign_id: "001"\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "reports" / MONTH
     result = _run(out, ["ok_report", "foreign_kernel"], params=params)
 
@@ -173,8 +188,8 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
 
     seen = json.loads((out / "artifacts" / "params_ok_report.json").read_text(encoding="utf-8"))
     assert seen["month"] == ["str", MONTH]
-    assert seen["branch_id"] == ["str", "001"]  # a string id keeps its leading zeros
-    assert seen["horizon"] == ["int", 12]
+    assert seen["campaign_id"] == ["str", "001"]  # a string id keeps its leading zeros
+    assert seen["churn_horizon_months"] == ["int", 12]
     assert seen["lang"] == ["str", "zh"]
     assert seen["dataset"] == ["str", str(fake_dataset.spec)]
     assert Path(seen["artifacts_dir"][1]).name == "artifacts"
@@ -189,9 +204,8 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
     assert manifest["ok"] is True
     assert manifest["month"] == MONTH
     assert manifest["parameters"]["extra"] == {
-        "branch_id": "001",
-        "horizon": 12,
-        "not_declared": "x",
+        "common": {"churn_horizon_months": 12, "seed": 7},
+        "ok_report": {"campaign_id": "001"},
     }
     assert manifest["dataset"]["fingerprint"] == fake_dataset.fingerprint
     assert manifest["dataset"]["name"] == "假数据 fake"
@@ -210,8 +224,8 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
 
     executed = nbformat.read(out / "executed" / "ok_report.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and 'branch_id = "001"' in injected[0].source
-    assert "not_declared" not in injected[0].source
+    assert len(injected) == 1 and 'campaign_id = "001"' in injected[0].source
+    assert "seed" not in injected[0].source  # a pack value reaches only notebooks that take it
     assert executed.metadata["kernelspec"]["name"] == "fishpond"
 
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -526,7 +540,7 @@ def test_not_applicable_with_a_real_dataset_lacking_roles(tmp_path):
 
 
 @pytest.mark.slow
-def test_summary_runs_after_the_others_and_is_listed_first(fake_dataset, tmp_path):
+def test_summary_runs_after_its_upstream_and_is_listed_first(fake_dataset, tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     shutil.copy(FIXTURES / "ok_report.ipynb", folder / "01_report.ipynb")
@@ -539,6 +553,7 @@ def test_summary_runs_after_the_others_and_is_listed_first(fake_dataset, tmp_pat
             'assert Path(artifacts_dir, "foreign_kernel.json").exists(), "ran too early"'
         )
     ]
+    summary.metadata["fishpond"] = {"requires": [], "upstream": ["01_report", "02_other"]}
     nbformat.write(summary, folder / f"{runner.SUMMARY_NOTEBOOK}.ipynb")
     result = runner.run_pack(
         out=tmp_path / MONTH, notebooks_dir=folder, jobs=2, progress_stream=io.StringIO()
@@ -590,3 +605,51 @@ def entry_total(manifest: dict) -> float:
     return sum(entry["duration_seconds"] for entry in manifest["notebooks"]) - 0.1 * len(
         manifest["notebooks"]
     )
+
+
+@pytest.mark.slow
+def test_a_reader_waits_for_its_upstream_with_two_jobs(fake_dataset, tmp_path):
+    """With --jobs 2 a notebook that declares an upstream starts only after it finished.
+
+    The writer sleeps before writing; without the upstream rule both start together and the
+    reader finds nothing. Repeated so a lucky ordering cannot pass it."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    writer = nbformat.read(FIXTURES / "raises.ipynb", as_version=4)
+    writer.cells = writer.cells[:3] + [
+        nbformat.v4.new_code_cell(
+            "import time\nfrom pathlib import Path\n\ntime.sleep(3)\n"
+            'Path(artifacts_dir, "written.txt").write_text(month)'
+        )
+    ]
+    nbformat.write(writer, folder / "01_writer.ipynb")
+    reader = nbformat.read(FIXTURES / "raises.ipynb", as_version=4)
+    reader.cells = reader.cells[:3] + [
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n\n"
+            'assert Path(artifacts_dir, "written.txt").read_text() == month, "ran too early"'
+        )
+    ]
+    reader.metadata["fishpond"] = {"requires": [], "upstream": ["01_writer"]}
+    nbformat.write(reader, folder / "00_reader.ipynb")  # sorts first: only the rule delays it
+    for attempt in range(2):
+        result = runner.run_pack(
+            out=tmp_path / f"run{attempt}" / MONTH,
+            notebooks_dir=folder,
+            jobs=2,
+            progress_stream=io.StringIO(),
+        )
+        failed = {e["notebook"]: e["error"] for e in result.manifest["notebooks"] if e["error"]}
+        assert result.ok, failed
+
+
+def test_upstream_cycles_are_refused(tmp_path):
+    for name, upstream in [("a", ["b"]), ("b", ["a"]), ("c", [])]:
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["fishpond"] = {"upstream": upstream}
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    paths_ = sorted(tmp_path.glob("*.ipynb"))
+    with pytest.raises(ValueError, match="cycle among"):
+        runner.run_order(paths_)
+    (tmp_path / "a.ipynb").unlink()
+    assert [p.stem for p in runner.run_order(sorted(tmp_path.glob("*.ipynb")))] == ["b", "c"]

@@ -75,11 +75,7 @@ from dataset_fixtures import (  # noqa: E402
     write_spec,
 )
 
-from helpers.data import (
-    DatasetSpecError,
-    load_dataset,
-    load_spec,  # noqa: E402
-)
+from helpers.data import DatasetSpecError, load_dataset, load_spec  # noqa: E402
 from helpers.paths import SAMPLE_FLAT_SPEC, SAMPLE_SPEC  # noqa: E402
 
 

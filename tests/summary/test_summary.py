@@ -1,6 +1,7 @@
 """Monthly summary from hand-made artifacts: numbers, deltas, findings, missing upstream."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -50,7 +51,8 @@ def test_previous_pack_is_found_beside_a_finished_or_building_pack(packs, tmp_pa
     building.mkdir(parents=True)
     assert summary.previous_artifacts(building, "2026-10") == previous.resolve()
     assert summary.previous_artifacts(current, "2026-03") is None
-    assert summary.previous_month("2026-01") == "2025-12"
+    assert summary.previous_artifacts(current, "2026-10", "/elsewhere") == Path("/elsewhere")
+    assert summary.previous_artifacts(current, None) is None
 
 
 def test_summary_table_values_and_changes(packs):
@@ -70,14 +72,13 @@ def test_findings_are_written_from_the_numbers(packs):
     current, previous = packs
     table = summary.summary_table(summary.read_kpis(current), summary.read_kpis(previous), "zh")
     statuses = [summary.UpstreamStatus("03_cross_sell_propensity", "not_applicable", "products")]
-    sentences = summary.findings(table, statuses, "zh")
-    text = "\n".join(sentences)
+    text = "\n".join(summary.findings(table, statuses, "zh").items)
     assert "1,100" in text and "增加 10.0%" in text  # 1,100 vs 1,000
     assert "户均 200,000" in text
     assert "5.0%" in text and "11,000,000" in text
     assert "没有覆盖成本" in text  # ROI -25%
     assert "03_cross_sell_propensity 不适用" in text
-    english = "\n".join(summary.findings(table, [], "en"))
+    english = "\n".join(summary.findings(table, [], "en").items)
     assert "up 10.0%" in english and "did not pay" in english
 
 

@@ -71,6 +71,20 @@ def notebook_upstream(notebook_path: str | Path) -> list[str]:
     return [str(name) for name in upstream]
 
 
+def _declared_or_none(path: Path) -> set[str]:
+    try:
+        return set(declared_parameters(path))
+    except Exception:  # an unreadable notebook fails on its own when the runner reaches it
+        return set()
+
+
+def _upstream_or_none(path: Path) -> list[str]:
+    try:
+        return notebook_upstream(path)
+    except Exception:  # an unreadable notebook fails on its own when the runner reaches it
+        return []
+
+
 def run_order(notebooks: list[Path]) -> list[Path]:
     """Notebooks in an order where each comes after the upstream notebooks it reads.
 
@@ -84,7 +98,7 @@ def run_order(notebooks: list[Path]) -> list[Path]:
     """
     by_name = {path.stem: path for path in notebooks}
     needs = {
-        name: [u for u in notebook_upstream(path) if u in by_name] for name, path in by_name.items()
+        name: [u for u in _upstream_or_none(path) if u in by_name] for name, path in by_name.items()
     }
     ordered: list[str] = []
     while len(ordered) < len(by_name):
@@ -164,7 +178,9 @@ def check_extra_parameters(extras: dict[str, dict[str, Any]], notebooks: list[Pa
     from difflib import get_close_matches
 
     known = registry()
-    declared = {path.stem: set(declared_parameters(path)) for path in notebooks}
+    if not extras:
+        return []
+    declared = {path.stem: _declared_or_none(path) for path in notebooks}
     problems: list[str] = []
     for block, values in extras.items():
         if block != "common" and block not in declared:

@@ -400,9 +400,10 @@ def run_pack(
                 "timeout": timeout,
                 "page": page,
                 "threads": thread_limit(jobs) if jobs > 1 else None,
-                "upstream": notebook_upstream(notebook),
+                "upstream": [],
             }
             try:
+                task["upstream"] = notebook_upstream(notebook)
                 missing = sorted(set(notebook_requirements(notebook)) - info.roles)
                 if not missing:
                     task["parameters"] = notebook_parameters(notebook, core, extras)

@@ -4,7 +4,7 @@ Each check recomputes the right answer from the same objects the notebook built 
 evaluation, the targeting mix, the value-by-budget curve, the plan), so nothing is hard-coded
 and the checks stay right for any dataset, month, budget or channel. A check passes with
 "skipped" when the data makes its exercise inapplicable (planner mode has no campaign to
-evaluate; an empty plan has nothing to cost), and never raises for a wrong, odd or missing
+evaluate; an empty plan has nothing to cost; a ``Skipped`` step counts as missing), and never raises for a wrong, odd or missing
 answer. Common slips (a positive difference taken for proof, average ROI instead of the
 return on the extra spend, the old contact cost left in) get their own hint.
 
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.formatting import is_skipped
 from helpers.course.checks import CheckResult, check
 from helpers.course.checks import as_number as _as_number
 from helpers.course.checks import is_number as _is_number
@@ -73,15 +74,15 @@ def check_retention_claim_effect(
     Parameters
     ----------
     answer : the learner's list of offer codes, ``[]`` when no offer can be claimed.
-    evaluation : the notebook's ``evaluation`` (``rr.evaluate_campaign``), ``None`` in planner
-        mode.
+    evaluation : the notebook's ``evaluation`` (``retention.evaluate``); a ``Skipped`` (or
+        ``None``) in planner mode.
     metric : the outcome whose interval is read.
 
     An offer counts only when its whole confidence interval lies above zero (``ci_low > 0``);
     a positive difference whose interval crosses zero is not evidence. Order does not matter.
     """
     exercise = "04-1"
-    if evaluation is None or evaluation.empty:
+    if evaluation is None or is_skipped(evaluation) or evaluation.empty:
         return _skip(
             exercise,
             lang,
@@ -153,14 +154,15 @@ def check_retention_sure_things(
     Parameters
     ----------
     answer : the learner's expected count (a rounded whole number is accepted).
-    mix : the notebook's ``mix`` (``up.targeting_mix_by_offer``), ``None`` in planner mode.
+    mix : the notebook's ``mix`` (``retention.campaign_targeting_mix``); a ``Skipped`` (or
+        ``None``) in planner mode.
     offer : the offer whose rows are read.
     strategy : the targeting rule (``"risk"``: highest churn risk first).
 
     Sure things would have stayed without the offer: every RMB spent on them is wasted.
     """
     exercise = "04-2"
-    if mix is None or mix.empty:
+    if mix is None or is_skipped(mix) or mix.empty:
         return _skip(
             exercise,
             lang,
@@ -243,7 +245,7 @@ def check_retention_stop_budget(
     exercise teaches to decide on the marginal return.
     """
     exercise = "04-3"
-    if curve is None or curve.empty or not (curve["contacts"] > 0).any():
+    if curve is None or is_skipped(curve) or curve.empty or not (curve["contacts"] > 0).any():
         return _skip(
             exercise,
             lang,
@@ -314,7 +316,13 @@ def check_retention_visit_break_even(
     ``u x sum(CLV) = sum(cost)``; with visits each cost is ``cost - contact_cost + visit_cost``.
     """
     exercise = "04-4"
-    if plan is None or plan.empty or visit_cost is None or float(plan["clv"].sum()) <= 0:
+    if (
+        plan is None
+        or is_skipped(plan)
+        or plan.empty
+        or visit_cost is None
+        or float(plan["clv"].sum()) <= 0
+    ):
         return _skip(
             exercise,
             lang,

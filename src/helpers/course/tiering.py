@@ -4,7 +4,8 @@ Each check recomputes the expected answer from the same objects the notebook bui
 the ladder, the fish-pond grid, the migration, the AUM bridge), so nothing is hard-coded and the
 checks stay right for any dataset, month or ``tier_thresholds``. A check passes with "skipped"
 when the data makes its exercise inapplicable (flat data has no migration or bridge; a minimal
-extract has no fish-pond grid), and never raises for a wrong, odd or missing answer.
+extract has no fish-pond grid: the notebook's object is then ``None`` or a
+:class:`~helpers.formatting.Skipped`), and never raises for a wrong, odd or missing answer.
 
 Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_tiering_...``.
 """
@@ -23,6 +24,7 @@ from helpers.course.checks import is_number as _is_number
 from helpers.course.checks import say as _say  # shared helpers
 from helpers.course.checks import share_problem as _share_problem
 from helpers.course.checks import skip as _skip
+from helpers.formatting import is_skipped
 
 __all__ = [
     "check_tiering_threshold_move",
@@ -81,7 +83,8 @@ def check_tiering_threshold_move(
     exercise = "01-1"
     codes = ladder["code"].tolist()
     if (
-        "basis_value" not in frame
+        is_skipped(frame)
+        or "basis_value" not in frame
         or frame["basis_value"].notna().sum() == 0
         or tier not in codes
         or codes.index(tier) == 0
@@ -141,10 +144,11 @@ def check_tiering_rm_customers(
     Parameters
     ----------
     answer : the learner's count.
-    grid : the notebook's ``grid`` (``tiering.fishpond_grid``), ``None`` when it was skipped.
+    grid : the notebook's ``grid`` (``tiering.fishpond``), ``None`` or Skipped when it was
+        skipped.
     """
     exercise = "01-2"
-    if grid is None or not {"coverage", "customers"} <= set(grid.columns):
+    if grid is None or is_skipped(grid) or not {"coverage", "customers"} <= set(grid.columns):
         return _skip(
             exercise,
             lang,
@@ -180,14 +184,14 @@ def check_tiering_downgrade_share(
     Parameters
     ----------
     answer : the learner's share (0 to 1).
-    migration : the notebook's ``migration`` (``tiering.tier_migration``), ``None`` without
-        monthly history.
+    migration : the notebook's ``migration`` (``tiering.monthly_migration``), ``None`` or
+        Skipped without monthly history.
     tier : the tier whose row of the migration matrix is read.
 
     Customers who left the book are not downgrades: they are the ``churned`` column.
     """
     exercise = "01-3"
-    if migration is None:
+    if migration is None or is_skipped(migration):
         return _skip(
             exercise,
             lang,
@@ -236,12 +240,13 @@ def check_tiering_bridge_driver(
     Parameters
     ----------
     answer : the learner's step code: ``new``, ``up``, ``down``, ``stay`` or ``churned``.
-    bridge : the notebook's ``bridge`` (``tiering.aum_bridge``), ``None`` without history.
+    bridge : the notebook's ``bridge`` (``tiering.aum_bridge``), ``None`` or Skipped without
+        history.
 
     When two steps tie for the largest amount, either is right.
     """
     exercise = "01-4"
-    if bridge is None:
+    if bridge is None or is_skipped(bridge):
         return _skip(
             exercise,
             lang,

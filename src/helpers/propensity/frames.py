@@ -21,6 +21,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from helpers.config import assign_tiers
 from helpers.features import build_abt
 
 HELD_PREFIX = "held_"
@@ -55,12 +56,21 @@ def shift_month(month: str, months: int) -> str:
     return str(period)
 
 
-def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
+def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladder=None):
     """Training and scoring frames for the propensity models.
 
     Panel mode: training ABT at ``month - horizon`` (its ``took_<product>`` labels cover
     ``(month - horizon, month]``, all inside the data) and scoring ABT at ``month``.
     Flat mode: the flat customer table for both (cross-sectional targets).
+
+    Parameters
+    ----------
+    churn : helpers.config.ChurnDefinition, optional
+        The pack's churn definition (``ctx.churn``): who is still a customer at the as-of
+        month. Default: :class:`helpers.config.ChurnDefinition`'s defaults.
+    ladder : DataFrame, optional
+        The pack's tier ladder (``ctx.ladder``): ``tier`` is assigned from ``aum`` on it (a flat
+        table's own mapped tier column is kept). Default: the bundled ladder.
 
     Returns
     -------
@@ -73,8 +83,11 @@ def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
         When the data do not reach back to the training month.
     """
 
+    kwargs = {} if churn is None else {"churn": churn}
     if ds.mode == "flat":
-        frame = build_abt(ds, as_of=None, horizon=horizon)
+        frame = build_abt(ds, as_of=None, horizon=horizon, **kwargs)
+        if "tier" not in ds.table("flat").columns:
+            frame = _on_ladder(frame, ladder)
         return frame, frame, None
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month, not {horizon}")
@@ -86,10 +99,16 @@ def propensity_frames(ds, month: str, horizon: int = 6, churn=None):
             f"but the data cover {months[0]} to {months[-1]}: choose a later month or a "
             "shorter horizon"
         )
-    kwargs = {} if churn is None else {"churn": churn}
     train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
     score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
-    return train, score, train_month
+    return _on_ladder(train, ladder), _on_ladder(score, ladder), train_month
+
+
+def _on_ladder(frame: pd.DataFrame, ladder: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with ``tier`` assigned from ``aum`` on ``ladder`` (unchanged without one)."""
+    if ladder is None or "aum" not in frame.columns:
+        return frame
+    return frame.assign(tier=assign_tiers(frame["aum"], ladder))
 
 
 # ============================================================================ features

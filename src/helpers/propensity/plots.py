@@ -22,10 +22,16 @@ def _axes(ax, size=(8, 4.5)):
     return ax if ax is not None else plt.subplots(figsize=size)[1]
 
 
-def plot_penetration(penetration: pd.DataFrame, tier_names: dict | None = None, lang="zh", ax=None):
-    """Heatmap of the share of customers holding each product, by tier (rows) and overall."""
+def plot_penetration(penetration: pd.DataFrame, tier_names=None, lang="zh", ax=None):
+    """Heatmap of the share of customers holding each product, by tier (rows) and overall.
+
+    ``tier_names`` maps tier codes to row labels: a dict, or the pack's tier ladder
+    (``ctx.ladder``, its ``name_zh`` / ``name_en`` in ``lang``); codes are shown otherwise.
+    """
     import seaborn as sns
 
+    if isinstance(tier_names, pd.DataFrame):
+        tier_names = dict(zip(tier_names["code"], tier_names[f"name_{lang}"], strict=True))
     table = penetration.set_index("tier").drop(columns="customers")
     table.index = [
         i18n.t("ps_all_customers", lang) if tier == "all" else (tier_names or {}).get(tier, tier)

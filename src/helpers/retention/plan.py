@@ -3,7 +3,7 @@
 The notebook-sized steps of ``04_retention_roi`` that turn uplift and customer value into a
 contact plan: check the parameters, pick the candidates the uplift model may be applied to,
 attach CLV and churn risk, select the plan under a budget and RM capacity, write the RM target
-list and the KPIs. Re-exported by :mod:`helpers.retention.roi`.
+list and the KPIs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from helpers.config import assign_tiers
 from helpers.features import build_abt
+from helpers.formatting import Skipped, kpi
 from helpers.retention.targeting import budget_curve, greedy_targets
 
 BALANCE_COVARIATES = (
@@ -88,20 +90,29 @@ def attach_value(frame: pd.DataFrame, clv_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def next_campaign_candidates(
-    ds, month: str | None, clv_table: pd.DataFrame, share: float = 0.3, churn=None
+    ds,
+    month: str | None,
+    clv_table: pd.DataFrame,
+    share: float = 0.3,
+    churn=None,
+    margin_scale: float = 1.0,
+    ladder: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Customers to consider for the next campaign: the ``share`` at highest churn risk.
 
     The uplift models learn from the last campaign, which (like most retention campaigns)
     contacted the customers at highest risk; scoring far outside that population would be
-    extrapolation, so candidates are chosen the same way. Panel: ABT at ``month``; flat: the
-    customers who have not churned.
+    extrapolation, so candidates are chosen the same way. Panel: ABT at ``month`` (tiers on
+    the pack's ``ladder`` when given); flat: the customers who have not churned. ``clv`` is
+    multiplied by ``margin_scale`` (the bank's margins against the catalogue's).
     """
 
     abt = build_abt(ds, month, churn=churn) if ds.mode == "panel" else build_abt(ds)
     if ds.mode == "flat" and "event" in abt.columns:
         abt = abt[~abt["event"].astype(bool)]
-    candidates = attach_value(abt, clv_table)
+    if ladder is not None and ds.mode == "panel" and "aum" in abt.columns:
+        abt["tier"] = assign_tiers(abt["aum"], ladder)
+    candidates = attach_value(abt, clv_table.assign(clv=clv_table["clv"] * margin_scale))
     keep = int(np.ceil(share * len(candidates)))
     order = np.argsort(-candidates["p_churn_h"].to_numpy(), kind="stable")[:keep]
     return candidates.iloc[order].reset_index(drop=True)
@@ -132,32 +143,37 @@ def budget_grid(budget: float, best: pd.DataFrame | None = None, steps: int = 8)
     return np.linspace(upper / steps, upper, steps)
 
 
-def capacity_arguments(rows: pd.DataFrame, rm_capacity: int, group: str = "rm_id"):
+def capacity_arguments(rows: pd.DataFrame, contacts_per_rm: int, group: str = "rm_id"):
     """``(capacity, group)`` for the targeting functions: per-RM limit, or none.
 
-    ``rm_capacity`` <= 0, or no ``rm_id`` column (a flat table), means no capacity limit.
+    ``contacts_per_rm`` <= 0, or no ``rm_id`` column (a flat table), means no capacity limit.
     """
-    if rm_capacity and rm_capacity > 0 and group in rows.columns and rows[group].notna().any():
-        return int(rm_capacity), rows[group].to_numpy(dtype=object)
+    if (
+        contacts_per_rm
+        and contacts_per_rm > 0
+        and group in rows.columns
+        and rows[group].notna().any()
+    ):
+        return int(contacts_per_rm), rows[group].to_numpy(dtype=object)
     return None, None
 
 
-def select_plan(best: pd.DataFrame, budget: float, rm_capacity: int = 0) -> pd.DataFrame:
+def select_plan(best: pd.DataFrame, budget: float, contacts_per_rm: int = 0) -> pd.DataFrame:
     """Greedy plan for the recommended options: rows of ``best`` to contact, best first.
 
-    ``rm_capacity`` > 0 limits contacts per RM (customers without an RM, served by the call
+    ``contacts_per_rm`` > 0 limits contacts per RM (customers without an RM, served by the call
     centre, are not limited); 0 means no capacity limit.
     """
     plan = best[best["recommended"]].reset_index(drop=True)
-    capacity, groups = capacity_arguments(plan, rm_capacity)
+    capacity, groups = capacity_arguments(plan, contacts_per_rm)
     chosen = greedy_targets(plan["net_value"], plan["cost"], budget, capacity, groups)
     return plan[chosen].sort_values("net_value", ascending=False, ignore_index=True)
 
 
-def plan_budget_curve(best: pd.DataFrame, budgets, rm_capacity: int = 0) -> pd.DataFrame:
+def plan_budget_curve(best: pd.DataFrame, budgets, contacts_per_rm: int = 0) -> pd.DataFrame:
     """:func:`budget_curve` of the recommended options under the same RM capacity."""
     plan = best[best["recommended"]].reset_index(drop=True)
-    capacity, groups = capacity_arguments(plan, rm_capacity)
+    capacity, groups = capacity_arguments(plan, contacts_per_rm)
     return budget_curve(plan["gross_value"], plan["cost"], budgets, capacity, groups)
 
 
@@ -184,40 +200,34 @@ def target_list(plan: pd.DataFrame, ds, candidates: pd.DataFrame, size: int = 50
 
 
 def retention_kpis(
-    value: pd.DataFrame | None,
-    evaluation: pd.DataFrame | None,
+    value: pd.DataFrame | Skipped | None,
+    evaluation: pd.DataFrame | Skipped | None,
     plan: pd.DataFrame,
-    contact_cost: float,
-) -> dict:
-    """KPIs of the notebook, as ``ctx.save_kpis`` records (last campaign and next plan).
+) -> list[dict]:
+    """KPIs of the notebook as :func:`helpers.formatting.kpi` records (last campaign, next plan).
 
-    The last campaign's KPIs are None in planner mode (no campaign measured).
+    The last campaign's KPIs are None in planner mode (``value`` and ``evaluation`` skipped).
     """
     campaign_roi_value = kept = kept_aum = None
-    if value is not None and len(value):
+    if isinstance(value, pd.DataFrame) and len(value):
         spend = value["spend"].sum()
         campaign_roi_value = float((value["value"].sum() - spend) / spend) if spend > 0 else None
         kept = float(value["incremental_retained"].sum())
-    if evaluation is not None and (evaluation["metric"] == "aum_after").any():
+    if isinstance(evaluation, pd.DataFrame) and (evaluation["metric"] == "aum_after").any():
         aum = evaluation[evaluation["metric"] == "aum_after"]
         kept_aum = float((aum["difference"] * aum["n_treated"]).sum())
     spend_next = float(plan["cost"].sum())
     net_next = float(plan["net_value"].sum())
-    return {
-        "campaign_roi": {"value": campaign_roi_value, "unit": "ratio", "headline": True},
-        "rr_kpi_incremental_retained": {"value": kept, "unit": "count"},
-        "rr_kpi_incremental_aum": {"value": kept_aum, "unit": "rmb"},
-        "next_campaign_value": {"value": net_next, "unit": "rmb", "headline": True},
-        "rr_kpi_next_roi": {
-            "value": net_next / spend_next if spend_next > 0 else None,
-            "unit": "ratio",
-        },
-        "rr_kpi_next_contacts": {"value": int(len(plan)), "unit": "count"},
-        "rr_kpi_break_even_uplift": {
-            "value": float(plan["cost"].sum() / plan["clv"].sum()) if len(plan) else None,
-            "unit": "pct",
-        },
-    }
+    break_even = float(plan["cost"].sum() / plan["clv"].sum()) if len(plan) else None
+    return [
+        kpi("campaign_roi", campaign_roi_value, "ratio", headline=True),
+        kpi("rr_kpi_incremental_retained", kept, "count"),
+        kpi("rr_kpi_incremental_aum", kept_aum, "rmb"),
+        kpi("next_campaign_value", net_next, "rmb", headline=True),
+        kpi("rr_kpi_next_roi", net_next / spend_next if spend_next > 0 else None, "ratio"),
+        kpi("rr_kpi_next_contacts", int(len(plan)), "count"),
+        kpi("rr_kpi_break_even_uplift", break_even, "pct"),
+    ]
 
 
 def aum_kept_ratio(frame: pd.DataFrame, cap: float = 3.0) -> pd.Series:

@@ -1,7 +1,8 @@
 """Charts for notebook 04_retention_roi. Each takes ``ax=None`` and returns the Axes.
 
 Labels come from ``helpers.i18n`` (``locales/retention.yaml``); call
-``helpers.plotting.set_theme()`` first so Chinese renders.
+``helpers.plotting.set_theme()`` first so Chinese renders (``notebook.start`` does). Every
+chart passes a :class:`~helpers.formatting.Skipped` input on (``skippable``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pandas as pd
 
 from helpers import formatting as reporting
 from helpers import i18n
+from helpers.formatting import skippable
 from helpers.plotting import rmb_formatter, sample_note
 
 STRATEGY_COLOURS = {"uplift": "#4C78A8", "risk": "#F58518", "random": "#9D9D9D"}
@@ -36,6 +38,7 @@ def offer_label(offer: str, lang: str = "zh") -> str:
     return offer if text == key else text
 
 
+@skippable
 def plot_effects(evaluation: pd.DataFrame, metric: str = "retained", lang: str = "zh", ax=None):
     """Forest plot: each offer's effect vs control with its confidence interval."""
     ax = _axes(ax, (7, 2.5))
@@ -64,6 +67,7 @@ def plot_effects(evaluation: pd.DataFrame, metric: str = "retained", lang: str =
     return ax
 
 
+@skippable
 def plot_balance(smd: pd.DataFrame, threshold: float = 0.1, lang: str = "zh", ax=None):
     """Love plot: standardised mean difference of each covariate, per offer."""
     pivot = smd.pivot_table(index="covariate", columns="offer", values="smd", aggfunc="first")
@@ -87,6 +91,7 @@ def plot_balance(smd: pd.DataFrame, threshold: float = 0.1, lang: str = "zh", ax
     return ax
 
 
+@skippable
 def plot_qini(curves: pd.DataFrame, offer: str = "", shown: int = 0, total: int = 0,
               lang: str = "zh", ax=None):  # fmt: skip
     """Qini curves of several scores with bootstrap bands, against random targeting."""
@@ -109,6 +114,7 @@ def plot_qini(curves: pd.DataFrame, offer: str = "", shown: int = 0, total: int 
     return ax
 
 
+@skippable
 def plot_uplift_deciles(table: pd.DataFrame, offer: str = "", lang: str = "zh", ax=None):
     """Observed vs predicted uplift by decile of predicted uplift (1 = highest)."""
     ax = _axes(ax)
@@ -127,6 +133,7 @@ def plot_uplift_deciles(table: pd.DataFrame, offer: str = "", lang: str = "zh", 
     return ax
 
 
+@skippable
 def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
     """Stacked bars: expected response types among the customers each strategy contacts."""
     ax = _axes(ax, (8, 0.45 * len(mix) + 1.8))
@@ -152,6 +159,7 @@ def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_budget_curve(curve: pd.DataFrame, chosen_budget: float | None = None, lang: str = "zh",
                       ax=None):  # fmt: skip
     """Expected net value (bars) and ROI (line) of the greedy plan at each budget."""
@@ -172,6 +180,7 @@ def plot_budget_curve(curve: pd.DataFrame, chosen_budget: float | None = None, l
     return ax
 
 
+@skippable
 def plot_tornado(table: pd.DataFrame, lang: str = "zh", ax=None):
     """Tornado chart: campaign ROI when one assumption moves to its low / high value."""
     ax = _axes(ax, (7, 3))
@@ -195,6 +204,51 @@ def plot_tornado(table: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+VALUE_PREFIXES = {
+    "offer": "rr_offer_",
+    "best_offer": "rr_offer_",
+    "arm": "rr_offer_",
+    "score": "rr_strategy_",
+    "strategy": "rr_strategy_",
+    "metric": "rr_metric_",
+    "parameter": "rr_param_",
+}
+
+
+def _translate_values(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Offer, strategy, metric and assumption codes in the run's language (unknown: kept)."""
+    table = frame.copy()
+    for column, prefix in VALUE_PREFIXES.items():
+        if column in table.columns:
+            table[column] = [
+                text if (text := i18n.t(f"{prefix}{value}", lang)) != f"{prefix}{value}" else value
+                for value in table[column].astype(str)
+            ]
+    return table
+
+
+@skippable
+def display_table(frame: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """A retention table ready for ``ctx.show``: codes translated, columns named by label key.
+
+    Each column ``c`` with a label ``rr_col_c`` is renamed to that key (``ctx.show`` shows
+    the label and takes formats by key: ``pct=["rr_col_retention_rate"]``); a column whose
+    label repeats an earlier one's keeps its code beside the label, so no two columns look
+    alike. Other columns keep their names.
+    """
+    table = _translate_values(frame, lang)
+    names, seen = {}, set()
+    for column in table.columns:
+        key = f"rr_col_{column}"
+        text = i18n.t(key, lang)
+        if text == key:
+            names[column] = column
+            continue
+        names[column] = f"{text} ({column})" if text in seen else key
+        seen.add(text)
+    return table.rename(columns=names)
+
+
 def show_table(
     frame: pd.DataFrame,
     lang: str = "zh",
@@ -203,22 +257,13 @@ def show_table(
     ints: tuple[str, ...] | list[str] = (),
     decimals: int = 0,
 ):
-    """Display a retention table: column labels and offer names in the run's language,
-    amounts with thousands separators and half-up rounding (``helpers.notebook.show``)."""
+    """A styled retention table: column labels and offer names in the run's language,
+    amounts with thousands separators and half-up rounding (:func:`helpers.formatting.show`).
 
-    table = frame.copy()
-    for column in ("offer", "best_offer", "arm", "score", "strategy", "metric", "parameter"):
-        if column in table.columns:
-            prefix = {
-                "score": "rr_strategy_",
-                "strategy": "rr_strategy_",
-                "metric": "rr_metric_",
-                "parameter": "rr_param_",
-            }.get(column, "rr_offer_")
-            table[column] = [
-                text if (text := i18n.t(f"{prefix}{value}", lang)) != f"{prefix}{value}" else value
-                for value in table[column].astype(str)
-            ]
+    Notebooks show tables with ``ctx.show(display_table(frame, lang), ...)``; this styled
+    form is for code outside a notebook run.
+    """
+    table = _translate_values(frame, lang)
     labels = {}
     for column in table.columns:
         key = f"rr_col_{column}"

@@ -21,15 +21,18 @@ import numpy as np
 import pandas as pd
 
 from helpers.features import build_abt
+from helpers.formatting import Skipped
 from helpers.retention.ab import (
     CampaignDataError,
     campaign_arms,
 )
-from helpers.survival import clv as clv_module
+from helpers.survival import customer_clv, monthly_margin
 
 # Contact cost by channel (RMB per contact): a sober default an analyst overrides with the
 # bank's own figures (an RM visit costs an hour of salary, an SMS almost nothing).
 DEFAULT_CONTACT_COSTS = {"visit": 80.0, "phone": 15.0, "wechat": 3.0, "sms": 0.5}
+#: Columns a CLV table must have to be used as it is.
+CLV_NEEDED = ("customer_id", "clv", "p_churn_h")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -140,16 +143,19 @@ def offer_costs_from_campaign(
 def load_clv(
     ds,
     as_of: str | None,
-    artifacts=None,
+    upstream: pd.DataFrame | Skipped | None = None,
     horizon: int = 36,
     churn_horizon: int = 6,
     annual_discount_rate: float = 0.05,
+    churn=None,
 ) -> tuple[pd.DataFrame, str]:
     """Customer lifetime value and churn risk for the customers active at ``as_of``.
 
-    In order of preference: the survival notebook's ``clv`` artifact in ``artifacts`` (same run,
-    same month); else :func:`helpers.survival.clv.customer_clv` (Cox survival model); else the simple
-    fallback :func:`simple_clv` with the book's average churn rate.
+    In order of preference: ``upstream``, the survival notebook's ``clv`` artifact as
+    ``ctx.upstream("02_lifecycle_survival", "clv")`` returns it (a table of this run, month
+    and parameters; a :class:`~helpers.formatting.Skipped` or None when there is none); else
+    :func:`helpers.survival.customer_clv` (Cox survival model); else the simple fallback
+    :func:`simple_clv` with an assumed churn rate.
 
     Returns
     -------
@@ -157,26 +163,20 @@ def load_clv(
     within ``churn_horizon`` months), ``monthly_margin``; source is ``"artifact"``,
     ``"survival"`` or ``"fallback"``.
     """
-    from pathlib import Path
-
-    if artifacts is not None:
-        path = Path(artifacts) / "clv.parquet"
-        if path.exists():
-            table = pd.read_parquet(path)
-            if {"customer_id", "clv", "p_churn_h"} <= set(table.columns):
-                table["customer_id"] = table["customer_id"].astype(str)
-                return table, "artifact"
+    if isinstance(upstream, pd.DataFrame) and set(CLV_NEEDED) <= set(upstream.columns):
+        table = upstream.copy()
+        table["customer_id"] = table["customer_id"].astype(str)
+        return table, "artifact"
     try:
-        return clv_module.customer_clv(
-            ds, as_of, horizon, churn_horizon, annual_discount_rate=annual_discount_rate
+        return customer_clv(
+            ds, as_of, horizon, churn_horizon, churn, annual_discount_rate=annual_discount_rate
         ), "survival"
     except (ValueError, KeyError, RuntimeError, ArithmeticError):
         # e.g. too little history before as_of to train the survival model
-
-        abt = build_abt(ds, as_of) if ds.mode == "panel" else build_abt(ds)
+        abt = build_abt(ds, as_of, churn=churn) if ds.mode == "panel" else build_abt(ds)
         if ds.mode == "flat" and "event" in abt.columns:
             abt = abt[~abt["event"].astype(bool)]
-        margin = clv_module.monthly_margin(abt)
+        margin = monthly_margin(abt)
         churn_rate = 0.1  # a plain assumption when no survival model can be fitted
         values = simple_clv(margin, churn_rate, churn_horizon, horizon, annual_discount_rate)
         frame = pd.DataFrame(
@@ -188,6 +188,11 @@ def load_clv(
             }
         )
         return frame, "fallback"
+
+
+def clv_notes(upstream: pd.DataFrame | Skipped | None) -> list[Skipped]:
+    """Why notebook 02's CLV is not used (its :class:`Skipped`), or nothing when it is."""
+    return [upstream] if isinstance(upstream, Skipped) else []
 
 
 # ----------------------------------------------------------------------------- value

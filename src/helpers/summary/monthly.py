@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.formatting import format_kpi
+from helpers.formatting import Bullets, Skipped, format_kpi
+from helpers.months import month_label
 from helpers.paths import NOTEBOOKS_DIR
 from helpers.plotting import tier_palette
 
@@ -57,19 +58,29 @@ class UpstreamStatus:
     reason: str = ""
 
 
-def previous_month(month: str) -> str:
-    """``"2026-10"`` -> ``"2026-09"``."""
-    return str(pd.Period(month, freq="M") - 1)
-
-
-def previous_artifacts(artifacts: Path, month: str) -> Path | None:
-    """The previous month's artifacts folder, when its pack sits beside this run's.
+def previous_artifacts(artifacts: Path, month: str | None, given: str = "") -> Path | None:
+    """The previous month's artifacts folder: ``given`` when set, else the pack beside this run's.
 
     The batch builds ``reports/.YYYY-MM.tmp-*/`` next to ``reports/YYYY-MM/``, and a finished
     pack is ``reports/YYYY-MM/``; so the previous pack is ``<artifacts>/../../<prev>/artifacts``.
     """
-    candidate = Path(artifacts).resolve().parent.parent / previous_month(month) / "artifacts"
+    if given:
+        return Path(given)
+    if not month:
+        return None
+    candidate = Path(artifacts).resolve().parent.parent / month_label(month, -1) / "artifacts"
     return candidate if candidate.is_dir() else None
+
+
+def status_table(statuses: list[UpstreamStatus], lang: str = "zh") -> pd.DataFrame:
+    """One row per upstream notebook: section, status in words, reason."""
+    return pd.DataFrame(
+        {
+            i18n.t("sm_section", lang): [s.notebook for s in statuses],
+            i18n.t("sm_status", lang): [i18n.t(f"sm_status_{s.status}", lang) for s in statuses],
+            i18n.t("sm_reason", lang): [s.reason for s in statuses],
+        }
+    )
 
 
 def upstream_status(
@@ -205,7 +216,7 @@ def _value(table: pd.DataFrame, key: str):
     ) else previous
 
 
-def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "zh") -> list[str]:
+def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "zh") -> Bullets:
     """Plain sentences about this month, written from the numbers (never hard-coded)."""
     zh = lang == "zh"
     sentences: list[str] = []
@@ -278,12 +289,18 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{status.notebook} does not apply to this dataset (missing: {status.reason})."
             )
-    return sentences
+    return Bullets(sentences)
 
 
 def plot_headline_changes(table: pd.DataFrame, lang: str = "zh", ax=None):
-    """Month-on-month change (%) of the headline indicators that have a previous value."""
+    """Month-on-month change (%) of the headline indicators that have a previous value.
+
+    Without a previous pack there is no change to draw: Skipped, saying so.
+    """
     import matplotlib.pyplot as plt
+
+    if not table["previous"].notna().any():
+        return Skipped("sm_no_previous_note")
 
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     usable = table[table["previous"].notna() & (table["unit"] != "pct")].copy()
@@ -309,8 +326,11 @@ def plot_headline_changes(table: pd.DataFrame, lang: str = "zh", ax=None):
 
 
 def plot_tier_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
-    """Share of customers per tier, this month against last month."""
+    """Share of customers per tier, this month against last month (Skipped without tiers)."""
     import matplotlib.pyplot as plt
+
+    if mix.empty:
+        return Skipped("sm_no_tier_mix")
 
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     names = [i18n.t(f"tier_{code}", lang) for code in mix["tier"]]

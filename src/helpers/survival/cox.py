@@ -18,6 +18,7 @@ from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
 from helpers import i18n
+from helpers.formatting import Note
 from helpers.survival.curves import _check_survival_columns, _require_columns, _sample
 
 # ABT columns that are amounts of money: heavily skewed, so they enter the Cox model as
@@ -342,7 +343,7 @@ def covariate_label(design_column: str, lang: str = "zh") -> str:
     return i18n.t(design_column, lang) if label == key else label
 
 
-def hazard_ratios_in_words(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> str:
+def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> list[str]:
     """Plain-words reading of the hazard-ratio table: which factors raise or lower risk."""
     significant = table[table["p_value"] < alpha]
     raising = significant[significant["hazard_ratio"] > 1].sort_values(
@@ -360,7 +361,12 @@ def hazard_ratios_in_words(table: pd.DataFrame, lang: str = "zh", alpha: float =
         parts.append(i18n.t("surv_hr_lower", lang, items=describe(lowering.head(4))))
     if not len(raising) and not len(lowering):
         parts.append(i18n.t("surv_hr_none", lang))
-    return " ".join(parts)
+    return parts
+
+
+def hazard_ratios_in_words(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> str:
+    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk."""
+    return " ".join(hazard_ratio_sentences(table, lang, alpha))
 
 
 # ----------------------------------------------------------------------------- model choice
@@ -471,14 +477,19 @@ def ph_remedy_strata(ph_table: pd.DataFrame, model: ChurnCox, max_strata: int = 
     return chosen
 
 
+def ph_notes(strata: list[str], sample_size: int, alpha: float, lang: str = "zh") -> list[Note]:
+    """A remark: did proportional hazards hold and, if not, which remedy was applied."""
+    if not strata:
+        return [Note("surv_ph_ok", n=sample_size, alpha=alpha)]
+    items = ", ".join(covariate_label(column, lang) for column in strata)
+    return [Note("surv_ph_remedy", n=sample_size, alpha=alpha, items=items)]
+
+
 def ph_in_words(
     ph_table: pd.DataFrame, strata: list[str], sample_size: int, alpha: float, lang: str = "zh"
 ) -> str:
     """Say whether proportional hazards held and, if not, which remedy was applied."""
-    if not strata:
-        return i18n.t("surv_ph_ok", lang, n=sample_size, alpha=alpha)
-    items = ", ".join(covariate_label(column, lang) for column in strata)
-    return i18n.t("surv_ph_remedy", lang, n=sample_size, alpha=alpha, items=items)
+    return " ".join(note.text(lang) for note in ph_notes(strata, sample_size, alpha, lang))
 
 
 def fit_time_varying(

@@ -37,6 +37,7 @@ from lifelines.statistics import (
 from scipy import stats
 
 from helpers import i18n
+from helpers.formatting import Note
 
 SURVIVAL_COLUMNS = ("entry", "duration", "event")
 
@@ -316,19 +317,25 @@ def logrank_test(
     )
 
 
-def logrank_in_words(result: StatisticalResult, segment_label: str, lang: str = "zh") -> str:
-    """One sentence reading a log-rank test: do the segments' survival curves differ?"""
+def logrank_notes(result: StatisticalResult, segment_label: str) -> list[Note]:
+    """A remark reading a log-rank test: do the segments' survival curves differ?"""
     p_value = float(result.p_value)
     p_text = "< 0.001" if p_value < 0.001 else f"= {p_value:.3f}"
     key = "surv_logrank_differ" if p_value < 0.05 else "surv_logrank_same"
-    return i18n.t(
-        key,
-        lang,
-        segment=segment_label,
-        statistic=f"{float(result.test_statistic):,.1f}",
-        df=int(getattr(result, "degrees_of_freedom", 1)),
-        p=p_text,
-    )
+    return [
+        Note(
+            key,
+            segment=segment_label,
+            statistic=f"{float(result.test_statistic):,.1f}",
+            df=int(getattr(result, "degrees_of_freedom", 1)),
+            p=p_text,
+        )
+    ]
+
+
+def logrank_in_words(result: StatisticalResult, segment_label: str, lang: str = "zh") -> str:
+    """One sentence reading a log-rank test: do the segments' survival curves differ?"""
+    return " ".join(note.text(lang) for note in logrank_notes(result, segment_label))
 
 
 def km_entry_bias(frame: pd.DataFrame, times: Sequence[float] = (12, 36, 60, 120)) -> pd.DataFrame:
@@ -472,8 +479,8 @@ def cumulative_incidence_table(
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("segment").reset_index()
 
 
-def competing_risks_in_words(table: pd.DataFrame, time: int, lang: str = "zh") -> str:
-    """Say, per segment, whether customers leave mostly by closing or by draining."""
+def competing_risks_sentences(table: pd.DataFrame, time: int, lang: str = "zh") -> list[str]:
+    """Per segment, whether customers leave mostly by closing or by draining (one sentence each)."""
     hard_col, soft_col = f"hard_{time}m", f"soft_{time}m"
     sentences = []
     for row in table.itertuples(index=False):
@@ -490,4 +497,9 @@ def competing_risks_in_words(table: pd.DataFrame, time: int, lang: str = "zh") -
         sentences.append(
             i18n.t(key, lang, segment=segment, time=time, hard=f"{hard:.1%}", soft=f"{soft:.1%}")
         )
-    return " ".join(sentences)
+    return sentences
+
+
+def competing_risks_in_words(table: pd.DataFrame, time: int, lang: str = "zh") -> str:
+    """Say, per segment, whether customers leave mostly by closing or by draining."""
+    return " ".join(competing_risks_sentences(table, time, lang))

@@ -16,10 +16,13 @@ and columns for customers who opened (not there last month) and who churned (not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from helpers import i18n
+from helpers.formatting import skippable
 
 STAGES = ("new", "growing", "mature", "declining", "dormant")
 OPENED, EXITED = "opened", "exited"
@@ -69,6 +72,22 @@ def lifecycle_stage(
         default="mature",
     )
     return pd.Series(pd.Categorical(stage, categories=STAGES), index=abt.index, name="stage")
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    """The thresholds of the lifecycle rule (module docstring), as the notebook sets them."""
+
+    new_months: int = 12
+    grow: float = 0.10
+    decline: float = -0.20
+    dormant_floor: float = 1000.0
+
+    def stages(self, abt: pd.DataFrame, tenure_col: str = "tenure_months") -> pd.Series:
+        """:func:`lifecycle_stage` of every customer in ``abt`` under this rule."""
+        return lifecycle_stage(
+            abt, self.new_months, self.grow, self.decline, self.dormant_floor, tenure_col=tenure_col
+        )
 
 
 def stage_sizes(
@@ -142,6 +161,7 @@ def stage_label(stage: str, lang: str = "zh") -> str:
     return i18n.t(key, lang)
 
 
+@skippable
 def label_transitions(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """The transition table with translated row and column labels, for display."""
     labelled = table.copy()

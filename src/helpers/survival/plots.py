@@ -1,6 +1,7 @@
 """Plots for the lifecycle and survival notebook. Each takes ``ax=None`` and returns the Axes.
 
-Call ``helpers.plotting.set_theme()`` first so Chinese labels render.
+Call ``helpers.plotting.set_theme()`` first so Chinese labels render (``notebook.start`` does).
+Plots of a step that may be skipped pass a :class:`~helpers.formatting.Skipped` through.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from lifelines import AalenJohansenFitter, KaplanMeierFitter
 from lifelines.plotting import add_at_risk_counts
 
 from helpers import i18n
+from helpers.formatting import skippable
 from helpers.plotting import tier_palette
 
 
@@ -99,6 +101,7 @@ def plot_forest(hazard_ratios: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_cumulative_incidence(
     fitters: dict[tuple[str, str], AalenJohansenFitter], lang: str = "zh", ax=None
 ):
@@ -124,6 +127,7 @@ def plot_cumulative_incidence(
     return ax
 
 
+@skippable
 def plot_calibration(table: pd.DataFrame, horizon: int, lang: str = "zh", ax=None):
     """Predicted vs observed churn rate by decile, with the diagonal of perfect calibration."""
     ax = _axes(ax, (6, 5))

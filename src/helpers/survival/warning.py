@@ -5,10 +5,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers import i18n
-from helpers.formatting import format_number
+from helpers import i18n, privacy
+from helpers.formatting import Note, format_number
 from helpers.survival.cox import ChurnCox, covariate_label
 from helpers.survival.curves import _require_columns
+
+#: Columns of the saved warning list, in order (those the data have).
+WARNING_COLUMNS = (
+    "rank",
+    "customer_id",
+    "name",
+    "mobile",
+    "rm_id",
+    "branch_id",
+    "tier",
+    "stage",
+    "aum",
+    "p_churn",
+    "aum_at_risk",
+    "top_drivers",
+)
+#: Rows of the list shown in the report (the file holds them all).
+WARNING_ROWS_SHOWN = 20
+_WARNING_LABELS = {
+    "rank": "surv_rank",
+    "stage": "surv_stage",
+    "p_churn": "surv_p_churn",
+    "aum_at_risk": "surv_aum_at_risk",
+    "top_drivers": "surv_top_drivers",
+}
 
 
 # ----------------------------------------------------------------------------- early warning
@@ -112,27 +137,68 @@ def _below_aum_floor(scored: pd.DataFrame, min_aum: float, aum_col: str) -> pd.S
     return (aum < min_aum).fillna(False).astype(bool)
 
 
-def drained_in_words(
-    scored: pd.DataFrame, min_aum: float, lang: str = "zh", aum_col: str = "aum"
-) -> str:
-    """One sentence for the RM: how many customers the AUM floor left off the list.
+def drained_notes(scored: pd.DataFrame, min_aum: float, aum_col: str = "aum") -> list[Note]:
+    """A remark for the RM: how many customers the AUM floor left off the list.
 
-    ``scored`` is the frame the list was built from (every scored customer). The sentence
+    ``scored`` is the frame the list was built from (every scored customer). The remark
     gives the count and their AUM in all, so the reader sees how little there was to save;
     with ``min_aum`` of 0 or less it says the list has no floor.
     """
     if min_aum <= 0:
-        return i18n.t("surv_drained_no_floor", lang)
+        return [Note("surv_drained_no_floor")]
     below = _below_aum_floor(scored, min_aum, aum_col)
     count = int(below.sum())
     floor = format_number(min_aum)
     if count == 0:
-        return i18n.t("surv_drained_none", lang, floor=floor)
+        return [Note("surv_drained_none", floor=floor)]
     total = float(pd.to_numeric(scored.loc[below, aum_col], errors="coerce").sum())
-    return i18n.t(
-        "surv_drained_left_off",
-        lang,
-        count=format_number(count),
-        floor=floor,
-        aum=format_number(total),
+    return [
+        Note(
+            "surv_drained_left_off",
+            count=format_number(count),
+            floor=floor,
+            aum=format_number(total),
+        )
+    ]
+
+
+def drained_in_words(
+    scored: pd.DataFrame, min_aum: float, lang: str = "zh", aum_col: str = "aum"
+) -> str:
+    """One sentence for the RM: how many customers the AUM floor left off the list."""
+    return " ".join(note.text(lang) for note in drained_notes(scored, min_aum, aum_col))
+
+
+# ----------------------------------------------------------------------------- notebook step
+def warning_list(
+    ds,
+    scored: pd.DataFrame,
+    model: ChurnCox,
+    per_rm: int = 20,
+    size: int | None = 500,
+    min_aum: float = 0.0,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """The churn early-warning list of the report month, ready to save for the RMs.
+
+    ``scored`` holds every customer with ``p_churn`` (and ``aum``, ``tier``, ``stage``...).
+    Names and mobiles come from the dataset's ``customers`` table when it has one; the list
+    is :func:`early_warning_list` (``per_rm`` customers per RM, ``size`` in all, AUM below
+    ``min_aum`` left off) with each listed customer's ``top_drivers`` in words (computed for
+    the listed customers only: fast on a million). Columns: :data:`WARNING_COLUMNS` present.
+    """
+    people = (
+        ds.table("customers")[["customer_id", "name", "mobile"]]
+        if ds.has("customers")
+        else scored[["customer_id"]]
     )
+    merged = scored.merge(people, on="customer_id", how="left")
+    listed = early_warning_list(merged, "p_churn", per_rm, size, min_aum=min_aum)
+    listed["top_drivers"] = drivers_in_words(model, listed, 3, lang).to_numpy()
+    return listed[[column for column in WARNING_COLUMNS if column in listed.columns]]
+
+
+def warning_display(listed: pd.DataFrame) -> pd.DataFrame:
+    """The first rows of the warning list for the report: PII masked, label-key headers."""
+    shown = privacy.mask_frame(listed.head(WARNING_ROWS_SHOWN))
+    return shown.rename(columns=_WARNING_LABELS)

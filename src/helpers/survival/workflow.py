@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.config import ChurnDefinition
+from helpers.config import ChurnDefinition, assign_tiers
 from helpers.features import build_abt
 from helpers.survival.curves import prepare_frame
 
@@ -40,11 +40,45 @@ class SplitPlan:
     score_as_of: str | None = None
     holdout_share: float = 0.3
 
+    @property
+    def tenure_col(self) -> str:
+        """Column holding a scored customer's current tenure (see :func:`scoring_frame`)."""
+        return "duration" if self.mode == "flat" else "tenure_months"
+
     def describe(self, lang: str = "zh") -> str:
         """How the holdout was made, in words."""
         if self.mode == "time":
             return i18n.t("surv_split_time", lang, train=self.train_as_of, eval=self.eval_as_of)
         return i18n.t("surv_split_random", lang, share=self.holdout_share)
+
+
+def data_months(ds) -> list[str]:
+    """The dataset's months; empty for a flat dataset (what :func:`split_plan` expects)."""
+    return [] if ds.mode == "flat" else ds.months()
+
+
+def plan_for(ds, month: str | None, horizon: int, holdout_share: float = 0.3) -> SplitPlan:
+    """:func:`split_plan` for dataset ``ds`` at report month ``month``."""
+    return split_plan(data_months(ds), month, horizon, holdout_share)
+
+
+def retier(frame: pd.DataFrame, ladder: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with ``tier`` recomputed on ``ladder`` (the pack's ``tier_thresholds``).
+
+    The features package tiers on the bundled ladder; a pack may move the thresholds. The
+    AUM tiered is ``aum`` (an ABT or a flat table, as the data overview tiers a flat table)
+    or, in a survival frame, the AUM at entry ``exp(log_aum) - 1`` rounded to the cent.
+    ``ladder`` None, or a frame without either column, keeps the tiers as they are.
+    """
+    if ladder is None:
+        return frame
+    if "aum" in frame.columns:
+        values = pd.to_numeric(frame["aum"], errors="coerce")
+    elif "log_aum" in frame.columns:
+        values = np.expm1(pd.to_numeric(frame["log_aum"], errors="coerce")).round(2)
+    else:
+        return frame
+    return frame.assign(tier=assign_tiers(values, ladder))
 
 
 def split_plan(
@@ -96,25 +130,32 @@ def _random_halves(
 
 
 def model_frames(
-    ds, plan: SplitPlan, churn: ChurnDefinition | None = None, seed: int = 0
+    ds,
+    plan: SplitPlan,
+    churn: ChurnDefinition | None = None,
+    seed: int = 0,
+    ladder: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(training, holdout, final) survival frames for ``plan``.
 
     ``final`` is what the scoring model is refitted on: the holdout frame's window (time
-    split) or the whole frame (random split, flat).
+    split) or the whole frame (random split, flat). ``ladder`` tiers the customers (default:
+    the bundled ladder).
     """
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        whole = prepare_frame(build_abt(ds, churn=churn), flat=True)
+        whole = prepare_frame(retier(build_abt(ds, churn=churn), ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
         return train, holdout, whole
     evaluation = prepare_frame(
-        build_abt(ds, plan.eval_as_of, plan.horizon, churn), followup_months=plan.horizon
+        retier(build_abt(ds, plan.eval_as_of, plan.horizon, churn), ladder),
+        followup_months=plan.horizon,
     )
     if plan.mode == "time":
         train = prepare_frame(
-            build_abt(ds, plan.train_as_of, plan.horizon, churn), followup_months=plan.horizon
+            retier(build_abt(ds, plan.train_as_of, plan.horizon, churn), ladder),
+            followup_months=plan.horizon,
         )
         return train, evaluation, evaluation
     train, holdout = _random_halves(evaluation, plan.holdout_share, seed)
@@ -122,16 +163,20 @@ def model_frames(
 
 
 def scoring_frame(
-    ds, plan: SplitPlan, churn: ChurnDefinition | None = None
+    ds,
+    plan: SplitPlan,
+    churn: ChurnDefinition | None = None,
+    ladder: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """(customers to score, column holding their current tenure).
+    """(customers to score, column holding their current tenure: ``plan.tenure_col``).
 
     Panel: the ABT at the report month (``tenure_months``). Flat: the customers who have not
-    churned, whose current tenure is ``duration``.
+    churned, whose current tenure is ``duration``. ``ladder`` tiers them (default: bundled).
     """
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        abt = build_abt(ds, churn=churn)
-        return abt[~abt["event"].astype(bool)].reset_index(drop=True), "duration"
-    return build_abt(ds, plan.score_as_of, plan.horizon, churn), "tenure_months"
+        abt = retier(build_abt(ds, churn=churn), ladder)
+        return abt[~abt["event"].astype(bool)].reset_index(drop=True), plan.tenure_col
+    scoring = retier(build_abt(ds, plan.score_as_of, plan.horizon, churn), ladder)
+    return scoring, plan.tenure_col

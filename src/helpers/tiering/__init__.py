@@ -1,6 +1,8 @@
 """Customer tiering (客户分层): ladder, profile, scores, segments, clusters, fish-pond grid, migration, AUM bridge.
 
-This face is the package's only public import: ``from helpers import tiering``.
+This face is the package's only public import: ``from helpers import tiering``. The notebook
+``01_tiering`` calls one function per step (:mod:`helpers.tiering.steps`); a step the data
+cannot feed returns a :class:`~helpers.formatting.Skipped` that the later steps pass on.
 """
 
 from helpers.tiering.clusters import (
@@ -36,6 +38,7 @@ from helpers.tiering.migration import (
 from helpers.tiering.plots import (
     WAN,
     plot_aum_bridge,
+    plot_cluster_choice,
     plot_cluster_profiles,
     plot_fishpond_grid,
     plot_movement_trend,
@@ -69,6 +72,38 @@ from helpers.tiering.segments import (
     value_bands,
     with_product_count,
 )
+from helpers.tiering.steps import (
+    INT_COLUMNS,
+    MONEY_COLUMNS,
+    PCT_COLUMNS,
+    TierWindow,
+    bridge_table,
+    churned_customers,
+    cluster_labels,
+    cluster_table,
+    current_snapshot,
+    describe_run,
+    fishpond,
+    fit_clusters,
+    formats,
+    migration_window,
+    monthly_migration,
+    named_segments,
+    score_sources,
+    segment_codes,
+    segment_table,
+    tier_notes,
+    transition_table,
+    watch_list,
+    watch_notes,
+    watch_top,
+    window_migration,
+    window_notes,
+    window_title,
+    window_trend,
+    with_potential,
+    with_strategy,
+)
 
 __all__ = [
     "DEFAULT_CLUSTER_FEATURES",
@@ -97,6 +132,7 @@ __all__ = [
     "window_migration_counts",
     "WAN",
     "plot_aum_bridge",
+    "plot_cluster_choice",
     "plot_cluster_profiles",
     "plot_fishpond_grid",
     "plot_movement_trend",
@@ -125,4 +161,34 @@ __all__ = [
     "tiering_rules",
     "value_bands",
     "with_product_count",
+    "INT_COLUMNS",
+    "MONEY_COLUMNS",
+    "PCT_COLUMNS",
+    "TierWindow",
+    "bridge_table",
+    "churned_customers",
+    "cluster_labels",
+    "cluster_table",
+    "current_snapshot",
+    "describe_run",
+    "fishpond",
+    "fit_clusters",
+    "formats",
+    "migration_window",
+    "monthly_migration",
+    "named_segments",
+    "score_sources",
+    "segment_codes",
+    "segment_table",
+    "tier_notes",
+    "transition_table",
+    "watch_list",
+    "watch_notes",
+    "watch_top",
+    "window_migration",
+    "window_notes",
+    "window_title",
+    "window_trend",
+    "with_potential",
+    "with_strategy",
 ]

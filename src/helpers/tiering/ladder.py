@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import assign_tiers, resolve_ladder
+from helpers.formatting import Skipped
 from helpers.months import month_index, month_label, month_start
 
 #: Tier basis -> number of trailing months averaged (``month_end`` = the month itself).
@@ -245,7 +246,7 @@ def check_basis(basis: str, flat: bool = False) -> str:
 def tier_customers(
     frame: pd.DataFrame,
     ladder: pd.DataFrame,
-    snapshot: pd.DataFrame | None = None,
+    snapshot: pd.DataFrame | Skipped | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Put the run's tiers on the ABT (panel) or flat frame.
 
@@ -258,7 +259,8 @@ def tier_customers(
     snapshot : DataFrame, optional
         Panel mode: :func:`tier_snapshot` of the report month. Its ``aum`` (month-end),
         ``basis_value`` and ``tier`` replace the ABT's, so every table of the report uses one
-        tiering (the ABT's own ``tier`` is always month-end on the default ladder).
+        tiering (the ABT's own ``tier`` is always month-end on the default ladder). A
+        :class:`~helpers.formatting.Skipped` snapshot (flat data) counts as none.
 
     Returns
     -------
@@ -274,6 +276,8 @@ def tier_customers(
     ValueError
         When the data has neither a value (AUM) nor a tier column.
     """
+    if isinstance(snapshot, Skipped):
+        snapshot = None
     result = frame.copy()
     if snapshot is None and "event" in result:
         # A flat table keeps customers who already left (event = churned); the tier

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.formatting import skippable
+
 #: Order of the movement categories in migration tables.
 MOVEMENTS: tuple[str, ...] = ("stay", "up", "down", "new", "churned")
 
@@ -96,6 +98,7 @@ def tier_migration(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
+@skippable
 def transition_matrix(migration: pd.DataFrame, measure: str = "customers") -> pd.DataFrame:
     """Tier transition matrix: rows = tier before (+ ``new``), columns = tier after (+ ``churned``).
 
@@ -143,6 +146,7 @@ def transition_matrix(migration: pd.DataFrame, measure: str = "customers") -> pd
     return table
 
 
+@skippable
 def migration_summary(migration: pd.DataFrame) -> pd.DataFrame:
     """Customers and AUM by movement (stay, up, down, new, churned).
 
@@ -172,6 +176,7 @@ def _to_fen(amounts: pd.Series) -> np.ndarray:
     return (np.sign(values) * np.floor(np.abs(values) * 100 + 0.5)).astype(np.int64)
 
 
+@skippable
 def aum_bridge(migration: pd.DataFrame) -> pd.DataFrame:
     """AUM bridge (waterfall) from the ``before`` month to the ``after`` month.
 

@@ -1,7 +1,8 @@
 """Charts for the tiering notebook: tier mix, transition heatmap, AUM bridge, fish-pond grid,
 segments, cluster profiles.
 
-Every function takes ``ax=None`` (a new figure is made) and returns the Axes. Labels come from
+Every function takes ``ax=None`` (a new figure is made) and returns the Axes; given a
+:class:`~helpers.formatting.Skipped` step instead of its data, it returns that Skipped. Labels come from
 ``helpers.i18n`` in ``lang``; tier names from the ladder, so a custom ladder is labelled right.
 Call ``helpers.plotting.set_theme()`` first so Chinese renders.
 """
@@ -14,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
+from helpers.formatting import skippable
 from helpers.plotting import rmb_formatter, tier_palette
+from helpers.tiering.clusters import BehaviourClusters
 from helpers.tiering.migration import CHURNED_COLUMN, NEW_ROW
 from helpers.tiering.segments import BANDS
 
@@ -36,6 +39,7 @@ def _label(code: str, names: Mapping[str, str], lang: str) -> str:
     return names.get(code, code)
 
 
+@skippable
 def plot_tier_mix(profile: pd.DataFrame, names: Mapping[str, str], lang: str = "zh", ax=None):
     """Share of customers and share of AUM per tier, side by side (the value pyramid)."""
     ax = _axes(ax)
@@ -53,6 +57,7 @@ def plot_tier_mix(profile: pd.DataFrame, names: Mapping[str, str], lang: str = "
     return ax
 
 
+@skippable
 def plot_transition_heatmap(
     matrix: pd.DataFrame,
     names: Mapping[str, str],
@@ -87,6 +92,7 @@ def plot_transition_heatmap(
     return ax
 
 
+@skippable
 def plot_aum_bridge(bridge: pd.DataFrame, lang: str = "zh", ax=None):
     """Waterfall from last month's book AUM to this month's (万元): totals grey, gains green,
     losses red. The bars add up exactly (see :func:`helpers.tiering.aum_bridge`)."""
@@ -135,6 +141,7 @@ def plot_aum_bridge(bridge: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_fishpond_grid(grid: pd.DataFrame, lang: str = "zh", ax=None):
     """The 3x3 value x potential grid: customers per cell, with the cell's service coverage."""
     import seaborn as sns
@@ -162,6 +169,7 @@ def plot_fishpond_grid(grid: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_segments(summary: pd.DataFrame, lang: str = "zh", ax=None):
     """Customer share and AUM share per named RFM segment (horizontal bars)."""
     ax = _axes(ax, (8, 4.5))
@@ -178,6 +186,7 @@ def plot_segments(summary: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_silhouette(
     silhouette: pd.Series,
     chosen: int,
@@ -203,9 +212,24 @@ def plot_silhouette(
     return ax
 
 
-def plot_cluster_profiles(centers_z: pd.DataFrame, lang: str = "zh", ax=None):
-    """Heatmap of each cluster's mean scaled feature (standard deviations from the book)."""
+@skippable
+def plot_cluster_choice(clusters: BehaviourClusters, lang: str = "zh", ax=None):
+    """:func:`plot_silhouette` of fitted clusters, saying when k was chosen on a sample."""
+    total = len(clusters.labels_)
+    sample = (min(total, clusters.sample_cap), total)
+    return plot_silhouette(clusters.silhouette_, clusters.k_, lang=lang, sample=sample, ax=ax)
+
+
+@skippable
+def plot_cluster_profiles(centers_z: pd.DataFrame | BehaviourClusters, lang: str = "zh", ax=None):
+    """Heatmap of each cluster's mean scaled feature (standard deviations from the book).
+
+    ``centers_z`` is :attr:`BehaviourClusters.centers_z_` or the fitted clusters themselves.
+    """
     import seaborn as sns
+
+    if isinstance(centers_z, BehaviourClusters):
+        centers_z = centers_z.centers_z_
 
     ax = _axes(ax, (9, 0.6 * len(centers_z) + 2))
 
@@ -223,6 +247,7 @@ def plot_cluster_profiles(centers_z: pd.DataFrame, lang: str = "zh", ax=None):
     return ax
 
 
+@skippable
 def plot_movement_trend(counts: pd.DataFrame, lang: str = "zh", ax=None):
     """Customers moving up, down, joining and leaving each month (lines)."""
     ax = _axes(ax, (9, 4))

@@ -9,7 +9,7 @@ import pandas as pd
 
 from helpers import formatting as reporting
 from helpers import i18n, privacy
-from helpers.formatting import format_number, kpi
+from helpers.formatting import Skipped, format_number, is_skipped, kpi, skippable
 from helpers.tiering.ladder import TOTAL_ROW, tier_names
 
 # --------------------------------------------------------------------------------------------
@@ -17,6 +17,7 @@ from helpers.tiering.ladder import TOTAL_ROW, tier_names
 # --------------------------------------------------------------------------------------------
 
 
+@skippable
 def for_display(
     frame: pd.DataFrame, ladder: pd.DataFrame | None = None, lang: str = "zh"
 ) -> pd.DataFrame:
@@ -25,7 +26,8 @@ def for_display(
     Codes become words in ``lang`` (tier codes -> ladder names, movements, bridge steps,
     value/potential bands, service coverage) and column names become label keys
     (``tiering_<column>`` when that label exists), which ``reporting.show`` translates.
-    Pass money/percent columns to ``show`` by their keys, e.g. ``"tiering_aum"``.
+    Pass money/percent columns to ``show`` by their keys, e.g. ``"tiering_aum"``, or let
+    :func:`helpers.tiering.formats` name them (``ctx.show(table, **tiering.formats(table))``).
     """
 
     catalogue = i18n.catalogue()
@@ -97,8 +99,16 @@ def show_table(
     )
 
 
-def watch_by_rm(watch: pd.DataFrame) -> pd.DataFrame:
+@skippable
+def watch_by_rm(watch: pd.DataFrame, top: int | None = None) -> pd.DataFrame:
     """Downgraded customers and their AUM change per RM (customers without an RM together).
+
+    Parameters
+    ----------
+    watch : DataFrame
+        From :func:`helpers.tiering.downgrade_watch_list`.
+    top : int, optional
+        Keep only the ``top`` RMs with the largest AUM loss.
 
     Returns
     -------
@@ -109,7 +119,7 @@ def watch_by_rm(watch: pd.DataFrame) -> pd.DataFrame:
     if "rm_id" not in watch:
         return pd.DataFrame(
             {"rm_id": [pd.NA], "customers": [len(watch)], "aum_change": [watch["aum_change"].sum()]}
-        )
+        ).head(top)
     table = (
         watch.groupby(watch["rm_id"].astype(object).where(watch["rm_id"].notna()), dropna=False)
         .agg(customers=("customer_id", "size"), aum_change=("aum_change", "sum"))
@@ -117,9 +127,10 @@ def watch_by_rm(watch: pd.DataFrame) -> pd.DataFrame:
         .sort_values(["aum_change", "rm_id"], na_position="last", kind="stable")
     )
     table["customers"] = table["customers"].astype("int64")
-    return table.reset_index(drop=True)
+    return table.reset_index(drop=True).head(top)
 
 
+@skippable
 def rm_list(
     watch: pd.DataFrame, ladder: pd.DataFrame | None = None, lang: str = "zh"
 ) -> pd.DataFrame:
@@ -172,8 +183,8 @@ def assignment_table(frame: pd.DataFrame, month: str | None) -> pd.DataFrame:
 
 def tiering_kpis(
     profile: pd.DataFrame,
-    migration: pd.DataFrame | None = None,
-    bridge: pd.DataFrame | None = None,
+    migration: pd.DataFrame | Skipped | None = None,
+    bridge: pd.DataFrame | Skipped | None = None,
 ) -> list[dict]:
     """KPI records for ``kpis_01_tiering.json`` (architecture.md §10 keys included).
 
@@ -182,8 +193,11 @@ def tiering_kpis(
     ``tier_share_<code>`` per tier (share of customers). With a migration (panel mode):
     ``tier_upgrades``, ``tier_downgrades`` (headline), ``tiering_kpi_new``,
     ``tiering_kpi_churned``, ``tiering_kpi_downgrade_aum`` and, from the bridge,
-    ``net_aum_change`` (headline, RMB, exactly end minus start).
+    ``net_aum_change`` (headline, RMB, exactly end minus start). A skipped migration or
+    bridge (:class:`~helpers.formatting.Skipped`, flat data) counts as none.
     """
+    migration = None if is_skipped(migration) else migration
+    bridge = None if is_skipped(bridge) else bridge
 
     rows = profile.set_index("tier")
     total = rows.loc[TOTAL_ROW]

@@ -1,0 +1,299 @@
+"""The last campaign, step by step: the notebook-sized steps of ``04_retention_roi`` §1-9.
+
+:func:`load_campaign` loads the campaign customers (or returns a :class:`~helpers.formatting.Skipped`
+when the data have no ``treatment``/``outcome`` roles: planner mode); every later step is
+decorated with :func:`~helpers.formatting.skippable`, so on a dataset without a campaign the
+notebook calls the same functions and each one passes the reason on instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from helpers.config import assign_tiers
+from helpers.formatting import Note, Skipped, skippable
+from helpers.retention.ab import CONTROL, evaluate_campaign, standardized_mean_differences
+from helpers.retention.plan import arm_summary, attach_value, aum_kept_ratio, balance_covariates
+from helpers.retention.plots import (
+    plot_balance,
+    plot_effects,
+    plot_qini,
+    plot_uplift_deciles,
+)
+from helpers.retention.roi import (
+    campaign_frame,
+    last_campaign_value,
+    load_clv,
+    offer_costs_from_campaign,
+)
+from helpers.retention.uplift import TLearner, XLearner, feature_matrix
+from helpers.retention.uplift_eval import (
+    deciles_by_offer,
+    qini_by_offer,
+    qini_table,
+    targeting_mix_by_offer,
+)
+
+CAMPAIGN_ROLES = frozenset({"treatment", "outcome"})
+#: Columns attached for valuation that are no features of the uplift models.
+VALUE_COLUMNS = ("clv", "p_churn_h")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The campaign customers (``frame``: one row each, features before the campaign) and
+    what :func:`helpers.retention.campaign_frame` says about them (``info``)."""
+
+    frame: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    @property
+    def offers(self) -> list[str]:
+        """Offer arms (every arm but control), sorted."""
+        return sorted(set(self.frame["arm"].astype(str)) - {CONTROL})
+
+
+@dataclass(frozen=True)
+class UpliftModels:
+    """Cross-fitted T- and X-learners on the campaign and the one chosen for targeting."""
+
+    features: pd.DataFrame
+    models: dict
+    learner: str = "t"
+
+    @property
+    def model(self):
+        return self.models[self.learner]
+
+
+@dataclass(frozen=True)
+class QiniResult:
+    """:func:`helpers.retention.qini_by_offer` output: bootstrap curves and coefficients."""
+
+    curves: pd.DataFrame
+    coefficients: pd.DataFrame
+
+
+# ----------------------------------------------------------------------------- loading
+def load_campaign(ds, campaign_id: str = "", churn=None, ladder: pd.DataFrame | None = None):
+    """The campaign to evaluate, or ``Skipped("rr_note_needs_campaign")`` in planner mode.
+
+    Planner mode: the dataset serves no ``treatment`` and ``outcome`` roles. A dataset that
+    has them but not the campaign asked for still raises
+    :class:`~helpers.retention.CampaignDataError` (a wrong ``campaign_id`` is an error, not a
+    mode). ``ladder`` (the pack's tier ladder) re-tiers the panel customers on their AUM.
+    """
+    if not CAMPAIGN_ROLES <= set(ds.roles()):
+        return Skipped("rr_note_needs_campaign")
+    frame, info = campaign_frame(ds, campaign_id, churn)
+    if ladder is not None and ds.mode == "panel" and "aum" in frame.columns:
+        frame["tier"] = assign_tiers(frame["aum"], ladder)
+    return Campaign(frame, info)
+
+
+def campaign_notes(campaign: Campaign | Skipped, save_rate: float) -> list[Note]:
+    """Remarks before the campaign is read: planner mode, flat features, missing features.
+
+    A flat table's campaign has no assigned month: its features are the table's snapshot.
+    """
+    if isinstance(campaign, Skipped):
+        return [Note("rr_note_planner", save_rate=save_rate)]
+    notes = []
+    if campaign.info.get("assigned_month") is None:
+        notes.append(Note("rr_note_flat_features"))
+    if campaign.info.get("without_features"):
+        notes.append(Note("rr_note_without_features", count=campaign.info["without_features"]))
+    return notes
+
+
+@skippable
+def arms_table(campaign: Campaign) -> pd.DataFrame:
+    """Customers, retention rate and average offer cost per arm (:func:`arm_summary`)."""
+    return arm_summary(campaign.frame)
+
+
+@skippable
+def plot_campaign_balance(campaign: Campaign, lang: str = "zh"):
+    """Love plot of the standardised mean differences of the usual covariates."""
+    frame = campaign.frame
+    smd = standardized_mean_differences(frame, balance_covariates(frame), "arm")
+    return plot_balance(smd, lang=lang)
+
+
+# ----------------------------------------------------------------------------- A/B
+@skippable
+def evaluate(campaign: Campaign, confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`evaluate_campaign` on retention and, when the data have it, AUM after."""
+    continuous = ["aum_after"] if "aum_after" in campaign.frame.columns else []
+    return evaluate_campaign(campaign.frame, continuous=continuous, confidence=confidence)
+
+
+@skippable
+def retention_rows(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation's rows on retention (the A/B table the notebook shows)."""
+    return evaluation[evaluation["metric"] == "retained"]
+
+
+@skippable
+def plot_campaign_effects(evaluation: pd.DataFrame, lang: str = "zh"):
+    """Forest plots of the effects on retention and (when measured) on AUM after."""
+    metrics = ["retained"] + (["aum_after"] if (evaluation["metric"] == "aum_after").any() else [])
+    figure, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 2.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        plot_effects(evaluation, metric, lang, ax=ax)
+    return figure
+
+
+# ----------------------------------------------------------------------------- value
+@skippable
+def with_value(
+    campaign: Campaign,
+    ds,
+    horizon: int = 36,
+    churn_horizon: int = 6,
+    annual_discount_rate: float = 0.05,
+    margin_scale: float = 1.0,
+    churn=None,
+) -> Campaign:
+    """The campaign with ``clv`` (x ``margin_scale``) and ``p_churn_h`` at its assigned month.
+
+    Always computed here (survival model at the campaign month), never read from notebook 02,
+    whose CLV is as of the report month.
+    """
+    clv, _ = load_clv(
+        ds, campaign.info.get("assigned_month"), None, horizon, churn_horizon,
+        annual_discount_rate, churn,
+    )  # fmt: skip
+    frame = attach_value(campaign.frame, clv.assign(clv=clv["clv"] * margin_scale))
+    return replace(campaign, frame=frame)
+
+
+@skippable
+def campaign_value(
+    campaign: Campaign,
+    evaluation: pd.DataFrame,
+    contact_channel: str,
+    contact_costs: dict,
+    offer_costs: dict | None = None,
+    default_offer_cost: float = 50.0,
+) -> pd.DataFrame:
+    """:func:`last_campaign_value` with each row's contact cost by its channel.
+
+    A row's channel is its ``contact_channel`` column when the campaign recorded one, else the
+    notebook's ``contact_channel``; offers without a recorded cost use ``offer_costs`` or
+    ``default_offer_cost``.
+    """
+    frame = campaign.frame
+    channel = frame.get("contact_channel", pd.Series(contact_channel, index=frame.index))
+    costs = offer_costs_from_campaign(frame, campaign.offers, offer_costs, default_offer_cost)
+    contact = channel.map(contact_costs).fillna(0.0).to_numpy()
+    return last_campaign_value(evaluation, frame, frame["clv"], contact, offer_cost=costs)
+
+
+# ----------------------------------------------------------------------------- uplift
+@skippable
+def uplift_models(
+    campaign: Campaign, learner: str = "t", n_folds: int = 5, seed: int = 0
+) -> UpliftModels:
+    """Cross-fit a T- and an X-learner on the campaign (features before it, value excluded)."""
+    frame = campaign.frame
+    features = feature_matrix(frame, exclude=list(VALUE_COLUMNS))
+    models = {
+        "t": TLearner(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"]),
+        "x": XLearner(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"]),
+    }
+    return UpliftModels(features, models, learner)
+
+
+@skippable
+def learner_comparison(uplift: UpliftModels, campaign: Campaign, seed: int = 0) -> pd.DataFrame:
+    """Qini and AUUC of both learners and of churn risk alone, per offer (:func:`qini_table`)."""
+    frame = campaign.frame
+    return qini_table(
+        {name: model.oof_uplift_ for name, model in uplift.models.items()},
+        frame["arm"], frame["retained"], risk=frame["p_churn_h"], seed=seed,
+    )  # fmt: skip
+
+
+@skippable
+def qini_curves(
+    uplift: UpliftModels,
+    campaign: Campaign,
+    n_boot: int = 200,
+    sample_cap: int | None = 20000,
+    seed: int = 0,
+) -> QiniResult:
+    """Bootstrap Qini curves and coefficients of the chosen learner and of risk, per offer."""
+    frame = campaign.frame
+    curves, coefficients = qini_by_offer(
+        uplift.model.oof_uplift_, frame["arm"], frame["retained"], frame["p_churn_h"],
+        n_boot, sample_cap, seed,
+    )  # fmt: skip
+    return QiniResult(curves, coefficients)
+
+
+@skippable
+def qini_coefficients(qini: QiniResult) -> pd.DataFrame:
+    """The Qini coefficients with their bootstrap intervals (saved as ``uplift_qini``)."""
+    return qini.coefficients
+
+
+@skippable
+def plot_qini_by_offer(
+    qini: QiniResult, campaign: Campaign, sample_cap: int | None = 20000, lang: str = "zh"
+):
+    """One Qini chart per offer, side by side, noting the bootstrap sample size."""
+    offers = list(dict.fromkeys(qini.curves["offer"]))
+    figure, axes = plt.subplots(1, len(offers), figsize=(6.5 * len(offers), 4.2), squeeze=False)
+    for ax, offer in zip(axes[0], offers, strict=True):
+        total = int(campaign.frame["arm"].isin([offer, CONTROL]).sum())
+        shown = min(total, sample_cap) if sample_cap else total
+        curves = qini.curves[qini.curves["offer"] == offer]
+        plot_qini(curves, offer, shown, total, lang=lang, ax=ax)
+    return figure
+
+
+@skippable
+def uplift_deciles(uplift: UpliftModels, campaign: Campaign, seed: int = 0) -> pd.DataFrame:
+    """Observed and predicted uplift by decile of the chosen learner's uplift, per offer."""
+    frame = campaign.frame
+    return deciles_by_offer(uplift.model.oof_uplift_, frame["arm"], frame["retained"], seed=seed)
+
+
+@skippable
+def plot_deciles_by_offer(deciles: pd.DataFrame, lang: str = "zh"):
+    """One decile chart per offer, side by side."""
+    offers = list(dict.fromkeys(deciles["offer"]))
+    figure, axes = plt.subplots(1, len(offers), figsize=(6.5 * len(offers), 4), squeeze=False)
+    for ax, offer in zip(axes[0], offers, strict=True):
+        plot_uplift_deciles(deciles[deciles["offer"] == offer], offer, lang, ax=ax)
+    return figure
+
+
+@skippable
+def campaign_targeting_mix(
+    uplift: UpliftModels, campaign: Campaign, share: float = 0.3, seed: int = 0
+) -> pd.DataFrame:
+    """Expected response types reached by uplift, risk-only and random targeting, per offer."""
+    return targeting_mix_by_offer(uplift.model, campaign.frame["p_churn_h"], share=share, seed=seed)
+
+
+@skippable
+def aum_uplift_deciles(
+    campaign: Campaign, uplift: UpliftModels, n_folds: int = 5, seed: int = 0, bins: int = 5
+) -> pd.DataFrame | Skipped:
+    """Uplift on AUM kept (RMB) by quintile of its prediction; Skipped without AUM after.
+
+    A T-learner models the share of AUM kept (:func:`aum_kept_ratio`); its uplift times the
+    AUM before the campaign is the predicted uplift in RMB.
+    """
+    frame = campaign.frame
+    if "aum_after" not in frame.columns:
+        return Skipped("rr_note_aum_flat")
+    model = TLearner(outcome="continuous", n_folds=n_folds, seed=seed)
+    model.fit(uplift.features, frame["arm"], aum_kept_ratio(frame))
+    predicted = model.oof_uplift_.mul(frame["aum_before"].to_numpy(), axis=0)
+    return deciles_by_offer(predicted, frame["arm"], frame["aum_after"], bins, seed)

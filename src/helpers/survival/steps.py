@@ -1,0 +1,316 @@
+"""The steps of ``02_lifecycle_survival``: each takes what the notebook holds and returns a
+table, a figure, remarks or a :class:`~helpers.formatting.Skipped` step.
+
+The notebook never branches on the data: in flat mode (one customer table, no history) the
+steps that need history return ``Skipped("surv_skip_flat")``, which ``ctx.show`` shows once
+(at the top, from :func:`plan_notes`); a dataset without churn types skips the competing
+risks with ``Skipped("surv_no_event_type")``. Helpers that consume such a result are
+``@skippable``, so the reason flows through. Display helpers give label-key column headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from helpers import i18n
+from helpers.config import ChurnDefinition
+from helpers.features import build_abt, survival_frame
+from helpers.formatting import Bullets, Note, Skipped, is_skipped, kpi, skippable
+from helpers.survival.cox import (
+    ChurnCox,
+    check_proportional_hazards,
+    hazard_ratio_sentences,
+    ph_remedy_strata,
+)
+from helpers.survival.curves import (
+    brier_score,
+    calibration_table,
+    competing_risks_sentences,
+    cumulative_incidence_table,
+    fit_cumulative_incidence,
+    fit_kaplan_meier,
+    km_entry_bias,
+    prepare_frame,
+)
+from helpers.survival.lifecycle import LifecycleRule, stage_transitions
+from helpers.survival.plots import plot_km_entry_bias
+from helpers.survival.workflow import SplitPlan, retier, scoring_frame
+
+#: Tenure (months) at which the competing-risks remark compares closure and run-off.
+COMPETING_RISKS_AT = 60
+#: Columns of the ``churn_risk_scores`` artifact.
+RISK_SCORE_COLUMNS = ["customer_id", "tier", "stage", "aum", "p_churn", "aum_at_risk"]
+
+
+def _flat() -> Skipped:
+    return Skipped("surv_skip_flat")
+
+
+# ----------------------------------------------------------------------------- the run
+def plan_notes(plan: SplitPlan) -> list[Skipped]:
+    """What this dataset cannot support, said once at the top: flat mode skips history."""
+    return [_flat()] if plan.mode == "flat" else []
+
+
+def run_table(
+    described: pd.DataFrame, churn: ChurnDefinition, plan: SplitPlan, lang: str = "zh"
+) -> pd.DataFrame:
+    """``ctx.describe()`` plus the churn definition and how the model is validated."""
+    extra = pd.DataFrame(
+        {
+            "item": [i18n.t("surv_item_churn", lang), i18n.t("surv_item_split", lang)],
+            "value": [churn.kind, plan.describe(lang)],
+        }
+    )
+    return pd.concat([described, extra], ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- survival data
+def survival_data(
+    ds, plan: SplitPlan, churn: ChurnDefinition, ladder: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per customer for the curves: ``entry``, ``duration``, ``event``, ``tier``...
+
+    Panel: :func:`helpers.features.survival_frame` (delayed entry, churn types). Flat: the
+    flat ABT with entry 0 and no churn types. Tiers on ``ladder`` (the pack's ladder).
+    """
+    if plan.mode == "flat":
+        return prepare_frame(retier(build_abt(ds, churn=churn), ladder), flat=True)
+    return retier(survival_frame(ds, churn), ladder)
+
+
+def count_formats(counts: pd.DataFrame) -> dict[str, list[str]]:
+    """``ctx.show`` formats of :func:`event_counts`: counts as integers, the rate as a share."""
+    return {
+        "ints": [column for column in counts.columns if column != "surv_event_rate"],
+        "pct": ["surv_event_rate"],
+    }
+
+
+def entry_bias(surv: pd.DataFrame, plan: SplitPlan) -> pd.DataFrame | Skipped:
+    """:func:`km_entry_bias` (survival with and without delayed entry); flat: skipped."""
+    return _flat() if plan.mode == "flat" else km_entry_bias(surv)
+
+
+def plot_entry_bias(surv: pd.DataFrame, plan: SplitPlan, lang: str = "zh"):
+    """The delayed-entry curve next to the naive one; flat (no delayed entry): skipped."""
+    if plan.mode == "flat":
+        return _flat()
+    corrected = fit_kaplan_meier(surv)["all"]
+    naive = fit_kaplan_meier(surv, entry_col=None)["all"]
+    return plot_km_entry_bias(corrected, naive, lang)
+
+
+# ----------------------------------------------------------------------------- lifecycle
+def customers_to_score(
+    ds,
+    plan: SplitPlan,
+    churn: ChurnDefinition,
+    ladder: pd.DataFrame | None = None,
+    rule: LifecycleRule | None = None,
+) -> pd.DataFrame:
+    """The customers scored this month (:func:`scoring_frame`) with their lifecycle ``stage``."""
+    score, tenure_col = scoring_frame(ds, plan, churn, ladder)
+    return score.assign(stage=(rule or LifecycleRule()).stages(score, tenure_col))
+
+
+def transitions_from_last_month(
+    ds,
+    plan: SplitPlan,
+    score: pd.DataFrame,
+    churn: ChurnDefinition,
+    rule: LifecycleRule | None = None,
+) -> pd.DataFrame | Skipped:
+    """Stage transitions from the month before the report month to it; flat: skipped.
+
+    ``score`` is :func:`customers_to_score` (the report month). :func:`split_plan` already
+    makes sure the report month has months before it.
+    """
+    if plan.mode == "flat":
+        return _flat()
+    months = ds.months()
+    previous_month = months[months.index(plan.score_as_of) - 1]
+    previous = build_abt(ds, previous_month, plan.horizon, churn)
+    previous = previous.assign(stage=(rule or LifecycleRule()).stages(previous))
+    return stage_transitions(previous, score)
+
+
+# ----------------------------------------------------------------------------- Cox model
+def fit_with_ph_check(
+    train: pd.DataFrame,
+    covariates: Sequence[str],
+    penalizer: float,
+    sample_cap: int | None = 5000,
+    seed: int = 0,
+    alpha: float = 0.01,
+) -> tuple[ChurnCox, pd.DataFrame, list[str]]:
+    """Fit the Cox model, check proportional hazards, stratify on the worst violators.
+
+    Returns
+    -------
+    (model, ph_table, strata)
+        The model refitted with ``strata`` when the check found violators (else as fitted),
+        the check's table (:func:`check_proportional_hazards`) and the strata chosen.
+    """
+    model = ChurnCox(covariates, penalizer).fit(train)
+    ph = check_proportional_hazards(model, train, sample_cap, seed, alpha)
+    strata = ph_remedy_strata(ph, model)
+    if strata:
+        kept = [column for column in covariates if column not in strata]
+        model = ChurnCox(kept, penalizer, strata).fit(train)
+    return model, ph, strata
+
+
+def cv_display(cv_table: pd.DataFrame) -> pd.DataFrame:
+    """The penalizer cross-validation table with label-key headers."""
+    return cv_table.set_axis(
+        ["surv_penalizer", "surv_mean_log_likelihood", "surv_sd"], axis="columns"
+    )
+
+
+def ph_display(ph: pd.DataFrame) -> pd.DataFrame:
+    """The proportional-hazards check with label-key headers."""
+    return ph.set_axis(
+        ["surv_covariate", "surv_test_statistic", "surv_p_value", "surv_fails"], axis="columns"
+    )
+
+
+def hazard_display(hazard_ratios: pd.DataFrame) -> pd.DataFrame:
+    """Hazard ratios with their intervals and p-values, label-key headers."""
+    shown = hazard_ratios[["label", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]]
+    return shown.set_axis(
+        ["surv_covariate", "surv_hazard_ratio", "surv_ci_lower", "surv_ci_upper", "surv_p_value"],
+        axis="columns",
+    )
+
+
+def hazard_ratio_bullets(hazard_ratios: pd.DataFrame, lang: str = "zh") -> Bullets:
+    """Which factors raise or lower churn risk, in words."""
+    return Bullets(hazard_ratio_sentences(hazard_ratios, lang))
+
+
+def refit_final(model: ChurnCox, final: pd.DataFrame) -> ChurnCox:
+    """The scoring model: ``model``'s covariates, penalizer and strata refitted on ``final``."""
+    return ChurnCox(model.covariates, model.penalizer, model.strata).fit(final)
+
+
+# ----------------------------------------------------------------------------- competing risks
+def competing_incidence(
+    surv: pd.DataFrame, seed: int = 0, sample_cap: int | None = 50000
+) -> dict | Skipped:
+    """Aalen-Johansen curves of closure and run-off by tier; skipped without churn types."""
+    if "event_type" not in surv.columns or not surv["event_type"].notna().any():
+        return Skipped("surv_no_event_type")
+    return fit_cumulative_incidence(surv, "tier", seed=seed, sample_cap=sample_cap)
+
+
+@skippable
+def competing_risks_bullets(cif: dict, time: int = COMPETING_RISKS_AT, lang: str = "zh") -> Bullets:
+    """Per tier: do customers leave mostly by closing or by draining, by ``time`` months?"""
+    table = cumulative_incidence_table(cif, times=[time])
+    return Bullets(competing_risks_sentences(table, time, lang))
+
+
+# ----------------------------------------------------------------------------- calibration
+def holdout_probability(
+    model: ChurnCox, holdout: pd.DataFrame, plan: SplitPlan
+) -> pd.Series | Skipped:
+    """P(churn within the horizon) of each holdout customer; flat (no labels): skipped."""
+    if plan.mode == "flat":
+        return _flat()
+    return model.predict_churn_probability(holdout, plan.horizon)
+
+
+@skippable
+def holdout_calibration(probability: pd.Series, holdout: pd.DataFrame) -> pd.DataFrame:
+    """:func:`calibration_table` of the holdout's predictions against its churn labels."""
+    return calibration_table(probability, holdout["churn_label"])
+
+
+def _known_outcomes(probability: pd.Series, holdout: pd.DataFrame):
+    known = holdout["churn_label"].notna()
+    return probability[known], holdout.loc[known, "churn_label"].astype(float)
+
+
+@skippable
+def holdout_brier(probability: pd.Series, holdout: pd.DataFrame) -> float:
+    """Brier score of the holdout predictions (customers whose outcome is known)."""
+    predicted, observed = _known_outcomes(probability, holdout)
+    return brier_score(predicted, observed)
+
+
+@skippable
+def brier_notes(brier: float, holdout: pd.DataFrame) -> list[Note]:
+    """The Brier score next to predicting the average churn rate for everyone."""
+    observed = holdout.loc[holdout["churn_label"].notna(), "churn_label"].astype(float)
+    base = brier_score([observed.mean()] * len(observed), observed)
+    return [Note("surv_brier", brier=brier, base=base)]
+
+
+# ----------------------------------------------------------------------------- scores and CLV
+def score_churn(model: ChurnCox, score: pd.DataFrame, plan: SplitPlan) -> pd.DataFrame:
+    """``score`` with ``p_churn`` (within the horizon) and ``aum_at_risk`` (p_churn x AUM)."""
+    probability = model.predict_churn_probability(score, plan.horizon, plan.tenure_col)
+    probability = probability.to_numpy()
+    return score.assign(p_churn=probability, aum_at_risk=probability * score["aum"])
+
+
+def risk_scores_table(score: pd.DataFrame) -> pd.DataFrame:
+    """The ``churn_risk_scores`` artifact: one row per scored customer, tier and stage as text."""
+    table = score[RISK_SCORE_COLUMNS]
+    return table.assign(tier=table["tier"].astype(str), stage=table["stage"].astype(str))
+
+
+def risk_by_tier(score: pd.DataFrame) -> pd.DataFrame:
+    """Customers, mean churn probability and AUM at risk per tier."""
+    grouped = score.groupby("tier", observed=True).agg(
+        customers=("customer_id", "size"),
+        surv_p_churn=("p_churn", "mean"),
+        surv_aum_at_risk=("aum_at_risk", "sum"),
+    )
+    return grouped.reset_index()
+
+
+def clv_with_tiers(clv: pd.DataFrame, score: pd.DataFrame) -> pd.DataFrame:
+    """The CLV rows (same order as ``score``) with each customer's tier as text."""
+    return clv.assign(tier=score["tier"].astype(str).to_numpy())
+
+
+def clv_summary(clv_by_tier: pd.DataFrame) -> pd.DataFrame:
+    """Per tier: customers, mean expected months, margin and CLV, and the CLV total."""
+    grouped = clv_by_tier.groupby("tier").agg(
+        customers=("customer_id", "size"),
+        surv_expected_months=("expected_months", "mean"),
+        surv_monthly_margin=("monthly_margin", "mean"),
+        surv_clv=("clv", "mean"),
+        total=("clv", "sum"),
+    )
+    return grouped.reset_index()
+
+
+# ----------------------------------------------------------------------------- KPIs
+def survival_kpis(
+    surv: pd.DataFrame,
+    score: pd.DataFrame,
+    warning: pd.DataFrame,
+    concordance: float,
+    brier: float | Skipped,
+    clv: pd.DataFrame,
+) -> list[dict]:
+    """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
+    and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing."""
+    median = fit_kaplan_meier(surv)["all"].median_survival_time_
+    known_median = pd.notna(median) and median != float("inf")
+    return [
+        kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True),
+        kpi("aum_at_risk", float(score["aum_at_risk"].sum()), "rmb", headline=True),
+        kpi("median_tenure", float(median) if known_median else None, "months"),
+        kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),
+        kpi("surv_kpi_expected_churners", float(score["p_churn"].sum()), "count"),
+        kpi("surv_kpi_warning_list_size", len(warning), "count"),
+        kpi("surv_kpi_concordance", concordance, "ratio"),
+        kpi("surv_kpi_brier", None if is_skipped(brier) else brier, "ratio"),
+        kpi("surv_kpi_total_clv", float(clv["clv"].sum()), "rmb"),
+    ]
