@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, formatting, i18n, paths, plotting, privacy
+from helpers import config, exports, formatting, i18n, paths, plotting, privacy
 from helpers.data import load_dataset
 from helpers.files import atomic_write, write_text_atomic
 from helpers.formatting import Bullets, Note, Skipped, kpi_table
@@ -173,18 +173,12 @@ class RunContext:
         self.show(kpi_table(records, self.lang))
 
     def save_list(self, frame: pd.DataFrame | Skipped | None, name: str):
-        """Write an RM list as CSV (UTF-8 with BOM) and .xlsx, with PII masked."""
+        """Write an RM list as CSV (UTF-8 with BOM) and .xlsx: PII masked, formulas inert."""
         if frame is None or isinstance(frame, Skipped):
             return None
         masked = privacy.mask_frame(frame)
-        csv_path = atomic_write(
-            self.artifacts / f"{name}.csv",
-            lambda tmp: masked.to_csv(tmp, index=False, encoding="utf-8-sig"),
-        )
-        xlsx_path = atomic_write(
-            self.artifacts / f"{name}.xlsx",
-            lambda tmp: masked.to_excel(tmp, index=False, engine="openpyxl"),
-        )
+        csv_path = exports.write_csv(masked, self.artifacts / f"{name}.csv")
+        xlsx_path = exports.write_xlsx(masked, self.artifacts / f"{name}.xlsx", sheet=name)
         return csv_path, xlsx_path
 
     # ------------------------------------------------------------------ upstream notebooks

@@ -15,13 +15,15 @@ def mask_name(name: object) -> object:
     """Keep the first character (the surname for Chinese names), star the rest.
 
     ``"张三丰"`` -> ``"张**"``; ``"Li"`` -> ``"L*"``; a one-character name becomes ``"*"``;
-    missing values stay missing.
+    a name starting with a formula or markup character (``=cmd``) is starred whole, so a
+    masked name can never become a spreadsheet formula; missing values stay missing.
     """
     if name is None or (isinstance(name, float) and pd.isna(name)) or name is pd.NA:
         return name
     text = str(name).strip()
-    if len(text) <= 1:
-        return "*" if text else text
+    if len(text) <= 1 or text[0] in "=+-@\t\r<>&\"'":
+        # one character, or one that would start a formula or markup: star everything
+        return "*" * len(text) if text else text
     return text[0] + "*" * (len(text) - 1)
 
 

@@ -1,0 +1,91 @@
+"""RM lists as files Excel opens safely: CSV (UTF-8 with BOM) and .xlsx.
+
+Following OWASP's CSV-injection guidance, a text cell that starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return is neutralised: in CSV it gets a leading apostrophe (Excel
+shows the text and evaluates nothing); in XLSX every text cell is written as a string cell,
+never a formula. Numbers stay numbers (a negative balance is a number, not text). Identifier
+columns stay text, so ``000123`` keeps its zeros.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.files import atomic_write
+
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """``value`` made inert for a spreadsheet: text starting like a formula gets a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells (and column names) cannot start a formula."""
+    safe = frame.copy()
+    for column in safe.columns:
+        series = safe[column]
+        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            safe[column] = series.map(neutralise)
+    safe.columns = [neutralise(str(c)) for c in safe.columns]
+    return safe
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """CSV in UTF-8 with BOM (Excel on a Chinese Windows PC reads it), formulas neutralised."""
+    safe = inert_frame(frame)
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
+
+
+def write_xlsx(frame: pd.DataFrame, path: str | Path, sheet: str = "list") -> Path:
+    """An .xlsx with one named sheet: text cells as strings (never formulas), frozen header,
+    a filter on the header row and column widths that fit the content."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    def write(tmp: Path) -> None:
+        book = Workbook()
+        sheet_ = book.active
+        sheet_.title = sheet[:31]
+        sheet_.append([str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            sheet_.append([None if _missing(v) else _plain(v) for v in row])
+        for cells in sheet_.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
+        sheet_.freeze_panes = "A2"
+        if len(frame.columns):
+            sheet_.auto_filter.ref = sheet_.dimensions
+        for index, column in enumerate(frame.columns, 1):
+            values = [str(column), *(str(v) for v in frame[column].head(500))]
+            width = min(max(len(v) for v in values) * 1.2 + 2, 50)
+            sheet_.column_dimensions[get_column_letter(index)].width = width
+        book.save(tmp)
+
+    return atomic_write(path, write)
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(value: object) -> object:
+    """numpy and pandas scalars as plain Python values openpyxl understands."""
+    if hasattr(value, "item") and not isinstance(value, str):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value

