@@ -178,3 +178,23 @@ def test_pipeline_product_explains_wrong_and_missing_answers(calls):
 def test_pipeline_product_is_skipped_on_empty_lists(calls):
     skipped = course.check_propensity_pipeline_product(None, calls.iloc[:0], "zh")
     assert skipped.passed and "跳过" in skipped.message
+
+
+# ----------------------------------------------------------------------------- skipped steps
+def test_a_skipped_step_counts_as_missing(holdings, holdout, calls):
+    from helpers.formatting import Skipped
+
+    skipped = Skipped("ps_no_models")
+    lift = course.check_propensity_co_holding_lift(1.5, skipped, "en")
+    assert lift.passed and "Skipped" in lift.message
+    assert course.check_propensity_top_decile_lift(None, skipped, "fund", "en").passed
+    assert course.check_propensity_top_share_capture(None, skipped, "fund", "en").passed
+    assert course.check_propensity_pipeline_product("fund", skipped, "zh").passed
+    # a Skipped answer is no answer: the learner is told so, never a traceback
+    for result in (
+        course.check_propensity_co_holding_lift(skipped, holdings, "zh"),
+        course.check_propensity_top_decile_lift(skipped, holdout, "fund", "zh"),
+        course.check_propensity_top_share_capture(skipped, holdout, "fund", "zh"),
+        course.check_propensity_pipeline_product(skipped, calls, "zh"),
+    ):
+        assert not result.passed and "还没有作答" in result.message

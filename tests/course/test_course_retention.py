@@ -8,6 +8,7 @@ import pytest
 
 from helpers import course
 from helpers.course.retention import stop_budget
+from helpers.formatting import Skipped
 
 
 def test_checks_are_reexported_by_the_course_module():
@@ -211,3 +212,14 @@ def test_visit_break_even_check_explains_missing_answers_and_skips_an_empty_plan
     assert course.check_retention_visit_break_even(None, plan.iloc[:0], 15.0, 80.0).passed
     no_visit = course.check_retention_visit_break_even(None, plan, 15.0, None, "en")
     assert no_visit.passed and "Skipped" in no_visit.message
+
+
+# ----------------------------------------------------------------------------- planner mode
+def test_checks_treat_a_skipped_step_like_a_missing_one(curve, plan):
+    skipped = Skipped("rr_note_needs_campaign")
+    claim = course.check_retention_claim_effect(None, skipped, "en")
+    assert claim.passed and "Skipped" in claim.message
+    sure = course.check_retention_sure_things(None, skipped, "en")
+    assert sure.passed and "Skipped" in sure.message
+    assert course.check_retention_stop_budget(None, skipped, "en").passed
+    assert course.check_retention_visit_break_even(None, skipped, 15.0, 80.0, "en").passed

@@ -7,6 +7,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from helpers import course
+from helpers.formatting import Skipped
 
 
 # ----------------------------------------------------------------------------- exercise 1
@@ -120,3 +121,16 @@ def test_top_tier_risk_share_check_uses_aum_at_risk_not_headcount():
     assert not wrong.passed and "share of customers" not in wrong.message
     empty = course.check_survival_top_tier_risk_share(None, warning.iloc[0:0], "en")
     assert empty.passed and "Skipped" in empty.message
+
+
+# ----------------------------------------------------------------------------- skipped steps
+def test_checks_treat_a_skipped_step_like_a_missing_object():
+    skipped = Skipped("surv_skip_flat")
+    for check in (
+        course.check_survival_entry_bias,
+        course.check_survival_s36_gap,
+        course.check_survival_soft_hard_aum,
+        course.check_survival_top_tier_risk_share,
+    ):
+        result = check(None, skipped, "en")
+        assert result.passed and "Skipped" in result.message, check.__name__

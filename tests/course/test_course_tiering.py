@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, course, tiering
+from helpers import config, course, formatting, tiering
 
 
 @pytest.fixture
@@ -175,3 +175,15 @@ def test_bridge_driver_accepts_either_step_of_a_tie_and_skips_without_history(mi
     churned = course.check_tiering_bridge_driver("churned", bridge, "en")
     assert not churned.passed and "83% of the largest" in churned.message
     assert course.check_tiering_bridge_driver(None, None, "en").passed
+
+
+# ----------------------------------------------------------------------------- Skipped steps
+def test_a_skipped_step_counts_as_no_data(abt, ladder):
+    """The notebook hands the checks a formatting.Skipped where a step could not run."""
+    flat = formatting.Skipped("tiering_note_flat")
+    no_grid = formatting.Skipped("tiering_note_no_grid")
+    assert course.check_tiering_rm_customers(None, no_grid, "en").passed
+    for check in (course.check_tiering_downgrade_share, course.check_tiering_bridge_driver):
+        result = check(None, flat, "en")
+        assert result.passed and "Skipped" in result.message
+    assert course.check_tiering_threshold_move(None, flat, ladder, "zh").passed

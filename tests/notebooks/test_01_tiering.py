@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, tiering
+from helpers import config, features, tiering
+from helpers import parameters as parameters_module
 from helpers.data import load_dataset
-from helpers.features import abt as features
 from helpers.paths import NOTEBOOKS_DIR, SAMPLE_FLAT_SPEC, SAMPLE_SPEC
 
 pytestmark = pytest.mark.slow
@@ -20,11 +20,25 @@ NOTEBOOK = "01_tiering"
 #: KPI keys the monthly summary reads (docs/architecture.md §10).
 SUMMARY_KEYS = {"tier_share_mass", "tier_share_affluent", "tier_share_wealth", "tier_share_private"}
 HISTORY_KEYS = {"tier_upgrades", "tier_downgrades", "net_aum_change"}
+#: The parameters cell, in order (pack-level churn parameters included: ctx.churn reads them).
+PARAMETERS = [
+    "dataset", "month", "lang", "artifacts_dir", "seed", "sample_cap", "tier_thresholds",
+    "churn_kind", "soft_floor", "soft_drop", "soft_months", "tier_basis", "migration_window",
+    "score_bands", "k_min", "k_max", "cluster_sample", "watch_rows",
+]  # fmt: skip
 
 
 def _kpis(artifacts) -> dict:
     payload = json.loads((artifacts / f"kpis_{NOTEBOOK}.json").read_text(encoding="utf-8"))
     return {record["key"]: record for record in payload["kpis"]}
+
+
+def _markdown_outputs(notebook) -> list[str]:
+    return [
+        output.get("data", {}).get("text/markdown", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    ]
 
 
 def _expected_counts(thresholds, basis: str) -> pd.Series:
@@ -51,6 +65,11 @@ def test_notebook_metadata_and_parameters():
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1
     assert "tier_thresholds = []" in parameters[0].source
+    assert parameters_module.declared_parameters(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb") == PARAMETERS
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    # one ladder and one churn definition per pack: the run's, never the notebook's own
+    assert "ctx.ladder" in code and "churn=ctx.churn" in code and "ctx.churn)" in code
+    assert "resolve_ladder" not in code and "import months" not in code
     for cell in notebook.cells:
         assert not cell.get("outputs"), "committed without outputs"
         assert "papermill" not in cell.metadata and "execution" not in cell.metadata
@@ -137,6 +156,9 @@ def test_flat_pack_tiers_without_history(flat_pack):
     assert np.isin(assignments["tier"].unique(), ["mass", "affluent", "wealth", "private"]).all()
     html = (flat_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "单表(flat)模式" in html and "Traceback" not in html
+    # every history step is skipped for one reason, shown once
+    executed = nbformat.read(flat_pack.out_dir / "executed" / f"{NOTEBOOK}.ipynb", as_version=4)
+    assert sum("单表(flat)模式" in text for text in _markdown_outputs(executed)) == 1
 
 
 def test_minimal_bank_extract_ids_and_balances_only(run_notebook, tmp_path):
@@ -168,9 +190,6 @@ def test_minimal_bank_extract_ids_and_balances_only(run_notebook, tmp_path):
     kpis = _kpis(artifacts)
     assert kpis["tier_share_wealth"]["value"] == pytest.approx(2 / 12)
     assert not (artifacts / "tier_fishpond_grid.parquet").exists()
-    notes = "\n".join(
-        output.get("data", {}).get("text/markdown", "")
-        for cell in notebook.cells
-        for output in cell.get("outputs", [])
-    )
-    assert "鱼塘矩阵已跳过" in notes and "聚类已跳过" in notes and "命名分群已跳过" in notes
+    notes = _markdown_outputs(notebook)
+    for reason in ("鱼塘矩阵已跳过", "聚类已跳过", "命名分群已跳过", "单表(flat)模式"):
+        assert sum(reason in text for text in notes) == 1, reason

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import paths, privacy
-from helpers.config import ChurnDefinition
+from helpers.config import ChurnDefinition, assign_tiers, resolve_ladder
 from helpers.data import load_dataset
 from helpers.features import abt as features
 from helpers.survival import CLV_COLUMNS
@@ -98,11 +98,12 @@ def test_english_run_with_other_parameters(run_notebook, tmp_path):
         lang="en",
         month="2026-09",
         churn_kind="hard",
-        horizon=3,
-        segment="channel",
-        rm_capacity=5,
+        churn_horizon_months=3,
+        survival_segment="channel",
+        warning_list_per_rm=5,
         penalizer_grid=[0.0, 0.01],
-        clv_horizon=24,
+        clv_horizon_months=24,
+        tier_thresholds=[20000, 300000, 5000000],
     )
     clv = pd.read_parquet(artifacts / "clv.parquet")
     # Under hard churn, customers who drained their AUM are still active, so they are scored.
@@ -110,6 +111,10 @@ def test_english_run_with_other_parameters(run_notebook, tmp_path):
     active = features.build_abt(load_dataset(paths.SAMPLE_SPEC), "2026-09", 3, hard)
     assert sorted(clv["customer_id"]) == sorted(active["customer_id"])
     assert clv["expected_months"].max() <= 24
+    # The pack's tier ladder (tier_thresholds), not the bundled one, tiers the scores.
+    scores = pd.read_parquet(artifacts / "churn_risk_scores.parquet")
+    ladder = resolve_ladder([20000, 300000, 5000000])
+    assert (scores["tier"] == assign_tiers(scores["aum"], ladder).astype(str)).all()
     warning = _warning_list(artifacts)
     assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 5
     outputs = "\n".join(

@@ -9,10 +9,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths, privacy
+from helpers import parameters, paths, privacy
 from helpers.config import cross_sell_products, product_catalogue
 
 NOTEBOOK = "03_cross_sell_propensity"
+PARAMETERS = [
+    "dataset",
+    "month",
+    "lang",
+    "artifacts_dir",
+    "seed",
+    "tier_thresholds",
+    "churn_kind",
+    "soft_floor",
+    "soft_drop",
+    "soft_months",
+    "takeup_horizon_months",
+    "model_sample_cap",
+    "min_probability",
+    "calls_per_rm",
+    "holdout_share",
+    "importance_cap",
+    "importance_repeats",
+    "focus_product",
+]
 
 
 def _kpis(artifacts):
@@ -64,9 +84,20 @@ def test_committed_notebook_is_clean_and_declares_its_roles():
     assert markdown_tags.count(("lang-zh",)) == markdown_tags.count(("lang-en",)) > 5
 
 
+def test_parameters_cell_declares_the_registered_names_in_order():
+    path = paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb"
+    assert parameters.declared_parameters(path) == PARAMETERS
+    defaults = parameters.declared_defaults(path)
+    assert defaults["takeup_horizon_months"] == 6 and defaults["calls_per_rm"] == 20
+    assert defaults["model_sample_cap"] == 20000 and defaults["tier_thresholds"] == []
+    text = path.read_text(encoding="utf-8")
+    for old in ("rm_capacity", "tier_ladder"):  # renamed parameter, ctx.ladder instead
+        assert old not in text, f"{NOTEBOOK} still names {old!r}"
+
+
 @pytest.mark.slow
 def test_sample_run_writes_scores_recommendations_lists_and_kpis(run_notebook, tmp_path):
-    notebook, artifacts = run_notebook(NOTEBOOK, tmp_path, lang="en", rm_capacity=5)
+    notebook, artifacts = run_notebook(NOTEBOOK, tmp_path, lang="en", calls_per_rm=5)
     scores, best = _check_recommendations(artifacts)
     assert set(scores["product"]) == set(cross_sell_products())
     # nobody is offered a product they hold at the report month
@@ -76,7 +107,7 @@ def test_sample_run_writes_scores_recommendations_lists_and_kpis(run_notebook, t
     held = set(zip(open_now["customer_id"], open_now["product"], strict=True))
     assert not held & set(zip(scores["customer_id"], scores["product"], strict=True))
     calls = _call_list(artifacts)
-    assert calls["rm_id"].fillna("-").value_counts().max() <= 5  # the capacity parameter
+    assert calls["rm_id"].fillna("-").value_counts().max() <= 5  # calls_per_rm
     assert not privacy.has_unmasked_pii(calls)
     assert calls["reason"].fillna("").str.len().gt(0).mean() > 0.8
     for _, group in calls.groupby(calls["rm_id"].fillna("-")):
@@ -101,7 +132,7 @@ def test_flat_run_says_its_models_are_cross_sectional(run_notebook, tmp_path):
     assert "单表(flat)模式" in text and "横截面" in text
     scores, _ = _check_recommendations(artifacts)
     calls = _call_list(artifacts)
-    assert 0 < len(calls) <= 20  # no RM column in the flat table: one pool of rm_capacity
+    assert 0 < len(calls) <= 20  # no RM column in the flat table: one pool of calls_per_rm
     kpis = _kpis(artifacts)
     assert kpis["pipeline_value"]["value"] > 0
     assert kpis["ps_kpi_expected_takeups"]["value"] is None  # not a take-up forecast in flat mode

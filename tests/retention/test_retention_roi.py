@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from helpers import retention as rr
+from helpers.formatting import Skipped
 
 Z975 = 1.959963984540054  # z_{0.975}
 Z80 = 0.8416212335729143  # z_{0.80}
@@ -355,20 +356,35 @@ def test_plan_selection_kpis_and_target_list():
             "rm_id": ["r1", "r1", "r2", "r2"],
         }
     )
-    plan = rr.select_plan(best, budget=40.0, rm_capacity=1)
+    plan = rr.select_plan(best, budget=40.0, contacts_per_rm=1)
     # one per RM: a (r1, ratio 4) then c (r2, ratio 3); b's RM is full
     assert plan["customer_id"].tolist() == ["a", "c"]
-    assert rr.select_plan(best, budget=40.0, rm_capacity=0)["customer_id"].tolist() == ["a", "c"]
+    assert rr.select_plan(best, budget=40.0, contacts_per_rm=0)["customer_id"].tolist() == [
+        "a",
+        "c",
+    ]
     assert rr.select_plan(best, budget=100.0)["customer_id"].tolist() == ["a", "b", "c"]
     grid = rr.budget_grid(1000.0, best)
     assert grid.max() == pytest.approx(55.0)  # recommended options cost 50; beyond, nothing to buy
-    kpis = rr.retention_kpis(None, None, plan, contact_cost=5.0)
+    records = rr.retention_kpis(Skipped("rr_note_needs_campaign"), None, plan)
+    kpis = {record["key"]: record for record in records}
+    assert [record["key"] for record in records] == [
+        "campaign_roi",
+        "rr_kpi_incremental_retained",
+        "rr_kpi_incremental_aum",
+        "next_campaign_value",
+        "rr_kpi_next_roi",
+        "rr_kpi_next_contacts",
+        "rr_kpi_break_even_uplift",
+    ]
     assert kpis["campaign_roi"]["value"] is None and kpis["campaign_roi"]["headline"]
+    assert kpis["campaign_roi"]["label_en"] == "Last campaign ROI"
     assert kpis["next_campaign_value"]["value"] == pytest.approx(110.0)
     assert kpis["rr_kpi_next_roi"]["value"] == pytest.approx(110.0 / 30.0)
     assert kpis["rr_kpi_break_even_uplift"]["value"] == pytest.approx(30.0 / 2000.0)
+    assert kpis["rr_kpi_break_even_uplift"]["unit"] == "pct"
     assert (
-        sum(bool(k.get("headline")) for k in kpis.values()) == 2
+        sum(record["headline"] for record in records) == 2
     )  # ROI and next-campaign value; the overview heads the index
     candidates = pd.DataFrame(
         {"customer_id": ["a", "c"], "tier": ["mass", "wealth"], "aum": [1.0, 2.0]}

@@ -18,9 +18,8 @@ import json
 
 import pytest
 
-from helpers import paths, survival
+from helpers import features, paths, survival
 from helpers.data import load_dataset
-from helpers.features import abt as features
 from helpers.survival import ChurnCox, fit_time_varying, model_frames, split_plan
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,8 @@ checks stay right for any dataset, month, horizon or focus product. A check pass
 without buyers, empty call lists), and never raises for a wrong, odd or missing answer.
 Common slips (the confidence instead of the lift, the take-up rate instead of the lift, the
 random 20% instead of the captured share, the product with most calls instead of most value)
-get their own hint.
+get their own hint. A skipped step (:class:`helpers.formatting.Skipped`), given as the answer
+or as the data, counts as missing, like None.
 
 Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_propensity_...``.
 """
@@ -26,6 +27,7 @@ from helpers.course.checks import is_number as _is_number
 from helpers.course.checks import say as _say  # shared helpers
 from helpers.course.checks import share_problem as _share_problem
 from helpers.course.checks import skip as _skip
+from helpers.formatting import is_skipped
 from helpers.propensity import product_label
 
 __all__ = [
@@ -37,6 +39,11 @@ __all__ = [
 
 #: Prefix of the holding flags in the ABT / flat table (``held_fund``...).
 HELD_PREFIX = "held_"
+
+
+def _given(value: Any) -> Any:
+    """``value``, or None when it is a skipped step (a Skipped counts as missing)."""
+    return None if is_skipped(value) else value
 
 
 def _near(answer: Any, value: float, tolerance: float = 1e-3) -> bool:
@@ -70,6 +77,7 @@ def _focus_holdout(holdout: pd.DataFrame | None, focus: Any) -> tuple[np.ndarray
 
     Ties keep their input order (stable sort), as :mod:`helpers.propensity.evaluation` does.
     """
+    holdout = _given(holdout)
     if holdout is None or not {"product", "y", "probability"} <= set(holdout.columns):
         return np.array([]), np.array([])
     part = holdout[holdout["product"].astype(str) == str(focus)]
@@ -100,8 +108,9 @@ def check_propensity_co_holding_lift(
     affinity table), so a slip in either would show.
     """
     exercise = "03-1"
+    answer, frame = _given(answer), _given(frame)
     columns = [f"{HELD_PREFIX}{antecedent}", f"{HELD_PREFIX}{consequent}"]
-    if not set(columns) <= set(frame.columns) or len(frame) == 0:
+    if frame is None or not set(columns) <= set(frame.columns) or len(frame) == 0:
         return _skip(
             exercise,
             lang,
@@ -164,6 +173,7 @@ def check_propensity_top_decile_lift(
     equal as possible, as in :func:`helpers.propensity.evaluation.decile_table`).
     """
     exercise = "03-2"
+    answer = _given(answer)
     outcome, _ = _focus_holdout(holdout, focus)
     if len(outcome) == 0 or outcome.sum() == 0:
         return _skip(
@@ -223,6 +233,7 @@ def check_propensity_top_share_capture(
     accepted too.
     """
     exercise = "03-3"
+    answer = _given(answer)
     outcome, _ = _focus_holdout(holdout, focus)
     if len(outcome) == 0 or outcome.sum() == 0:
         return _skip(
@@ -245,11 +256,11 @@ def check_propensity_top_share_capture(
         expected = float(answer)
     random_share = called / total
     hint_zh = (
-        f"提示:在第 5 节的捕获率表(或 `propensity_eval.top_k_capture`)中读产品 `focus` 的“前 {share:.0%}”一列:"
+        f"提示:在第 5 节的捕获率表(或 `propensity.top_k_capture`)中读产品 `focus` 的“前 {share:.0%}”一列:"
         f"按得分从高到低拨打前 {share:.0%} 的留出客户,找到的购买者占全部购买者的比例。"
     )
     hint_en = (
-        f"Hint: in the section 5 capture table (or `propensity_eval.top_k_capture`) read the top "
+        f"Hint: in the section 5 capture table (or `propensity.top_k_capture`) read the top "
         f"{share:.0%} column for product `focus`: calling the top {share:.0%} of holdout customers "
         "by score, the share of all buyers reached."
     )
@@ -283,12 +294,13 @@ def check_propensity_pipeline_product(
     ----------
     answer : the learner's product code (e.g. ``"fund"``); the product's catalogue name in
         ``lang`` is accepted too.
-    calls : the notebook's ``calls`` (``propensity.call_lists``): ``product``, ``expected_value``.
+    calls : the notebook's ``calls`` (``propensity.rm_call_list``): ``product``, ``expected_value``.
 
     When two products tie for the largest total, either is right.
     """
 
     exercise = "03-4"
+    answer, calls = _given(answer), _given(calls)
     if calls is None or len(calls) == 0 or not {"product", "expected_value"} <= set(calls):
         return _skip(
             exercise,

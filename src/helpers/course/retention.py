@@ -4,9 +4,10 @@ Each check recomputes the right answer from the same objects the notebook built 
 evaluation, the targeting mix, the value-by-budget curve, the plan), so nothing is hard-coded
 and the checks stay right for any dataset, month, budget or channel. A check passes with
 "skipped" when the data makes its exercise inapplicable (planner mode has no campaign to
-evaluate; an empty plan has nothing to cost; a ``Skipped`` step counts as missing), and never raises for a wrong, odd or missing
-answer. Common slips (a positive difference taken for proof, average ROI instead of the
-return on the extra spend, the old contact cost left in) get their own hint.
+evaluate, so its steps arrive as ``Skipped``; an empty plan has nothing to cost), and never
+raises for a wrong, odd or missing answer. Common slips (a positive difference taken for
+proof, average ROI instead of the return on the extra spend, the old contact cost left in) get
+their own hint.
 
 Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_retention_...``.
 """
@@ -19,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.formatting import is_skipped
 from helpers.course.checks import CheckResult, check
 from helpers.course.checks import as_number as _as_number
 from helpers.course.checks import is_number as _is_number
 from helpers.course.checks import say as _say  # shared helpers
 from helpers.course.checks import skip as _skip
+from helpers.formatting import is_skipped
 
 __all__ = [
     "check_retention_claim_effect",

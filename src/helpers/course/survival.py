@@ -4,8 +4,10 @@ Each check recomputes the right answer from the same objects the learner used (t
 frame, the Kaplan-Meier curves, the model frames, the warning list), so nothing is hard-coded
 and the checks stay right when the data or the month changes. A check passes with "skipped"
 when the data cannot support the exercise (a flat table has no delayed entry and no churn
-types), and never raises for a wrong or missing answer. Common slips (the subtraction the
-wrong way round, a count share instead of an AUM share) get their own hint.
+types), and never raises for a wrong or missing answer; an object the notebook could not
+compute (a :class:`~helpers.formatting.Skipped` step) counts as missing, like None. Common
+slips (the subtraction the wrong way round, a count share instead of an AUM share) get their
+own hint.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from helpers import survival
 from helpers.course.checks import CheckResult, check
+from helpers.formatting import is_skipped
 
 __all__ = [
     "check_survival_entry_bias",
@@ -95,7 +98,12 @@ def check_survival_entry_bias(answer, surv: pd.DataFrame, lang: str = "zh") -> C
     """
 
     exercise = "02-1"
-    if surv is None or "entry" not in surv.columns or not (surv["entry"] > 0).any():
+    if (
+        surv is None
+        or is_skipped(surv)
+        or "entry" not in surv.columns
+        or not (surv["entry"] > 0).any()
+    ):
         return _skipped(
             exercise,
             lang,
@@ -139,7 +147,7 @@ def check_survival_s36_gap(answer, km_tier: dict, lang: str = "zh") -> CheckResu
     Skipped when either tier has no curve (too few customers).
     """
     exercise = "02-2"
-    if not km_tier or "affluent" not in km_tier or "mass" not in km_tier:
+    if is_skipped(km_tier) or not km_tier or "affluent" not in km_tier or "mass" not in km_tier:
         return _skipped(
             exercise,
             lang,
@@ -177,13 +185,13 @@ def check_survival_s36_gap(answer, km_tier: dict, lang: str = "zh") -> CheckResu
 def check_survival_soft_hard_aum(answer, final: pd.DataFrame, lang: str = "zh") -> CheckResult:
     """Exercise 02-3: AUM of customers who drained (soft churn) over AUM of those who closed.
 
-    ``final`` is the model frame of customers active ``horizon`` months before the report
+    ``final`` is the model frame of customers active ``churn_horizon_months`` months before the report
     month, with ``churn_type_label`` (hard / soft / none) over the following months and
     ``aum`` at its as-of month. Skipped when the data or the churn definition give only one
     churn type (flat table, ``churn_kind`` "hard" or "soft").
     """
     exercise = "02-3"
-    if final is None or not {"churn_type_label", "aum"} <= set(final.columns):
+    if final is None or is_skipped(final) or not {"churn_type_label", "aum"} <= set(final.columns):
         return _skipped(
             exercise,
             lang,
@@ -245,6 +253,7 @@ def check_survival_top_tier_risk_share(
     exercise = "02-4"
     if (
         warning is None
+        or is_skipped(warning)
         or not {"tier", "aum_at_risk"} <= set(warning.columns)
         or not warning["aum_at_risk"].sum() > 0
     ):

@@ -105,10 +105,11 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
 
 
 def _on_ladder(frame: pd.DataFrame, ladder: pd.DataFrame | None) -> pd.DataFrame:
-    """``frame`` with ``tier`` assigned from ``aum`` on ``ladder`` (unchanged without one)."""
-    if ladder is None or "aum" not in frame.columns:
-        return frame
-    return frame.assign(tier=assign_tiers(frame["aum"], ladder))
+    """``frame`` (a fresh ABT, changed in place: no copy of a large table) with ``tier``
+    assigned from ``aum`` on ``ladder``; unchanged without a ladder."""
+    if ladder is not None and "aum" in frame.columns:
+        frame["tier"] = assign_tiers(frame["aum"], ladder)
+    return frame
 
 
 # ============================================================================ features

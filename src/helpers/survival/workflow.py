@@ -1,6 +1,6 @@
 """Which months train, evaluate and score the churn model: the observation / performance windows.
 
-With history (panel mode) and a report month M, horizon h:
+With history (panel mode), a report month M and the churn horizon h (``churn_horizon_months``):
 
 - **time split** (enough history): train on customers active at ``M - 2h`` followed up to
   ``M - h``; evaluate on customers active at ``M - h`` followed up to ``M`` (their labels are
@@ -101,8 +101,8 @@ def split_plan(
     if position - horizon < 0:
         raise ValueError(
             f"the churn model needs {horizon} months of data before {month} to learn from "
-            f"(horizon = {horizon}); the data start at {months[0]}. Choose a later month or "
-            "a shorter horizon."
+            f"(churn_horizon_months = {horizon}); the data start at {months[0]}. Choose a later "
+            "month or a shorter churn_horizon_months."
         )
     if position - 2 * horizon >= MIN_HISTORY_MONTHS:
         return SplitPlan(

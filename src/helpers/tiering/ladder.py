@@ -348,10 +348,10 @@ def tier_profile(
         data["rm_coverage"] = frame[rm].notna() & (frame[rm].astype("string").str.len() > 0)
         aggregations["rm_coverage"] = ("rm_coverage", "mean")
     grouped = data.groupby("tier", observed=False).agg(**aggregations)
-    total = data.drop(columns="tier").agg(
-        {k: v[1] for k, v in aggregations.items() if k != "customers"}
-    )
-    total_row = pd.DataFrame([{"customers": len(data), **total.to_dict()}], index=[TOTAL_ROW])
+    measures = {k: v[1] for k, v in aggregations.items() if k != "customers"}
+    # tier labels alone (no AUM, products, contacts or RM): the total row is a count only
+    total = data.drop(columns="tier").agg(measures).to_dict() if measures else {}
+    total_row = pd.DataFrame([{"customers": len(data), **total}], index=[TOTAL_ROW])
     table = pd.concat([grouped, total_row])
     table.index = table.index.astype(str)
     table["customers"] = table["customers"].astype("int64")

@@ -1,0 +1,277 @@
+"""The notebook steps of helpers.survival (02_lifecycle_survival) on hand-made inputs.
+
+Each step returns a table, a figure, remarks or a ``Skipped`` reason; these tests pin the
+flat-mode and no-churn-type skips, the pass-through of a skipped step, the pack's tier ladder,
+and the KPI records the monthly summary reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import config, paths, survival
+from helpers.config import ChurnDefinition
+from helpers.data import Dataset, load_dataset
+from helpers.features import survival_frame
+from helpers.formatting import Bullets, Note, Skipped
+
+FLAT = Skipped("surv_skip_flat")
+FLAT_PLAN = survival.split_plan([], None, 6)
+MONTHS = [f"2025-{m:02d}" for m in range(1, 13)] + [f"2026-{m:02d}" for m in range(1, 11)]
+PANEL_PLAN = survival.split_plan(MONTHS, "2026-10", 6)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A Cox model on a simulated frame where x raises churn (hazard ratio e^0.7)."""
+    rng = np.random.default_rng(11)
+    n = 2000
+    x = rng.binomial(1, 0.5, n)
+    duration = rng.exponential(1 / (0.02 * np.exp(0.7 * x)))
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "entry": 0.0,
+            "duration": np.minimum(duration, 60) + 0.01,
+            "event": duration < 60,
+            "x": x,
+            "aum": rng.lognormal(10, 1, n),
+            "tier": "mass",
+            "tenure_months": rng.integers(1, 60, n),
+        }
+    )
+    return frame, survival.ChurnCox(["x"]).fit(frame)
+
+
+# ----------------------------------------------------------------------------- the plan
+def test_plan_knows_its_tenure_column_and_the_flat_mode_note():
+    assert FLAT_PLAN.mode == "flat" and FLAT_PLAN.tenure_col == "duration"
+    assert PANEL_PLAN.mode == "time" and PANEL_PLAN.tenure_col == "tenure_months"
+    assert survival.plan_notes(FLAT_PLAN) == [FLAT]
+    assert survival.plan_notes(PANEL_PLAN) == []
+    assert "没有月度历史" in FLAT.text("zh") and "no monthly history" in FLAT.text("en")
+
+
+def test_plan_for_a_dataset_uses_its_months_or_none_in_flat_mode():
+    flat = Dataset.from_frames({"flat": pd.DataFrame({"customer_id": ["a"]})}, mode="flat")
+    assert survival.data_months(flat) == []
+    assert survival.plan_for(flat, None, 6).mode == "flat"
+
+
+def test_horizon_error_names_the_parameter():
+    with pytest.raises(ValueError, match="churn_horizon_months"):
+        survival.split_plan(MONTHS, "2025-03", 6)
+
+
+def test_run_table_adds_churn_definition_and_validation():
+    described = pd.DataFrame({"item": ["Dataset"], "value": ["x"]})
+    table = survival.run_table(described, ChurnDefinition(kind="hard"), PANEL_PLAN, "en")
+    assert table["item"].tolist() == ["Dataset", "Churn definition", "Model validation"]
+    assert table["value"].iloc[1] == "hard" and "time split" in table["value"].iloc[2]
+
+
+# ----------------------------------------------------------------------------- tier ladder
+def test_retier_uses_the_pack_ladder_on_aum_or_aum_at_entry():
+    ladder = config.resolve_ladder([1000, 10000, 100000])
+    abt = pd.DataFrame({"aum": [999.99, 1000.0, 10000.0, 250000.0, np.nan]})
+    assert survival.retier(abt, ladder)["tier"].astype(str).tolist() == [
+        "mass", "affluent", "wealth", "private", "nan",
+    ]  # fmt: skip
+    # A survival frame keeps AUM at entry only as log1p: exact again at the cent.
+    frame = pd.DataFrame({"log_aum": np.log1p([999.99, 1000.0, 10000.0, 0.0])})
+    assert survival.retier(frame, ladder)["tier"].astype(str).tolist() == [
+        "mass", "affluent", "wealth", "mass",
+    ]  # fmt: skip
+    assert survival.retier(abt, None) is abt
+    no_aum = pd.DataFrame({"tier": ["wealth"]})
+    assert survival.retier(no_aum, ladder) is no_aum
+
+
+@pytest.mark.slow
+def test_survival_data_on_the_default_ladder_keeps_the_features_tiers():
+    sample = load_dataset(paths.SAMPLE_SPEC)
+    plan = survival.plan_for(sample, "2026-10", 6)
+    frame = survival.survival_data(sample, plan, ChurnDefinition(), config.resolve_ladder(None))
+    expected = survival_frame(sample, ChurnDefinition())
+    pd.testing.assert_series_equal(frame["tier"], expected["tier"])
+    moved = survival.survival_data(
+        sample, plan, ChurnDefinition(), config.resolve_ladder([1e9, 2e9, 3e9])
+    )
+    assert (moved["tier"].astype(str) == "mass").all()  # nobody reaches 1e9
+
+
+# ----------------------------------------------------------------------------- skipped steps
+def test_flat_steps_are_skipped_once_and_the_reason_flows_through(fitted):
+    frame, model = fitted
+    assert survival.entry_bias(frame, FLAT_PLAN) == FLAT
+    assert survival.plot_entry_bias(frame, FLAT_PLAN, "en") == FLAT
+    assert survival.transitions_from_last_month(None, FLAT_PLAN, frame, ChurnDefinition()) == FLAT
+    assert survival.label_transitions(FLAT, "en") == FLAT
+    probability = survival.holdout_probability(model, frame, FLAT_PLAN)
+    assert probability == FLAT
+    calibration = survival.holdout_calibration(probability, frame)
+    assert calibration == FLAT and survival.plot_calibration(calibration, 6, "en") == FLAT
+    brier = survival.holdout_brier(probability, frame)
+    assert brier == FLAT and survival.brier_notes(brier, frame) == FLAT
+
+
+def test_competing_risks_need_churn_types():
+    frame = pd.DataFrame({"entry": 0.0, "duration": [1.0, 2.0], "event": [True, False]})
+    cif = survival.competing_incidence(frame)
+    assert cif == Skipped("surv_no_event_type")
+    assert "竞争风险分析已跳过" in cif.text("zh")
+    assert survival.plot_cumulative_incidence(cif, "en") == cif
+    assert survival.competing_risks_bullets(cif, 60, "en") == cif
+    typed = frame.assign(event_type=pd.array([pd.NA, pd.NA], dtype="string"))
+    assert survival.competing_incidence(typed) == cif
+
+
+def test_competing_risks_bullets_one_sentence_per_tier():
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "entry": 0.0,
+            "duration": rng.integers(1, 80, n).astype(float),
+            "event": rng.random(n) < 0.5,
+            "event_type": rng.choice(["hard", "soft"], n),
+            "tier": rng.choice(["mass", "wealth"], n),
+        }
+    )
+    bullets = survival.competing_risks_bullets(survival.competing_incidence(frame), 60, "en")
+    assert isinstance(bullets, Bullets) and len(bullets.items) == 2
+    assert bullets.items[0].startswith("Mass") and bullets.items[1].startswith("Wealth")
+
+
+# ----------------------------------------------------------------------------- remarks
+def test_remarks_are_notes_with_the_same_words_as_before(fitted):
+    frame, model = fitted
+    result = survival.logrank_test(frame, "x")
+    notes = survival.logrank_notes(result, "X")
+    assert [n.key for n in notes] == ["surv_logrank_differ"]
+    assert notes[0].text("en") == survival.logrank_in_words(result, "X", "en")
+    ok = survival.ph_notes([], 5000, 0.01, "en")
+    assert [n.key for n in ok] == ["surv_ph_ok"] and "5,000" in ok[0].text("en")
+    remedy = survival.ph_notes(["payroll"], 100, 0.01, "en")
+    assert "Payroll customer" in remedy[0].text("en")
+    scored = pd.DataFrame({"aum": [10.0, 20.0, 5000.0]})
+    drained = survival.drained_notes(scored, 1000.0)
+    assert drained[0].key == "surv_drained_left_off"
+    assert drained[0].text("zh") == survival.drained_in_words(scored, 1000.0, "zh")
+    assert survival.drained_notes(scored, 0)[0].key == "surv_drained_no_floor"
+    assert survival.drained_notes(scored, 1.0)[0].key == "surv_drained_none"
+    bullets = survival.hazard_ratio_bullets(model.hazard_ratios("en"), "en")
+    assert " ".join(bullets.items) == survival.hazard_ratios_in_words(
+        model.hazard_ratios("en"), "en"
+    )
+
+
+def test_brier_on_the_holdout_by_hand(fitted):
+    _, model = fitted
+    holdout = pd.DataFrame({"churn_label": pd.array([True, False, None, False], "boolean")})
+    probability = pd.Series([0.5, 0.25, 0.9, 0.0])
+    # Known rows: (0.5 - 1)^2 + 0.25^2 + 0^2 = 0.3125 over 3. Base: mean 1/3 for everyone:
+    # (2/3)^2 + 2 (1/3)^2 = 6/9 over 3 = 2/9.
+    brier = survival.holdout_brier(probability, holdout)
+    assert brier == pytest.approx(0.3125 / 3)
+    (note,) = survival.brier_notes(brier, holdout)
+    assert isinstance(note, Note) and note.values["base"] == pytest.approx(2 / 9)
+
+
+# ----------------------------------------------------------------------------- model steps
+def test_ph_check_step_stratifies_only_when_the_check_fails(fitted):
+    frame, _ = fitted
+    rng = np.random.default_rng(2)
+    frame = frame.assign(noise=rng.normal(size=len(frame)), other=rng.normal(size=len(frame)))
+    covariates = ["x", "noise", "other"]
+    model, ph, strata = survival.fit_with_ph_check(frame, covariates, 0.0, 1000, 0, 0.0)
+    assert strata == [] and model.strata == [] and model.covariates == covariates
+    assert list(ph.columns) == ["covariate", "test_statistic", "p_value", "fails"]
+    assert list(survival.ph_display(ph).columns)[0] == "surv_covariate"
+    # Every factor "fails" at level 1: the two worst become strata, the third stays a factor.
+    model, ph, strata = survival.fit_with_ph_check(frame, covariates, 0.0, 1000, 0, 1.0)
+    assert len(strata) == 2 and model.strata == strata
+    assert model.covariates == [c for c in covariates if c not in strata]
+    refit = survival.refit_final(model, frame)
+    assert (refit.covariates, refit.strata, refit.penalizer) == (
+        model.covariates, model.strata, model.penalizer,
+    )  # fmt: skip
+
+
+def test_scores_warning_list_and_clv_tables(fitted):
+    frame, model = fitted
+    score = frame.assign(stage="mature", rm_id=["r1", "r2"] * (len(frame) // 2))
+    scored = survival.score_churn(model, score, PANEL_PLAN)
+    assert scored["p_churn"].between(0, 1).all()
+    assert np.allclose(scored["aum_at_risk"], scored["p_churn"] * scored["aum"])
+    table = survival.risk_scores_table(scored)
+    assert list(table.columns) == survival.RISK_SCORE_COLUMNS and table["stage"].dtype == object
+    by_tier = survival.risk_by_tier(scored)
+    assert by_tier["customers"].tolist() == [len(frame)]
+    people = pd.DataFrame(
+        {"customer_id": score["customer_id"], "name": "张三", "mobile": "13812345678"}
+    )
+    ds = Dataset.from_frames({"customers": people})
+    listed = survival.warning_list(ds, scored, model, 3, 5, 0.0, "en")
+    assert len(listed) == 5 and listed["rm_id"].value_counts().max() <= 3
+    assert list(listed.columns) == [c for c in survival.WARNING_COLUMNS if c in listed.columns]
+    assert listed["p_churn"].is_monotonic_decreasing and listed["name"].iloc[0] == "张三"
+    shown = survival.warning_display(listed)
+    assert shown["name"].iloc[0] != "张三" and "surv_p_churn" in shown.columns
+    clv = pd.DataFrame(
+        {
+            "customer_id": scored["customer_id"],
+            "clv": 1.0,
+            "expected_months": 2.0,
+            "monthly_margin": 0.5,
+        }
+    )
+    summary = survival.clv_summary(survival.clv_with_tiers(clv, scored))
+    assert summary.loc[0, "tier"] == "mass" and summary.loc[0, "total"] == len(frame)
+
+
+def test_lifecycle_rule_is_the_stage_function():
+    abt = pd.DataFrame(
+        {"aum": [500.0, 5000, 5000, 5000], "tenure_months": [40, 3, 40, 40],
+         "aum_trend_6m": [0.0, 0.0, -0.5, 0.5]}
+    )  # fmt: skip
+    rule = survival.LifecycleRule(12, 0.1, -0.2, 1000.0)
+    assert rule.stages(abt).astype(str).tolist() == ["dormant", "new", "declining", "growing"]
+    pd.testing.assert_series_equal(
+        rule.stages(abt), survival.lifecycle_stage(abt, 12, 0.1, -0.2, 1000.0)
+    )
+
+
+# ----------------------------------------------------------------------------- KPIs
+def test_kpis_are_the_records_the_summary_reads(fitted):
+    frame, _ = fitted
+    score = pd.DataFrame({"p_churn": [0.1, 0.3], "aum_at_risk": [10.0, 30.0]})
+    clv = pd.DataFrame({"clv": [100.0, 50.0]})
+    warning = pd.DataFrame({"customer_id": ["a"]})
+    kpis = survival.survival_kpis(frame, score, warning, 0.7, FLAT, clv)
+    keyed = {r["key"]: r for r in kpis}
+    assert [r["key"] for r in kpis][:3] == ["churn_rate", "aum_at_risk", "median_tenure"]
+    assert [k for k, r in keyed.items() if r["headline"]] == ["churn_rate", "aum_at_risk"]
+    assert keyed["churn_rate"]["value"] == pytest.approx(0.2)
+    assert keyed["aum_at_risk"] == {**keyed["aum_at_risk"], "value": 40.0, "unit": "rmb"}
+    assert keyed["surv_kpi_brier"]["value"] is None  # skipped in flat mode
+    assert keyed["surv_kpi_warning_list_size"]["value"] == 1
+    assert keyed["surv_kpi_total_clv"]["value"] == 150.0
+    assert keyed["median_tenure"]["unit"] == "months"
+    stays = frame.assign(event=False)  # the curve never drops to one half
+    none = survival.survival_kpis(stays, score, warning, 0.7, 0.04, clv)
+    assert none[2]["value"] is None and none[7]["value"] == 0.04
+
+
+def test_display_tables_use_label_keys():
+    counts = survival.event_counts(
+        pd.DataFrame({"event": [True, False], "event_type": ["soft", None]}), "event_type"
+    )
+    formats = survival.count_formats(counts)
+    assert formats["pct"] == ["surv_event_rate"] and "surv_events_soft" in formats["ints"]
+    cv = pd.DataFrame({"penalizer": [0.0], "mean_log_likelihood": [-1.0], "sd": [0.1]})
+    assert list(survival.cv_display(cv).columns) == [
+        "surv_penalizer", "surv_mean_log_likelihood", "surv_sd",
+    ]  # fmt: skip
