@@ -49,7 +49,7 @@ def _context(tmp_path):
         lang="zh",
         artifacts=tmp_path,
         seed=7,
-        params={"horizon": 6},
+        params={"churn_horizon_months": 6},
         spec_path="/x/dataset.yaml",
     )
 
@@ -86,9 +86,36 @@ def test_artifacts_are_written_in_the_documented_formats(tmp_path):
 
 
 def test_provenance_lists_parameters_versions_and_fingerprint(tmp_path):
-    table = _context(tmp_path).provenance()
+    ctx = _context(tmp_path)
+    table = ctx.provenance_table()
     items = dict(zip(table["item"], table["value"], strict=True))
-    assert items["param.horizon"] == "6" and items["month"] == "2026-10"
+    assert items["param.churn_horizon_months"] == "6" and items["month"] == "2026-10"
     assert items["file.customers.parquet"] == "ab" * 8
     assert items["version.pandas"] == pd.__version__
     assert items["git_commit"]
+
+
+def test_run_record_is_written_last_and_read_back_only_for_the_same_run(tmp_path):
+    writer = _context(tmp_path)
+    writer.notebook = "02_lifecycle_survival"
+    writer.save_table(pd.DataFrame({"customer_id": ["1"], "clv": [1.0]}), "clv")
+    reader = _context(tmp_path)
+    assert formatting.is_skipped(reader.upstream("02_lifecycle_survival", "clv"))  # unfinished
+    writer.provenance()
+    assert reader.upstream("02_lifecycle_survival", "clv")["clv"].tolist() == [1.0]
+    assert reader.upstream_used == {"02_lifecycle_survival": writer.run_id}
+    other = _context(tmp_path)
+    other.params = {"churn_horizon_months": 3}
+    assert other.upstream("02_lifecycle_survival", "clv").key == "nb_upstream_other_parameters"
+    later = _context(tmp_path)
+    later.month = "2026-11"
+    assert later.upstream("02_lifecycle_survival", "clv").key == "nb_upstream_other_run"
+
+
+def test_show_displays_each_skipped_reason_once(tmp_path, capsys):
+    ctx = _context(tmp_path)
+    skipped = formatting.Skipped("note_no_role", role="value")
+    ctx.show(skipped)
+    ctx.show(formatting.Skipped("note_no_role", role="value"))
+    ctx.show(None)
+    assert capsys.readouterr().out.count("Markdown object") == 1

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, paths, survival
+from helpers import survival
 from helpers.config import ChurnDefinition
-from helpers.data import Dataset, load_dataset
-from helpers.features import survival_frame
+from helpers.data import Dataset
 from helpers.formatting import Bullets, Note, Skipped
 
 FLAT = Skipped("surv_skip_flat")
@@ -73,50 +72,6 @@ def test_run_table_adds_churn_definition_and_validation():
 
 
 # ----------------------------------------------------------------------------- tier ladder
-def test_retier_uses_the_pack_ladder_on_aum_or_aum_at_entry():
-    ladder = config.resolve_ladder([1000, 10000, 100000])
-    abt = pd.DataFrame({"aum": [999.99, 1000.0, 10000.0, 250000.0, np.nan]})
-    assert survival.retier(abt, ladder)["tier"].astype(str).tolist() == [
-        "mass", "affluent", "wealth", "private", "nan",
-    ]  # fmt: skip
-    # A survival frame keeps AUM at entry only as log1p: exact again at the cent.
-    frame = pd.DataFrame({"log_aum": np.log1p([999.99, 1000.0, 10000.0, 0.0])})
-    assert survival.retier(frame, ladder)["tier"].astype(str).tolist() == [
-        "mass", "affluent", "wealth", "mass",
-    ]  # fmt: skip
-    assert survival.retier(abt, None) is abt
-    no_aum = pd.DataFrame({"tier": ["wealth"]})
-    assert survival.retier(no_aum, ladder) is no_aum
-
-
-@pytest.mark.slow
-def test_survival_data_on_the_default_ladder_keeps_the_features_tiers():
-    sample = load_dataset(paths.SAMPLE_SPEC)
-    plan = survival.plan_for(sample, "2026-10", 6)
-    frame = survival.survival_data(sample, plan, ChurnDefinition(), config.resolve_ladder(None))
-    expected = survival_frame(sample, ChurnDefinition())
-    pd.testing.assert_series_equal(frame["tier"], expected["tier"])
-    moved = survival.survival_data(
-        sample, plan, ChurnDefinition(), config.resolve_ladder([1e9, 2e9, 3e9])
-    )
-    assert (moved["tier"].astype(str) == "mass").all()  # nobody reaches 1e9
-
-
-# ----------------------------------------------------------------------------- skipped steps
-def test_flat_steps_are_skipped_once_and_the_reason_flows_through(fitted):
-    frame, model = fitted
-    assert survival.entry_bias(frame, FLAT_PLAN) == FLAT
-    assert survival.plot_entry_bias(frame, FLAT_PLAN, "en") == FLAT
-    assert survival.transitions_from_last_month(None, FLAT_PLAN, frame, ChurnDefinition()) == FLAT
-    assert survival.label_transitions(FLAT, "en") == FLAT
-    probability = survival.holdout_probability(model, frame, FLAT_PLAN)
-    assert probability == FLAT
-    calibration = survival.holdout_calibration(probability, frame)
-    assert calibration == FLAT and survival.plot_calibration(calibration, 6, "en") == FLAT
-    brier = survival.holdout_brier(probability, frame)
-    assert brier == FLAT and survival.brier_notes(brier, frame) == FLAT
-
-
 def test_competing_risks_need_churn_types():
     frame = pd.DataFrame({"entry": 0.0, "duration": [1.0, 2.0], "event": [True, False]})
     cif = survival.competing_incidence(frame)

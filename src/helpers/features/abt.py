@@ -244,8 +244,12 @@ def build_abt(
     as_of: str | None = None,
     horizon: int = 6,
     churn: ChurnDefinition | None = None,
+    ladder: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Build the analytic base table as of a month (docs/architecture.md §4).
+
+    ``ladder`` is the pack's tier ladder (``ctx.ladder``; default: the bundled one): the
+    ``tier`` column is computed on it, so every notebook of a pack tiers customers alike.
 
     Parameters
     ----------
@@ -303,7 +307,7 @@ def build_abt(
     """
     churn = _check_churn(churn or ChurnDefinition())
     if ds.mode == "flat":
-        return _flat_abt(ds)
+        return _flat_abt(ds, ladder)
     _require_panel(ds, "build_abt")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon must be a whole number of months >= 1, not {horizon!r}")
@@ -332,7 +336,7 @@ def build_abt(
     abt = _fetch(ds, sql)
     abt["customer_id"] = abt["customer_id"].astype(str)
     abt.insert(1, "as_of", pd.Series(as_of_end, index=abt.index, dtype="datetime64[ns]"))
-    abt["tier"] = assign_tiers(abt["aum"])
+    abt["tier"] = assign_tiers(abt["aum"], ladder)
     for column in ["payroll", "event"] + [f"held_{code}" for code in products]:
         abt[column] = abt[column].astype(bool)
     for column in ["churn_label"] + [f"took_{code}" for code in cross_sell]:
@@ -376,8 +380,10 @@ def build_abt(
     return abt[abt_columns(products, cross_sell)].reset_index(drop=True)
 
 
-def _flat_abt(ds) -> pd.DataFrame:
-    """The flat-mode ABT: the canonical flat frame under ABT names (no history)."""
+def _flat_abt(ds, ladder: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The flat-mode ABT: the canonical flat frame under ABT names (no history).
+
+    A mapped tier column wins; otherwise tiers come from ``aum`` on ``ladder``."""
     if not ds.has("flat"):
         raise ValueError(f"flat dataset {ds.name!r} has no 'flat' table; it has {ds.tables()}")
     flat = ds.table("flat").copy()
@@ -388,9 +394,9 @@ def _flat_abt(ds) -> pd.DataFrame:
     if "event" in flat.columns:
         flat["event"] = flat["event"].astype(bool)
     if "tier" not in flat.columns and "aum" in flat.columns:
-        flat["tier"] = assign_tiers(flat["aum"])
+        flat["tier"] = assign_tiers(flat["aum"], ladder)
     elif "tier" in flat.columns:
-        codes = list(tier_ladder()["code"])
+        codes = list((tier_ladder() if ladder is None else ladder)["code"])
         if set(flat["tier"].dropna()) <= set(codes):
             # same ordered categorical as in panel mode, so tier sorts mass < ... < private
             flat["tier"] = pd.Categorical(flat["tier"], categories=codes, ordered=True)

@@ -89,7 +89,10 @@ def _population_sql(
 
 
 def survival_frame(
-    ds, churn: ChurnDefinition | None = None, soft_dating: str = "onset"
+    ds,
+    churn: ChurnDefinition | None = None,
+    soft_dating: str = "onset",
+    ladder: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer ever active in the data window, for lifelines with delayed entry.
 
@@ -131,7 +134,7 @@ def survival_frame(
     """
     churn = _check_churn(churn or ChurnDefinition())
     if ds.mode == "flat":
-        flat = build_abt(ds)
+        flat = build_abt(ds, ladder=ladder)
         if "duration" not in flat.columns or "event" not in flat.columns:
             raise ValueError(
                 f"flat dataset {ds.name!r} maps no duration and event roles; a survival frame "
@@ -200,7 +203,7 @@ def survival_frame(
     frame["event"] = frame["event"].astype(bool)
     frame["payroll"] = frame["payroll"].astype(bool)
     frame["event_type"] = frame["event_type"].astype("string")
-    frame["tier"] = assign_tiers(frame["aum_at_entry"])
+    frame["tier"] = assign_tiers(frame["aum_at_entry"], ladder)
     frame["log_aum"] = np.log1p(frame["aum_at_entry"].clip(lower=0))
     frame = frame.drop(columns="aum_at_entry")
     columns = [

@@ -21,7 +21,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from helpers.config import assign_tiers
 from helpers.features import build_abt
 
 HELD_PREFIX = "held_"
@@ -83,11 +82,9 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
         When the data do not reach back to the training month.
     """
 
-    kwargs = {} if churn is None else {"churn": churn}
+    kwargs = {"churn": churn, "ladder": ladder}
     if ds.mode == "flat":
         frame = build_abt(ds, as_of=None, horizon=horizon, **kwargs)
-        if "tier" not in ds.table("flat").columns:
-            frame = _on_ladder(frame, ladder)
         return frame, frame, None
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month, not {horizon}")
@@ -101,15 +98,7 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
         )
     train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
     score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
-    return _on_ladder(train, ladder), _on_ladder(score, ladder), train_month
-
-
-def _on_ladder(frame: pd.DataFrame, ladder: pd.DataFrame | None) -> pd.DataFrame:
-    """``frame`` (a fresh ABT, changed in place: no copy of a large table) with ``tier``
-    assigned from ``aum`` on ``ladder``; unchanged without a ladder."""
-    if ladder is not None and "aum" in frame.columns:
-        frame["tier"] = assign_tiers(frame["aum"], ladder)
-    return frame
+    return train, score, train_month
 
 
 # ============================================================================ features

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from helpers.config import assign_tiers
 from helpers.features import build_abt
 from helpers.formatting import Skipped, kpi
 from helpers.retention.targeting import budget_curve, greedy_targets
@@ -107,11 +106,9 @@ def next_campaign_candidates(
     multiplied by ``margin_scale`` (the bank's margins against the catalogue's).
     """
 
-    abt = build_abt(ds, month, churn=churn) if ds.mode == "panel" else build_abt(ds)
+    abt = build_abt(ds, month if ds.mode == "panel" else None, churn=churn, ladder=ladder)
     if ds.mode == "flat" and "event" in abt.columns:
         abt = abt[~abt["event"].astype(bool)]
-    if ladder is not None and ds.mode == "panel" and "aum" in abt.columns:
-        abt["tier"] = assign_tiers(abt["aum"], ladder)
     candidates = attach_value(abt, clv_table.assign(clv=clv_table["clv"] * margin_scale))
     keep = int(np.ceil(share * len(candidates)))
     order = np.argsort(-candidates["p_churn_h"].to_numpy(), kind="stable")[:keep]

@@ -36,7 +36,7 @@ from helpers.survival.curves import (
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
 from helpers.survival.plots import plot_km_entry_bias
-from helpers.survival.workflow import SplitPlan, retier, scoring_frame
+from helpers.survival.workflow import SplitPlan, scoring_frame
 
 #: Tenure (months) at which the competing-risks remark compares closure and run-off.
 COMPETING_RISKS_AT = 60
@@ -77,8 +77,8 @@ def survival_data(
     flat ABT with entry 0 and no churn types. Tiers on ``ladder`` (the pack's ladder).
     """
     if plan.mode == "flat":
-        return prepare_frame(retier(build_abt(ds, churn=churn), ladder), flat=True)
-    return retier(survival_frame(ds, churn), ladder)
+        return prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+    return survival_frame(ds, churn, ladder=ladder)
 
 
 def count_formats(counts: pd.DataFrame) -> dict[str, list[str]]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.config import ChurnDefinition, assign_tiers
+from helpers.config import ChurnDefinition
 from helpers.features import build_abt
 from helpers.survival.curves import prepare_frame
 
@@ -60,25 +60,6 @@ def data_months(ds) -> list[str]:
 def plan_for(ds, month: str | None, horizon: int, holdout_share: float = 0.3) -> SplitPlan:
     """:func:`split_plan` for dataset ``ds`` at report month ``month``."""
     return split_plan(data_months(ds), month, horizon, holdout_share)
-
-
-def retier(frame: pd.DataFrame, ladder: pd.DataFrame | None) -> pd.DataFrame:
-    """``frame`` with ``tier`` recomputed on ``ladder`` (the pack's ``tier_thresholds``).
-
-    The features package tiers on the bundled ladder; a pack may move the thresholds. The
-    AUM tiered is ``aum`` (an ABT or a flat table, as the data overview tiers a flat table)
-    or, in a survival frame, the AUM at entry ``exp(log_aum) - 1`` rounded to the cent.
-    ``ladder`` None, or a frame without either column, keeps the tiers as they are.
-    """
-    if ladder is None:
-        return frame
-    if "aum" in frame.columns:
-        values = pd.to_numeric(frame["aum"], errors="coerce")
-    elif "log_aum" in frame.columns:
-        values = np.expm1(pd.to_numeric(frame["log_aum"], errors="coerce")).round(2)
-    else:
-        return frame
-    return frame.assign(tier=assign_tiers(values, ladder))
 
 
 def split_plan(
@@ -145,16 +126,16 @@ def model_frames(
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        whole = prepare_frame(retier(build_abt(ds, churn=churn), ladder), flat=True)
+        whole = prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
         return train, holdout, whole
     evaluation = prepare_frame(
-        retier(build_abt(ds, plan.eval_as_of, plan.horizon, churn), ladder),
+        build_abt(ds, plan.eval_as_of, plan.horizon, churn, ladder=ladder),
         followup_months=plan.horizon,
     )
     if plan.mode == "time":
         train = prepare_frame(
-            retier(build_abt(ds, plan.train_as_of, plan.horizon, churn), ladder),
+            build_abt(ds, plan.train_as_of, plan.horizon, churn, ladder=ladder),
             followup_months=plan.horizon,
         )
         return train, evaluation, evaluation
@@ -176,7 +157,7 @@ def scoring_frame(
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        abt = retier(build_abt(ds, churn=churn), ladder)
+        abt = build_abt(ds, churn=churn, ladder=ladder)
         return abt[~abt["event"].astype(bool)].reset_index(drop=True), plan.tenure_col
-    scoring = retier(build_abt(ds, plan.score_as_of, plan.horizon, churn), ladder)
+    scoring = build_abt(ds, plan.score_as_of, plan.horizon, churn, ladder=ladder)
     return scoring, plan.tenure_col

@@ -1,8 +1,6 @@
 """Customer tiering (客户分层): ladder, profile, scores, segments, clusters, fish-pond grid, migration, AUM bridge.
 
-This face is the package's only public import: ``from helpers import tiering``. The notebook
-``01_tiering`` calls one function per step (:mod:`helpers.tiering.steps`); a step the data
-cannot feed returns a :class:`~helpers.formatting.Skipped` that the later steps pass on.
+This face is the package's only public import: ``from helpers import tiering``.
 """
 
 from helpers.tiering.clusters import (
@@ -164,7 +162,6 @@ __all__ = [
     "INT_COLUMNS",
     "MONEY_COLUMNS",
     "PCT_COLUMNS",
-    "TierWindow",
     "bridge_table",
     "churned_customers",
     "cluster_labels",
@@ -181,6 +178,7 @@ __all__ = [
     "segment_codes",
     "segment_table",
     "tier_notes",
+    "TierWindow",
     "transition_table",
     "watch_list",
     "watch_notes",
