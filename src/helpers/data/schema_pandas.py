@@ -176,7 +176,7 @@ def check_frame(
             value_checks[0] = (
                 check,
                 "unknown product code",
-                expected + " (helpers/config/products.yaml)",
+                expected + " (helpers/resources/config/products.yaml)",
             )
         check_meta[column.name] = value_checks
         schema_columns[column.name] = pa.Column(

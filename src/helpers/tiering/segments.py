@@ -2,7 +2,7 @@
 
 Part of :mod:`helpers.tiering` (re-exported there). The business rules (score dimensions,
 segment table, potential components, value bands, service strategy per grid cell) come from
-``helpers/config/tiering.yaml`` and can be replaced by the analyst's own.
+``helpers/resources/config/tiering.yaml`` and can be replaced by the analyst's own.
 
 Quantile scores and ties
 ------------------------
