@@ -18,7 +18,7 @@ import pandas as pd
 
 from helpers import i18n
 
-KPI_UNITS = ("count", "rmb", "pct", "ratio", "months")
+KPI_UNITS = ("count", "rmb", "pct", "pp", "ratio", "months")
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -45,12 +45,171 @@ def format_pct(value: Any, decimals: int = 1) -> str:
     return f"{format_number(float(value) * 100, decimals)}%"
 
 
+CURRENCY_SYMBOLS = {"CNY": "¥", "RMB": "¥", "HKD": "HK$", "USD": "$", "EUR": "€", "GBP": "£"}
+#: Columns that hold identifiers: never translated as codes, always text.
+ID_COLUMNS = frozenset({"customer_id", "rm_id", "branch_id", "campaign_id", "name", "mobile"})
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def currency_symbol(currency: str | None = "CNY") -> str:
+    """The symbol of an ISO currency code (``CNY`` -> ``¥``); unknown codes as ``XYZ ``."""
+    code = (currency or "CNY").upper()
+    return CURRENCY_SYMBOLS.get(code, f"{code} ")
+
+
+def format_money(
+    value: Any, lang: str = "zh", currency: str | None = "CNY", compact: bool = True
+) -> str:
+    """An amount as a manager reads it: ``¥1.49亿`` / ``¥1.49 billion``, ``¥12.3万``.
+
+    ``compact`` scales large amounts: in Chinese by 万 (10^4) and 亿 (10^8); in English by
+    thousand, million and billion. Without it, whole units with thousands separators
+    (``¥1,234,568``). Rounded half up; a missing value is an empty string.
+    """
+    if _missing(value):
+        return ""
+    number = float(value)
+    sign = "-" if number < 0 else ""
+    size = abs(number)
+    symbol = currency_symbol(currency)
+    if not compact or size < 10_000:
+        return f"{sign}{symbol}{format_number(size, 0)}"
+    if lang == "zh":
+        unit, scale = ("亿", 1e8) if size >= 1e8 else ("万", 1e4)
+        return f"{sign}{symbol}{_significant(size / scale)}{unit}"
+    for word, scale in (("billion", 1e9), ("million", 1e6)):
+        if size >= scale:
+            return f"{sign}{symbol}{_significant(size / scale)} {word}"
+    return f"{sign}{symbol}{format_number(size, 0)}"
+
+
+def _significant(number: float) -> str:
+    """Three significant figures for a scaled amount: 1.49, 12.3, 149 (half up)."""
+    places = 2 if number < 10 else 1 if number < 100 else 0
+    return format_number(number, places)
+
+
+def format_pp(value: Any, lang: str = "zh", decimals: int = 1, signed: bool = True) -> str:
+    """A difference of two shares in percentage points: ``+0.5 个百分点`` / ``+0.5 pp``."""
+    if _missing(value):
+        return ""
+    points = float(value) * 100
+    text = format_number(abs(points), decimals)
+    sign = ("+" if points > 0 else "-" if points < 0 else "") if signed else "-" * (points < 0)
+    return f"{sign}{text} 个百分点" if lang == "zh" else f"{sign}{text} pp"
+
+
+def format_p_value(value: Any) -> str:
+    """A p-value: ``<0.001`` below one in a thousand, otherwise three decimals."""
+    if _missing(value):
+        return ""
+    number = float(value)
+    return "<0.001" if number < 0.001 else format_number(number, 3)
+
+
+def format_bool(value: Any, lang: str = "zh") -> str:
+    """A boolean as a word: 是/否, Yes/No; missing stays blank."""
+    if _missing(value):
+        return ""
+    return i18n.t(f"code.boolean.{bool(value)}", lang)
+
+
+def readable_decimals(series: pd.Series) -> int:
+    """Few decimals that still tell the values apart: 0 for large numbers, up to 3 for small."""
+    values = pd.to_numeric(series, errors="coerce").abs()
+    values = values[np.isfinite(values)]
+    if values.empty:
+        return 0
+    typical = float(values.median())
+    if typical >= 100:
+        return 0
+    if typical >= 1:
+        return 2
+    return 3
+
+
+def _is_p_value_column(column: object) -> bool:
+    name = str(column).lower()
+    return name in {"p", "p_value", "pvalue", "p-value"} or name.endswith("p_value")
+
+
+def code_lists() -> dict[str, list[str]]:
+    """Every code list of ``locales/codes.yaml``: ``{"tier": ["mass", ...], ...}``."""
+    lists: dict[str, list[str]] = {}
+    for key in i18n.catalogue():
+        if key.startswith("code."):
+            _, name, code = key.split(".", 2)
+            lists.setdefault(name, []).append(code)
+    return lists
+
+
+def _code_map() -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for name, codes in code_lists().items():
+        if name == "boolean":
+            continue
+        for code in codes:
+            mapping.setdefault(code, f"code.{name}.{code}")
+    return mapping
+
+
+def translate_code(value: Any, lang: str = "zh", list_name: str | None = None) -> Any:
+    """The words for a code (``mass`` -> 大众客户 / Mass); anything else unchanged.
+
+    ``list_name`` restricts the look-up to one code list (``tier``, ``product``, ...).
+    """
+    if not isinstance(value, str):
+        return value
+    if list_name is not None:
+        key = f"code.{list_name}.{value}"
+        return i18n.t(key, lang) if key in i18n.catalogue() else value
+    key = _code_map().get(value)
+    return value if key is None else i18n.t(key, lang)
+
+
+def column_label(column: str, lang: str = "zh") -> str:
+    """A column header in words: its label key, else its code's words, else itself."""
+    label = i18n.t(column, lang)
+    return translate_code(column, lang) if label == column else label
+
+
+def translate_frame(frame: pd.DataFrame, lang: str, skip: set | None = None) -> pd.DataFrame:
+    """A copy whose text cells and index labels that are codes read as words in ``lang``.
+
+    Identifier columns (``customer_id``, ``rm_id``, ...) and the columns in ``skip`` are left
+    alone; booleans stay booleans (:func:`show` words them).
+    """
+    skip = set(skip or ()) | ID_COLUMNS
+    result = frame.copy()
+    for column in result.columns:
+        if column in skip:
+            continue
+        series = result[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            result[column] = series.astype(object).map(lambda v: translate_code(v, lang))
+        elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            result[column] = series.map(lambda v: translate_code(v, lang))
+    if result.index.dtype == object or isinstance(result.index.dtype, pd.CategoricalDtype):
+        result.index = pd.Index(
+            [translate_code(v, lang) for v in result.index], name=result.index.name
+        )
+    return result
+
+
 def show(
     frame: pd.DataFrame,
     money: list[str] | tuple[str, ...] = (),
     pct: list[str] | tuple[str, ...] = (),
     ints: list[str] | tuple[str, ...] = (),
-    decimals: int = 0,
+    decimals: int | None = None,
     lang: str | None = None,
     index: bool = False,
     caption: str | None = None,
@@ -60,16 +219,24 @@ def show(
     Parameters
     ----------
     frame : DataFrame
-    money : columns shown as amounts with ``decimals`` decimals, half-up rounded.
+    money : columns shown as amounts with ``decimals`` decimals (default 0), half-up rounded.
     pct : columns holding shares (0-1) shown as percentages with one decimal.
     ints : columns shown as whole numbers with thousands separators.
-    lang : when given, column names that are label keys (``helpers.i18n``) are translated.
+    decimals : decimals of money columns and of the other decimal columns; by default money
+        has none and other decimal columns get as few as make them readable (at most 3).
+    lang : when given, column names that are label keys (``helpers.i18n``) are translated,
+        codes from the code lists (tiers, stages, offers, products, features) in cells and in
+        the index become words, and booleans become 是/否 (Yes/No).
     index : show the index (default hidden).
     caption : optional table caption.
+
+    Columns named like a p-value (``p_value``) show ``<0.001`` below one in a thousand and three
+    decimals otherwise. No cell of a shown table carries a raw float.
     """
+    money_decimals = 0 if decimals is None else decimals
     formatters: dict[str, Any] = {}
     for column in money:
-        formatters[column] = lambda v, d=decimals: format_number(v, d)
+        formatters[column] = lambda v, d=money_decimals: format_number(v, d)
     for column in pct:
         formatters[column] = format_pct
     for column in ints:
@@ -79,12 +246,26 @@ def show(
         raise KeyError(f"show(): columns not in the table: {missing}")
     display_frame = frame
     if lang is not None:
-        renames = {c: i18n.t(c, lang) for c in frame.columns if isinstance(c, str)}
+        display_frame = translate_frame(frame, lang, skip=set(formatters))
+    for column in display_frame.columns:
+        if column in formatters:
+            continue
+        series = display_frame[column]
+        if _is_p_value_column(column):
+            formatters[column] = format_p_value
+        elif pd.api.types.is_bool_dtype(series.dtype):
+            formatters[column] = lambda v, lang_=lang or "en": format_bool(v, lang_)
+        elif pd.api.types.is_float_dtype(series.dtype):
+            places = decimals if decimals is not None else readable_decimals(series)
+            formatters[column] = lambda v, d=places: format_number(v, d)
+    if lang is not None:
+        renames = {c: column_label(c, lang) for c in display_frame.columns if isinstance(c, str)}
         formatters = {renames.get(c, c): f for c, f in formatters.items()}
-        display_frame = frame.rename(columns=renames)
+        display_frame = display_frame.rename(columns=renames)
     # Every string from data or a spec is HTML-escaped: cells and headers (stored XSS otherwise).
     styler = display_frame.style.format(formatters, na_rep="", escape="html")
     styler = styler.format_index(escape="html", axis=1)
+    styler = styler.format_index(escape="html", axis=0)
     numeric = [c for c in display_frame.columns if pd.api.types.is_numeric_dtype(display_frame[c])]
     styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     if not index:
@@ -94,31 +275,90 @@ def show(
     return styler
 
 
-def kpi(key: str, value: float, unit: str = "count", headline: bool = False) -> dict:
-    """One KPI record with zh/en labels from ``helpers.i18n``."""
+def kpi(
+    key: str,
+    value: float,
+    unit: str = "count",
+    headline: bool = False,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+    significant: bool | None = None,
+    **label_values: object,
+) -> dict:
+    """One KPI record with zh/en labels from ``helpers.i18n``.
+
+    ``label_values`` fill the label's placeholders (``months=6`` for "next {months} months").
+    ``lower`` / ``upper`` (an interval) and ``significant`` are stored when given: a value
+    whose interval includes zero is then shown as "not significant" rather than as a fact.
+    """
     if unit not in KPI_UNITS:
         raise ValueError(f"KPI unit must be one of {KPI_UNITS}, not {unit!r}")
-    if isinstance(value, (np.integer, np.floating)):
-        value = value.item()
-    return {
+    record = {
         "key": key,
-        "label_zh": i18n.t(key, "zh"),
-        "label_en": i18n.t(key, "en"),
-        "value": None if value is None or (isinstance(value, float) and np.isnan(value)) else value,
+        "label_zh": i18n.t(key, "zh", **label_values),
+        "label_en": i18n.t(key, "en", **label_values),
+        "value": _plain_number(value),
         "unit": unit,
         "headline": bool(headline),
     }
+    if lower is not None or upper is not None:
+        record["lower"], record["upper"] = _plain_number(lower), _plain_number(upper)
+    if significant is None and record.get("lower") is not None and record.get("upper") is not None:
+        significant = not (record["lower"] <= 0 <= record["upper"])
+    if significant is not None:
+        record["significant"] = bool(significant)
+    return record
 
 
-def format_kpi(value: Any, unit: str) -> str:
-    """A KPI value as text by its unit: amounts and counts with separators, shares as %."""
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def format_kpi(
+    value: Any,
+    unit: str,
+    lang: str = "zh",
+    *,
+    compact: bool = False,
+    currency: str | None = "CNY",
+    significant: bool | None = None,
+) -> str:
+    """A KPI value as text by its unit.
+
+    ``count`` 9,876; ``rmb`` ¥1,234,568 (``compact``: ¥123.5万 / ¥1.23 million); ``pct`` (a
+    share) 12.3%; ``pp`` (a difference of shares) 0.5 个百分点 / 0.5 pp; ``ratio`` 1.23;
+    ``months`` 12.5. A missing value is "–"; ``significant=False`` gives "not significant".
+    """
+    if significant is False:
+        return i18n.t("fmt_not_significant", lang)
+    if _missing(value):
+        return "–"
     if unit == "pct":
         return format_pct(value)
+    if unit == "pp":
+        return format_pp(value, lang, signed=False)
+    if unit == "rmb":
+        return format_money(value, lang, currency, compact=compact)
     if unit == "ratio":
         return format_number(value, 2)
     if unit == "months":
         return format_number(value, 1)
     return format_number(value, 0)
+
+
+def format_change(value: Any, unit: str, lang: str = "zh", currency: str | None = "CNY") -> str:
+    """A signed change by unit: ``+1,234``, ``-¥12.3万``, ``+0.4 个百分点`` (shares change in
+    percentage points), ``±0`` for no change."""
+    if _missing(value):
+        return ""
+    number = float(value)
+    if unit == "pct" or unit == "pp":
+        return format_pp(number, lang)
+    text = format_kpi(abs(number), unit, lang, compact=True, currency=currency)
+    return ("+" if number > 0 else "-" if number < 0 else "±") + text
 
 
 def kpi_table(records: list[dict], lang: str = "zh") -> pd.DataFrame:
@@ -127,7 +367,10 @@ def kpi_table(records: list[dict], lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(
         {
             i18n.t("kpi_indicator", lang): [r[label] for r in records],
-            i18n.t("kpi_value", lang): [format_kpi(r["value"], r["unit"]) for r in records],
+            i18n.t("kpi_value", lang): [
+                format_kpi(r["value"], r["unit"], lang, significant=r.get("significant"))
+                for r in records
+            ],
         }
     )
 

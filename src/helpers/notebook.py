@@ -131,12 +131,23 @@ class RunContext:
         if figure is None and hasattr(item, "savefig"):
             figure = item
         if figure is not None:
-            import matplotlib.pyplot as plt
-
-            display(figure)
-            plt.close(figure)
+            self._show_figure(figure)
             return
         display(item)
+
+    def _show_figure(self, figure) -> None:
+        """Draw a figure once as PNG with alt text, its codes translated, then close it."""
+        import io
+
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        plotting.translate_figure(figure, lambda text: formatting.translate_code(text, self.lang))
+        alt = plotting.figure_description(figure) or self.t("fmt_chart")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(figure)
+        display(Image(data=buffer.getvalue(), format="png", metadata={"alt": alt}))
 
     def _callout(self, text: str) -> str:
         label = "说明" if self.lang == "zh" else "Note"

@@ -100,3 +100,44 @@ def sample_note(ax, shown: int, total: int, lang: str = "zh"):
             color="#666666",
         )
     return ax
+
+
+def translate_figure(figure, translate) -> None:
+    """Replace every text of ``figure`` that ``translate`` changes (codes -> words).
+
+    Tick labels (after a draw, so category axes have their labels), legend entries, titles,
+    axis labels and free texts. Numeric tick labels are left to their formatters.
+    """
+    figure.canvas.draw()
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = axis.get_ticklabels()
+            texts = [label.get_text() for label in labels]
+            new = [translate(text) for text in texts]
+            if new != texts:
+                axis.set_ticks(axis.get_ticklocs(), new)
+        legend = ax.get_legend()
+        texts = list(ax.texts) + ([*legend.get_texts(), legend.get_title()] if legend else [])
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        for text in texts:
+            value = text.get_text()
+            changed = translate(value)
+            if changed != value:
+                text.set_text(changed)
+    for text in figure.texts:
+        changed = translate(text.get_text())
+        if changed != text.get_text():
+            text.set_text(changed)
+
+
+def figure_description(figure) -> str:
+    """A short description of a figure for its alt text: its titles and axis labels."""
+    parts: list[str] = []
+    if getattr(figure, "_suptitle", None) is not None and figure._suptitle.get_text():
+        parts.append(figure._suptitle.get_text())
+    for ax in figure.axes:
+        title = ax.get_title()
+        axes_text = ", ".join(t for t in (ax.get_xlabel(), ax.get_ylabel()) if t)
+        if title and title not in parts:
+            parts.append(title + (f" ({axes_text})" if axes_text else ""))
+    return "; ".join(parts)[:300]

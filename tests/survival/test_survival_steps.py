@@ -172,7 +172,8 @@ def test_scores_warning_list_and_clv_tables(fitted):
     listed = survival.warning_list(ds, scored, model, 3, 5, 0.0, "en")
     assert len(listed) == 5 and listed["rm_id"].value_counts().max() <= 3
     assert list(listed.columns) == [c for c in survival.WARNING_COLUMNS if c in listed.columns]
-    assert listed["p_churn"].is_monotonic_decreasing and listed["name"].iloc[0] == "张三"
+    # Ranked by expected AUM lost (probability x AUM), the money at stake, not probability.
+    assert listed["aum_at_risk"].is_monotonic_decreasing and listed["name"].iloc[0] == "张三"
     shown = survival.warning_display(listed)
     assert shown["name"].iloc[0] != "张三" and "surv_p_churn" in shown.columns
     clv = pd.DataFrame(

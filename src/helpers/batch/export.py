@@ -23,6 +23,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from helpers import paths
+from helpers.batch.layers import ReportLayersPreprocessor
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
 
 TEMPLATE_NAME = "fishpond"
@@ -76,6 +77,7 @@ UI: dict[str, dict[str, str]] = {
         "finished": "结束时间",
         "git": "代码版本",
         "manifest": "运行清单",
+        "chart": "图表",
     },
     "en": {
         "brand": "Fishpond existing-customer report",
@@ -115,6 +117,7 @@ UI: dict[str, dict[str, str]] = {
         "finished": "Finished",
         "git": "Code version",
         "manifest": "Manifest",
+        "chart": "Chart",
     },
 }
 INDEX_UI = {
@@ -295,6 +298,7 @@ def build_exporter(lang: str) -> HTMLExporter:
     )
     exporter.register_preprocessor(remover, enabled=True)
     exporter.register_preprocessor(DropStderrPreprocessor(), enabled=True)
+    exporter.register_preprocessor(ReportLayersPreprocessor(lang=lang), enabled=True)
     return exporter
 
 

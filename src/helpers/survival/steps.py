@@ -298,13 +298,15 @@ def survival_kpis(
     concordance: float,
     brier: float | Skipped,
     clv: pd.DataFrame,
+    horizon: int = 6,
 ) -> list[dict]:
     """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
-    and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing."""
+    and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing.
+    ``horizon`` (months) names the churn rate's window in its label."""
     median = fit_kaplan_meier(surv)["all"].median_survival_time_
     known_median = pd.notna(median) and median != float("inf")
     return [
-        kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True),
+        kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True, months=horizon),
         kpi("aum_at_risk", float(score["aum_at_risk"].sum()), "rmb", headline=True),
         kpi("median_tenure", float(median) if known_median else None, "months"),
         kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),

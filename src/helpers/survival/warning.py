@@ -84,8 +84,9 @@ def early_warning_list(
     min_probability: float = 0.0,
     min_aum: float = 0.0,
     aum_col: str = "aum",
+    rank_by: str | None = None,
 ) -> pd.DataFrame:
-    """Rank customers by churn probability and keep at most ``rm_capacity`` per RM.
+    """Rank customers by churn risk and keep at most ``rm_capacity`` per RM.
 
     An RM can only call so many customers a month, so the list keeps each RM's riskiest
     ``rm_capacity`` customers (customers without an RM share one pool, "unassigned", with
@@ -94,7 +95,7 @@ def early_warning_list(
     Customers whose AUM is below ``min_aum`` are left off before ranking: they are the
     likeliest to "churn" because their money has already gone, so a retention call has
     almost nothing left to save, and they would crowd out customers who still hold assets.
-    The order among those kept is still by probability. Count them with
+    The order among those kept is by ``rank_by`` (default the probability). Count them with
     :func:`drained_in_words`. Customers with unknown AUM are kept (nothing says they drained).
 
     Parameters
@@ -107,10 +108,13 @@ def early_warning_list(
     min_probability : leave out customers below this probability.
     min_aum : leave out customers whose ``aum_col`` is below this (RMB); 0 keeps everyone.
     aum_col : column with the customer's AUM (needed only when ``min_aum`` is above 0).
+    rank_by : column ranking the customers, highest first; default ``probability_col``.
+        The report ranks by expected AUM lost (probability x AUM): a manager calls first
+        where most money is at stake, not the mass customer with ¥2k and a high probability.
 
     Returns
     -------
-    DataFrame sorted by probability (highest first) with a ``rank`` column (1 = riskiest).
+    DataFrame sorted by ``rank_by`` (highest first) with a ``rank`` column (1 = first call).
     """
     _require_columns(scored, ["customer_id", probability_col], "early-warning list")
     if rm_capacity < 1:
@@ -118,7 +122,11 @@ def early_warning_list(
     data = scored[scored[probability_col] >= min_probability]
     if min_aum > 0:
         data = data[~_below_aum_floor(data, min_aum, aum_col)]
-    data = data.sort_values([probability_col, "customer_id"], ascending=[False, True])
+    order = rank_by or probability_col
+    _require_columns(data, [order], "early-warning list ranking")
+    data = data.sort_values(
+        [order, probability_col, "customer_id"], ascending=[False, False, True]
+    )
     if "rm_id" in data.columns:
         pool = data["rm_id"].astype("string").fillna("unassigned")
         data = data[data.groupby(pool.to_numpy()).cumcount() < rm_capacity]
@@ -184,7 +192,8 @@ def warning_list(
     ``scored`` holds every customer with ``p_churn`` (and ``aum``, ``tier``, ``stage``...).
     Names and mobiles come from the dataset's ``customers`` table when it has one; the list
     is :func:`early_warning_list` (``per_rm`` customers per RM, ``size`` in all, AUM below
-    ``min_aum`` left off) with each listed customer's ``top_drivers`` in words (computed for
+    ``min_aum`` left off, ranked by expected AUM lost ``aum_at_risk`` when the frame has it,
+    else by probability) with each listed customer's ``top_drivers`` in words (computed for
     the listed customers only: fast on a million). Columns: :data:`WARNING_COLUMNS` present.
     """
     people = (
@@ -193,7 +202,8 @@ def warning_list(
         else scored[["customer_id"]]
     )
     merged = scored.merge(people, on="customer_id", how="left")
-    listed = early_warning_list(merged, "p_churn", per_rm, size, min_aum=min_aum)
+    rank_by = "aum_at_risk" if "aum_at_risk" in merged.columns else "p_churn"
+    listed = early_warning_list(merged, "p_churn", per_rm, size, min_aum=min_aum, rank_by=rank_by)
     listed["top_drivers"] = drivers_in_words(model, listed, 3, lang).to_numpy()
     return listed[[column for column in WARNING_COLUMNS if column in listed.columns]]
 
