@@ -103,7 +103,9 @@ def format_pp(value: Any, lang: str = "zh", decimals: int = 1, signed: bool = Tr
         return ""
     points = float(value) * 100
     text = format_number(abs(points), decimals)
-    sign = ("+" if points > 0 else "-" if points < 0 else "") if signed else "-" * (points < 0)
+    if float(text.replace(",", "")) == 0:
+        points = 0.0  # no "-0.0": a change that rounds to nothing has no direction
+    sign = ("+" if points > 0 else "-" if points < 0 else "±") if signed else "-" * (points < 0)
     return f"{sign}{text} 个百分点" if lang == "zh" else f"{sign}{text} pp"
 
 
@@ -358,6 +360,8 @@ def format_change(value: Any, unit: str, lang: str = "zh", currency: str | None 
     if unit == "pct" or unit == "pp":
         return format_pp(number, lang)
     text = format_kpi(abs(number), unit, lang, compact=True, currency=currency)
+    if not any(ch.isdigit() and ch != "0" for ch in text):
+        number = 0.0  # rounds to nothing: no direction
     return ("+" if number > 0 else "-" if number < 0 else "±") + text
 
 

@@ -190,6 +190,10 @@ class RunContext:
         masked = privacy.mask_frame(frame)
         csv_path = exports.write_csv(masked, self.artifacts / f"{name}.csv")
         xlsx_path = exports.write_xlsx(masked, self.artifacts / f"{name}.xlsx", sheet=name)
+        write_text_atomic(
+            self.artifacts / f"list_{name}.json",
+            json.dumps(list_facts(frame, name, self.notebook), ensure_ascii=False, indent=2),
+        )
         return csv_path, xlsx_path
 
     # ------------------------------------------------------------------ upstream notebooks
@@ -245,7 +249,15 @@ class RunContext:
         write_text_atomic(
             self._run_record_path(), json.dumps(record, ensure_ascii=False, indent=2, default=str)
         )
-        self.show(self.provenance_table())
+        from IPython.display import display
+
+        # Literals on purpose (parameter values as passed, versions, hashes): marked so the
+        # formatting scan and the translation of codes leave them alone.
+        table = self.provenance_table().rename(
+            columns={"item": self.t("item"), "value": self.t("value")}
+        )
+        styler = table.style.format(escape="html").hide(axis="index")
+        display(styler.set_table_attributes('class="fp-literal fp-provenance"'))
 
     def provenance_table(self) -> pd.DataFrame:
         """Run provenance: parameters, data fingerprint, versions, git SHA."""
@@ -270,6 +282,28 @@ class RunContext:
             ("finished_utc", datetime.now(UTC).isoformat(timespec="seconds")),
         ]
         return pd.DataFrame(rows, columns=["item", "value"])
+
+
+#: Amount columns of an RM list whose totals the index and the summary quote.
+LIST_SUM_COLUMNS = ("aum", "aum_at_risk", "expected_value", "net_value", "cost", "clv")
+
+
+def list_facts(frame: pd.DataFrame, name: str, notebook: str) -> dict:
+    """What the index says about an RM list: rows, customers, RMs and the totals of its
+    amount columns (``list_<name>.json`` beside the CSV and Excel files)."""
+    sums = {
+        column: float(pd.to_numeric(frame[column], errors="coerce").sum())
+        for column in LIST_SUM_COLUMNS
+        if column in frame.columns
+    }
+    return {
+        "name": name,
+        "notebook": notebook,
+        "rows": int(len(frame)),
+        "customers": int(frame["customer_id"].nunique()) if "customer_id" in frame else len(frame),
+        "rms": int(frame["rm_id"].nunique()) if "rm_id" in frame else None,
+        "sums": sums,
+    }
 
 
 def _jsonable(value: Any) -> Any:

@@ -382,7 +382,7 @@ def test_plan_selection_kpis_and_target_list():
     assert kpis["next_campaign_value"]["value"] == pytest.approx(110.0)
     assert kpis["rr_kpi_next_roi"]["value"] == pytest.approx(110.0 / 30.0)
     assert kpis["rr_kpi_break_even_uplift"]["value"] == pytest.approx(30.0 / 2000.0)
-    assert kpis["rr_kpi_break_even_uplift"]["unit"] == "pct"
+    assert kpis["rr_kpi_break_even_uplift"]["unit"] == "pp"
     assert (
         sum(record["headline"] for record in records) == 2
     )  # ROI and next-campaign value; the overview heads the index

@@ -3,6 +3,16 @@
 This face is the package's only public import: ``from helpers import overview``.
 """
 
+from helpers.overview.history import (
+    MEASURES,
+    customer_base_note,
+    history_deltas,
+    measure_label,
+    monthly_history,
+    plot_history,
+    plot_tier_mix_history,
+    trend_table,
+)
 from helpers.overview.portfolio import (
     BALANCE_PARTS,
     DATE_COLUMNS,
@@ -34,6 +44,14 @@ from helpers.overview.portfolio import (
 )
 
 __all__ = [
+    "MEASURES",
+    "customer_base_note",
+    "history_deltas",
+    "measure_label",
+    "monthly_history",
+    "plot_history",
+    "plot_tier_mix_history",
+    "trend_table",
     "BALANCE_PARTS",
     "DATE_COLUMNS",
     "aum_by_tier",

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.config import assign_tiers, product_catalogue, tier_ladder
+from helpers.config import ChurnDefinition, assign_tiers, product_catalogue, tier_ladder
 from helpers.formatting import Skipped, kpi, skippable
 from helpers.months import month_end
+from helpers.overview.history import churned_by
 from helpers.plotting import rmb_formatter, sample_note, tier_palette
 
 BALANCE_PARTS = ["demand_deposit", "time_deposit", "wealth_mgmt", "funds", "insurance"]
@@ -71,12 +72,19 @@ def missing_shares(ds) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ov_table", "column", "ov_missing_pct"])
 
 
-def month_snapshot(ds, month: str, ladder: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Customers with a balance row at ``month``, with their balances and tier."""
+def month_snapshot(
+    ds, month: str, ladder: pd.DataFrame | None = None, churn: ChurnDefinition | None = None
+) -> pd.DataFrame:
+    """The pack's customer base at ``month`` with their balances and tier: customers with a
+    balance row at the month-end who have not churned by then (``churn``, default the pack's
+    default definition). Soft-churned accounts stay open but are no longer customers to count.
+    """
     con = ds.connect()
     snapshot = con.execute(
         "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [month_end(month).date()]
     ).df()
+    snapshot = snapshot[~snapshot["customer_id"].isin(churned_by(ds, month, churn))]
+    snapshot = snapshot.reset_index(drop=True)
     snapshot["tier"] = assign_tiers(snapshot["aum_total"], ladder).astype(str)
     return snapshot
 
@@ -133,12 +141,13 @@ def portfolio_kpis(ds, month: str) -> list[dict]:
     last_day = month_end(month)
     month_start = last_day.to_period("M").to_timestamp()
     snapshot = month_snapshot(ds, month)
-    held = con.execute(
-        "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
+    held_by = con.execute(
+        "SELECT h.customer_id FROM holdings h JOIN monthly_balances b "
         "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
         "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
         [last_day.date(), last_day.date(), last_day.date()],
-    ).fetchone()[0]
+    ).df()
+    held = int(held_by["customer_id"].isin(snapshot["customer_id"]).sum())
     customers = ds.table("customers")
     opened = customers["open_date"].between(month_start, last_day)
     closed = customers["close_date"].between(month_start, last_day)
@@ -216,14 +225,15 @@ def product_penetration(ds, month: str) -> pd.DataFrame:
     con = ds.connect()
     last_day = month_end(month).date()
     holders = con.execute(
-        "SELECT h.product, CAST(count(DISTINCT h.customer_id) AS BIGINT) AS holders "
-        "FROM holdings h JOIN monthly_balances b ON b.customer_id = h.customer_id AND b.month = ? "
-        "WHERE h.open_date <= ? AND (h.close_date IS NULL OR h.close_date > ?) GROUP BY 1",
+        "SELECT h.customer_id, h.product FROM holdings h JOIN monthly_balances b "
+        "ON b.customer_id = h.customer_id AND b.month = ? "
+        "WHERE h.open_date <= ? AND (h.close_date IS NULL OR h.close_date > ?)",
         [last_day, last_day, last_day],
     ).df()
-    active = con.execute(
-        "SELECT CAST(count(*) AS BIGINT) FROM monthly_balances WHERE month = ?", [last_day]
-    ).fetchone()[0]
+    base = month_snapshot(ds, month)["customer_id"]
+    holders = holders[holders["customer_id"].isin(base)]
+    holders = holders.groupby("product")["customer_id"].nunique().rename("holders").reset_index()
+    active = len(base)
     catalogue = product_catalogue()[["code", "name_zh", "name_en"]]
     table = catalogue.merge(holders, left_on="code", right_on="product", how="left")
     table["holders"] = table["holders"].fillna(0).astype("int64")

@@ -217,13 +217,13 @@ def retention_kpis(
     net_next = float(plan["net_value"].sum())
     break_even = float(plan["cost"].sum() / plan["clv"].sum()) if len(plan) else None
     return [
-        kpi("campaign_roi", campaign_roi_value, "ratio", headline=True),
+        kpi("campaign_roi", campaign_roi_value, "pct", headline=True),
         kpi("rr_kpi_incremental_retained", kept, "count"),
         kpi("rr_kpi_incremental_aum", kept_aum, "rmb"),
         kpi("next_campaign_value", net_next, "rmb", headline=True),
-        kpi("rr_kpi_next_roi", net_next / spend_next if spend_next > 0 else None, "ratio"),
+        kpi("rr_kpi_next_roi", net_next / spend_next if spend_next > 0 else None, "pct"),
         kpi("rr_kpi_next_contacts", int(len(plan)), "count"),
-        kpi("rr_kpi_break_even_uplift", break_even, "pct"),
+        kpi("rr_kpi_break_even_uplift", break_even, "pp"),
     ]
 
 

@@ -3,6 +3,16 @@
 This face is the package's only public import: ``from helpers import survival``.
 """
 
+from helpers.survival.backtest import (
+    BACKTEST_COLUMNS,
+    WarningBacktest,
+    backtest_bullets,
+    backtest_customers,
+    backtest_display,
+    backtest_summary,
+    backtest_warning,
+    plot_backtest_calibration,
+)
 from helpers.survival.clv import (
     CLV_COLUMNS,
     clv_frame,
@@ -113,6 +123,14 @@ from helpers.survival.workflow import (
 )
 
 __all__ = [
+    "BACKTEST_COLUMNS",
+    "WarningBacktest",
+    "backtest_bullets",
+    "backtest_customers",
+    "backtest_display",
+    "backtest_summary",
+    "backtest_warning",
+    "plot_backtest_calibration",
     "CLV_COLUMNS",
     "clv_frame",
     "customer_clv",
