@@ -138,6 +138,22 @@ def readable_decimals(series: pd.Series) -> int:
     return 3
 
 
+def _plain_float(value: Any) -> Any:
+    """Floats (not bools, not ints) of a mixed column, for choosing its decimals."""
+    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        return value
+    return np.nan
+
+
+def _mixed_cell(value: Any, decimals: int, lang: str) -> Any:
+    """One cell of a mixed (object) column: floats rounded, booleans as words, rest as is."""
+    if isinstance(value, (bool, np.bool_)):
+        return format_bool(value, lang)
+    if isinstance(value, (float, np.floating)):
+        return format_number(value, 0 if float(value).is_integer() else decimals)
+    return value
+
+
 def _is_p_value_column(column: object) -> bool:
     name = str(column).lower()
     return name in {"p", "p_value", "pvalue", "p-value"} or name.endswith("p_value")
@@ -175,6 +191,19 @@ def translate_code(value: Any, lang: str = "zh", list_name: str | None = None) -
         return i18n.t(key, lang) if key in i18n.catalogue() else value
     key = _code_map().get(value)
     return value if key is None else i18n.t(key, lang)
+
+
+def _unique_labels(columns, lang: str) -> dict:
+    """Headers in words; two columns that read the same get a counter rather than clash."""
+    renames: dict = {}
+    seen: dict = {}
+    for column in columns:
+        if not isinstance(column, str):
+            continue
+        label = column_label(column, lang)
+        seen[label] = seen.get(label, 0) + 1
+        renames[column] = label if seen[label] == 1 else f"{label} ({seen[label]})"
+    return renames
 
 
 def column_label(column: str, lang: str = "zh") -> str:
@@ -254,14 +283,19 @@ def show(
             continue
         series = display_frame[column]
         if _is_p_value_column(column):
-            formatters[column] = format_p_value
+            # Styler escapes only text cells; "<0.001" comes from a number: escape it here.
+            formatters[column] = lambda v: html.escape(format_p_value(v))
         elif pd.api.types.is_bool_dtype(series.dtype):
             formatters[column] = lambda v, lang_=lang or "en": format_bool(v, lang_)
         elif pd.api.types.is_float_dtype(series.dtype):
             places = decimals if decimals is not None else readable_decimals(series)
             formatters[column] = lambda v, d=places: format_number(v, d)
+        elif series.dtype == object:
+            numbers = pd.to_numeric(series.map(_plain_float), errors="coerce")
+            places = decimals if decimals is not None else readable_decimals(numbers)
+            formatters[column] = lambda v, d=places, l_=lang or "en": _mixed_cell(v, d, l_)
     if lang is not None:
-        renames = {c: column_label(c, lang) for c in display_frame.columns if isinstance(c, str)}
+        renames = _unique_labels(display_frame.columns, lang)
         formatters = {renames.get(c, c): f for c, f in formatters.items()}
         display_frame = display_frame.rename(columns=renames)
     # Every string from data or a spec is HTML-escaped: cells and headers (stored XSS otherwise).

@@ -146,7 +146,12 @@ def _backtest_sentence(frame: pd.DataFrame | None, notebook: str, lang: str) -> 
     return ""
 
 
-def actions(artifacts: Artifacts, lang: str = "zh", current: str | None = None) -> list[dict]:
+def actions(
+    artifacts: Artifacts,
+    lang: str = "zh",
+    current: str | None = None,
+    with_backtest: bool = True,
+) -> list[dict]:
     """This month's actions: one per RM list the run produced, biggest stake first.
 
     Each: ``text`` (a sentence: who, how many, how much, which list), ``list`` (Excel file),
@@ -207,7 +212,9 @@ def actions(artifacts: Artifacts, lang: str = "zh", current: str | None = None) 
         if not facts:
             continue
         text, stake, notebook = build(facts)
-        extra = _backtest_sentence(artifacts.backtests.get(notebook), notebook, lang)
+        extra = ""
+        if with_backtest:
+            extra = _backtest_sentence(artifacts.backtests.get(notebook), notebook, lang)
         items.append(
             {
                 "name": name,

@@ -191,7 +191,7 @@ def report_box(
     decision = [
         f"{i18n.t('mg_decision', lang)}{a['text']} [{i18n.t('mg_link_list', lang)}]({a['list']})"
         f" · [{i18n.t('mg_link_section', lang)}]({a['section']})"
-        for a in actions(data, lang, current=notebook)
+        for a in actions(data, lang, current=notebook, with_backtest=False)
         if a["name"] == name
     ]
     if notebook == "00_data_overview":
