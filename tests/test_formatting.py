@@ -81,8 +81,38 @@ def test_artifacts_are_written_in_the_documented_formats(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf"), "CSV for Excel needs a UTF-8 BOM"
     text = raw.decode("utf-8-sig")
     assert "王**" in text and "170****5678" in text and "王小明" not in text
-    assert pd.read_excel(xlsx_path, dtype=str).loc[0, "name"] == "王**"
+    # RM-ready: headers in the run's language, ids as text (leading zeros kept).
+    sheet = pd.read_excel(xlsx_path, dtype=str)
+    assert sheet.loc[0, "姓名"] == "王**" and sheet.loc[0, "客户号"] == "0001"
     assert not list(tmp_path.glob(".*")), "no temporary files left behind"
+
+
+def test_rm_lists_are_ready_for_excel(tmp_path):
+    from openpyxl import load_workbook
+
+    ctx = _context(tmp_path)
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["000123"],
+            "tier": ["wealth"],
+            "aum": [63985.520000000004],
+            "p_churn": [0.123456],
+            "payroll": [True],
+        }
+    )
+    _, xlsx_path = ctx.save_list(frame, "churn_warning_list")
+    book = load_workbook(xlsx_path)
+    assert book.sheetnames == ["流失预警名单"]
+    cells = book.active
+    headers = [cell.value for cell in cells[1]]
+    assert headers == ["客户号", "客户层级", "资产余额", "流失概率", "代发工资"], headers
+    assert cells["A2"].value == "000123" and cells["A2"].number_format == "@"
+    assert cells["B2"].value == "财富客户" and cells["E2"].value == "是"
+    assert cells["C2"].value == 63985.52 and cells["C2"].number_format == '"¥"#,##0.00'
+    assert cells["D2"].value == 0.1235 and cells["D2"].number_format == "0.0%"
+    assert cells.auto_filter.ref and cells.freeze_panes == "A2"
+    facts = json.loads((tmp_path / "list_churn_warning_list.json").read_text(encoding="utf-8"))
+    assert facts["customers"] == 1 and facts["sums"]["aum"] == pytest.approx(63985.52)
 
 
 def test_provenance_lists_parameters_versions_and_fingerprint(tmp_path):

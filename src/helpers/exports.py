@@ -43,9 +43,18 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 
-def write_xlsx(frame: pd.DataFrame, path: str | Path, sheet: str = "list") -> Path:
+def write_xlsx(
+    frame: pd.DataFrame,
+    path: str | Path,
+    sheet: str = "list",
+    number_formats: dict[str, str] | None = None,
+) -> Path:
     """An .xlsx with one named sheet: text cells as strings (never formulas), frozen header,
-    a filter on the header row and column widths that fit the content."""
+    a filter on the header row and column widths that fit the content.
+
+    ``number_formats`` maps a column to an Excel number format (``'"¥"#,##0.00'``,
+    ``'0.0%'``, ``'@'`` for text such as ids), applied to its data cells."""
+    number_formats = dict(number_formats or {})
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -60,12 +69,18 @@ def write_xlsx(frame: pd.DataFrame, path: str | Path, sheet: str = "list") -> Pa
             for cell in cells:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # openpyxl would store "=..." as a formula
+        for index, column in enumerate(frame.columns, 1):
+            number_format = number_formats.get(column)
+            if number_format:
+                for (cell,) in sheet_.iter_rows(min_row=2, min_col=index, max_col=index):
+                    cell.number_format = number_format
         sheet_.freeze_panes = "A2"
         if len(frame.columns):
             sheet_.auto_filter.ref = sheet_.dimensions
         for index, column in enumerate(frame.columns, 1):
             values = [str(column), *(str(v) for v in frame[column].head(500))]
-            width = min(max(len(v) for v in values) * 1.2 + 2, 50)
+            # CJK characters are about twice as wide as Latin ones in Excel's default font.
+            width = min(max(sum(2 if ord(c) > 0x2E7F else 1 for c in v) for v in values) + 3, 50)
             sheet_.column_dimensions[get_column_letter(index)].width = width
         book.save(tmp)
 

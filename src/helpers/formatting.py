@@ -189,7 +189,13 @@ def translate_code(value: Any, lang: str = "zh", list_name: str | None = None) -
     if list_name is not None:
         key = f"code.{list_name}.{value}"
         return i18n.t(key, lang) if key in i18n.catalogue() else value
-    key = _code_map().get(value)
+    mapping = _code_map()
+    key = mapping.get(value)
+    if key is None and ", " in value:
+        parts = value.split(", ")
+        if all(part in mapping for part in parts):  # a list of codes: "aum, payroll"
+            separator = "、" if lang == "zh" else ", "
+            return separator.join(i18n.t(mapping[part], lang) for part in parts)
     return value if key is None else i18n.t(key, lang)
 
 

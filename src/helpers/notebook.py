@@ -89,7 +89,11 @@ class RunContext:
         return pd.DataFrame(
             {
                 "item": [self.t("item_dataset"), self.t("item_mode"), self.t("item_month")],
-                "value": [getattr(self.dataset, "name", "?"), self.dataset.mode, self.month or "-"],
+                "value": [
+                    getattr(self.dataset, "name", "?"),
+                    self.t(f"label.mode.{self.dataset.mode}"),
+                    self.month or "-",
+                ],
             }
         )
 
@@ -188,8 +192,12 @@ class RunContext:
         if frame is None or isinstance(frame, Skipped):
             return None
         masked = privacy.mask_frame(frame)
-        csv_path = exports.write_csv(masked, self.artifacts / f"{name}.csv")
-        xlsx_path = exports.write_xlsx(masked, self.artifacts / f"{name}.xlsx", sheet=name)
+        ready, number_formats = rm_ready(masked, self.lang, self.params.get("currency", "CNY"))
+        csv_path = exports.write_csv(ready, self.artifacts / f"{name}.csv")
+        sheet = self.t(f"list_{name}") if f"list_{name}" in i18n.catalogue() else name
+        xlsx_path = exports.write_xlsx(
+            ready, self.artifacts / f"{name}.xlsx", sheet=sheet, number_formats=number_formats
+        )
         write_text_atomic(
             self.artifacts / f"list_{name}.json",
             json.dumps(list_facts(frame, name, self.notebook), ensure_ascii=False, indent=2),
@@ -284,6 +292,61 @@ class RunContext:
         return pd.DataFrame(rows, columns=["item", "value"])
 
 
+#: How RM list columns read in Excel, by canonical name (others: by the rules in rm_ready).
+MONEY_WORDS = ("aum", "clv", "value", "cost", "amount", "balance", "margin", "spend")
+SHARE_WORDS = ("p_churn", "probability", "uplift", "share", "rate")
+
+
+def _column_kind(column: str, series: pd.Series) -> str:
+    name = str(column).lower()
+    if name in formatting.ID_COLUMNS or name.endswith("_id"):
+        return "id"
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series):
+        return "text"
+    if any(word in name for word in SHARE_WORDS):
+        return "share"
+    if any(word in name for word in MONEY_WORDS):
+        return "money"
+    return "int" if pd.api.types.is_integer_dtype(series.dtype) else "number"
+
+
+def _list_header(column: str, lang: str) -> str:
+    key = f"list_col.{column}"
+    return i18n.t(key, lang) if key in i18n.catalogue() else formatting.column_label(column, lang)
+
+
+def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = "CNY"):
+    """An RM list as RMs read it, and the Excel number format of each column.
+
+    Codes become words (tiers, stages, offers, products), booleans 是/否 (Yes/No), money is
+    rounded to the fen and formatted with the currency symbol, shares (probabilities,
+    uplifts) to 4 decimals and shown as percentages, ids stay text, headers are in ``lang``.
+    """
+    kinds = {column: _column_kind(column, frame[column]) for column in frame.columns}
+    ready = formatting.translate_frame(frame, lang)
+    for column, kind in kinds.items():
+        series = ready[column]
+        if pd.api.types.is_bool_dtype(series.dtype):
+            ready[column] = series.map(lambda v: formatting.format_bool(v, lang))
+        elif kind == "money":
+            ready[column] = pd.to_numeric(series, errors="coerce").round(2)
+        elif kind == "share":
+            ready[column] = pd.to_numeric(series, errors="coerce").round(4)
+        elif kind == "number":
+            ready[column] = pd.to_numeric(series, errors="coerce").round(2)
+    symbol = formatting.currency_symbol(currency).replace('"', "")
+    excel = {
+        "money": f'"{symbol}"#,##0.00',
+        "share": "0.0%",
+        "int": "#,##0",
+        "number": "#,##0.00",
+        "id": "@",
+    }
+    labels = {column: _list_header(str(column), lang) for column in frame.columns}
+    number_formats = {labels[c]: excel[k] for c, k in kinds.items() if k in excel}
+    return ready.rename(columns=labels), number_formats
+
+
 #: Amount columns of an RM list whose totals the index and the summary quote.
 LIST_SUM_COLUMNS = ("aum", "aum_at_risk", "expected_value", "net_value", "cost", "clv")
 
@@ -296,6 +359,8 @@ def list_facts(frame: pd.DataFrame, name: str, notebook: str) -> dict:
         for column in LIST_SUM_COLUMNS
         if column in frame.columns
     }
+    if "aum_before" in frame.columns and "aum" not in sums:
+        sums["aum"] = float(pd.to_numeric(frame["aum_before"], errors="coerce").sum())
     return {
         "name": name,
         "notebook": notebook,
