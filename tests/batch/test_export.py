@@ -263,7 +263,7 @@ def test_read_kpis_headline_only_summary_first(tmp_path):
     (tmp_path / "kpis_broken.json").write_text("{not json", encoding="utf-8")
     items = export.read_kpis(tmp_path, "en")
     assert [(i["notebook"], i["label"], i["display"]) for i in items] == [
-        ("05_monthly_summary", "AUM", "¥1,000,000,000"),
+        ("05_monthly_summary", "AUM", "¥1.00 billion"),  # compact money on the index
         ("00_data_overview", "Customers", "9,876"),
     ]
 
@@ -314,7 +314,7 @@ def test_index_rows_colours_and_metadata(tmp_path):
         ("failed", "01_tiering"),
         ("not_applicable", "04_retention_roi"),
     ]
-    assert "存量客户经营月度报告" in page and "monthly report pack" in page  # zh and en headings
+    assert "存量客户经营月度报告" in page and "monthly report pack" not in page  # one language
     assert "ValueError: 分行 000 缺数据" in page
     assert 'href="01_tiering.html"' in page and 'href="manifest.json"' in page
     assert "run-42" in page and "样本银行" in page and "2026-11-01T08:00:00+00:00" in page

@@ -22,9 +22,10 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from helpers import paths
+from helpers import paths, summary
 from helpers.batch.layers import ReportLayersPreprocessor
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
+from helpers.formatting import format_kpi as format_figure
 
 TEMPLATE_NAME = "fishpond"
 PAGES_DIR = paths.TEMPLATES_DIR / "pages"
@@ -121,32 +122,59 @@ UI: dict[str, dict[str, str]] = {
     },
 }
 INDEX_UI = {
-    "index_title_zh": "存量客户经营月度报告",
-    "index_title_en": "Existing-customer management: monthly report pack",
-    "kpis_zh": "核心指标",
-    "kpis_en": "Headline KPIs",
-    "reports_zh": "报告列表",
-    "reports_en": "Reports",
-    "run_zh": "运行信息",
-    "run_en": "Run details",
-    "run_failed_zh": "本次运行有报告失败（红色行）。",
-    "run_failed_en": "Some reports failed in this run (red rows).",
-    "rules_zh": "报告包规则",
-    "rules_en": "How this pack is published",
-    "rules_text_zh": (
-        "报告包先在临时文件夹中完整生成，再整体移入 reports/YYYY-MM/。全部成功的运行替换该月"
-        "之前的报告包；有失败的运行绝不覆盖已有的成功报告包，而是放在旁边的 "
-        "reports/YYYY-MM.failed/ 中（若该月还没有成功的报告包，则直接放在 reports/YYYY-MM/，"
-        "以便看到失败）。灰色行表示数据集缺少该报告所需的数据，不算失败。"
-    ),
-    "rules_text_en": (
-        "The pack is built completely in a temporary folder and then moved into "
-        "reports/YYYY-MM/ in one step. A run in which every report succeeded replaces the "
-        "month's previous pack; a run with a failure never replaces a good pack: it is put "
-        "beside it in reports/YYYY-MM.failed/ (or takes reports/YYYY-MM/ when the month has no "
-        "good pack yet, so the failure is visible). Grey rows are reports whose data the "
-        "dataset lacks: not a failure."
-    ),
+    "zh": {
+        "index_title": "存量客户经营月度报告",
+        "actions": "本月要点与行动",
+        "actions_lead": "每条行动都附有客户经理名单(Excel)和说明名单如何产生的报告章节。",
+        "no_actions": "本次运行没有生成客户经理名单。",
+        "list_link": "名单(Excel)",
+        "section_link": "报告章节",
+        "kpis": "核心指标",
+        "vs_last_month": "较上月",
+        "vs_last_year": "较去年同月",
+        "reports": "报告列表",
+        "run": "运行信息与报告包规则",
+        "run_failed": "本次运行有报告失败(红色行)。",
+        "rules": "报告包规则",
+        "rules_text": (
+            "报告包先在临时文件夹中完整生成,再整体移入 reports/YYYY-MM/。全部成功的运行替换该月"
+            "之前的报告包;有失败的运行绝不覆盖已有的成功报告包,而是放在旁边的 "
+            "reports/YYYY-MM.failed/ 中(若该月还没有成功的报告包,则直接放在 reports/YYYY-MM/,"
+            "以便看到失败)。灰色行表示数据集缺少该报告所需的数据,不算失败。"
+        ),
+        "csv_note": "客户经理请使用 Excel 名单:客户号保持文本格式(前导零不丢),金额与比例已设好格式;"
+        "CSV 文件供系统导入。",
+        "base_note": "口径:活跃客户 = 月末账户仍开立、且按本报告包的流失口径尚未流失的客户;"
+        "所有占比都以此为分母。",
+    },
+    "en": {
+        "index_title": "Existing-customer management: monthly report pack",
+        "actions": "This month's actions",
+        "actions_lead": "Each action links to its RM list (Excel) and to the report section that "
+        "explains how the list was made.",
+        "no_actions": "This run produced no RM lists.",
+        "list_link": "List (Excel)",
+        "section_link": "Report section",
+        "kpis": "Headline figures",
+        "vs_last_month": "vs last month",
+        "vs_last_year": "vs same month last year",
+        "reports": "Reports",
+        "run": "Run details and how this pack is published",
+        "run_failed": "Some reports failed in this run (red rows).",
+        "rules": "How this pack is published",
+        "rules_text": (
+            "The pack is built completely in a temporary folder and then moved into "
+            "reports/YYYY-MM/ in one step. A run in which every report succeeded replaces the "
+            "month's previous pack; a run with a failure never replaces a good pack: it is put "
+            "beside it in reports/YYYY-MM.failed/ (or takes reports/YYYY-MM/ when the month has no "
+            "good pack yet, so the failure is visible). Grey rows are reports whose data the "
+            "dataset lacks: not a failure."
+        ),
+        "csv_note": "RMs should open the Excel lists: customer ids stay text (leading zeros kept), "
+        "amounts and shares are formatted; the CSV files are for system imports.",
+        "base_note": "Base: active customers = accounts open at the month-end that have not churned "
+        "under this pack's churn definition; every share is of this base.",
+    },
 }
 #: What each data role means, for the "not applicable" page.
 ROLE_HELP = {
@@ -410,7 +438,7 @@ def _environment() -> jinja2.Environment:
 
 def _render_page(template: str, *, page: dict, title: str, is_index: bool = False, **context):
     lang = page["lang"]
-    ui = {**UI[lang], **INDEX_UI}
+    ui = {**UI[lang], **INDEX_UI[lang]}
     return (
         _environment()
         .get_template(template)
@@ -518,7 +546,13 @@ def read_kpis(
                     "label": label,
                     "value": kpi.get("value"),
                     "unit": kpi.get("unit", ""),
-                    "display": format_kpi(kpi.get("value"), kpi.get("unit", ""), lang),
+                    "display": format_figure(
+                        kpi.get("value"),
+                        kpi.get("unit", ""),
+                        lang,
+                        compact=True,
+                        significant=kpi.get("significant"),
+                    ),
                 }
             )
     return items
@@ -534,13 +568,24 @@ def write_index(pack_dir: str | Path, manifest: dict) -> Path:
         "dataset_name": manifest["dataset"]["name"],
         "run_id": manifest["run_id"],
     }
-    title = f"{INDEX_UI['index_title_zh']} · {manifest['month']}"
+    title = f"{INDEX_UI[lang]['index_title']} · {manifest['month']}"
+    artifacts = pack_dir / "artifacts"
+    found = summary.read_artifacts(artifacts)
+    previous_dir = summary.previous_artifacts(artifacts, manifest["month"])
+    previous = summary.read_artifacts(previous_dir) if previous_dir else None
+    tiles = summary.kpi_tiles(found, lang, previous)
+    covered = {(tile["notebook"], tile["key"]) for tile in tiles}
+    covered |= {("00_data_overview", "ov_active_customers"), ("00_data_overview", "ov_total_aum")}
+    others = [k for k in read_kpis(artifacts, lang) if (k["notebook"], k["key"]) not in covered]
     text = _render_page(
         "index.html.j2",
         page=page,
         title=title,
         is_index=True,
         manifest=manifest,
-        kpis=read_kpis(pack_dir / "artifacts", lang),
+        actions=summary.actions(found, lang),
+        tiles=tiles,
+        kpis=others,
+        has_history=found.history is not None,
     )
     return write_text_atomic(pack_dir / "index.html", text)

@@ -19,6 +19,14 @@ from helpers.propensity.affinity import (
     penetration_by_tier,
     product_affinity,
 )
+from helpers.propensity.backtest import (
+    CallListBacktest,
+    backtest_call_bullets,
+    backtest_call_customers,
+    backtest_call_display,
+    backtest_call_lists,
+    backtest_call_summary,
+)
 from helpers.propensity.evaluation import (
     decile_table,
     gain_curve,
@@ -76,6 +84,12 @@ from helpers.propensity.report import (
 )
 
 __all__ = [
+    "CallListBacktest",
+    "backtest_call_bullets",
+    "backtest_call_customers",
+    "backtest_call_display",
+    "backtest_call_lists",
+    "backtest_call_summary",
     "call_lists",
     "feature_label",
     "next_best_product",

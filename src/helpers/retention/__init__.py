@@ -17,6 +17,12 @@ from helpers.retention.ab import (
     welch_difference,
     wilson_interval,
 )
+from helpers.retention.backtest import (
+    backtest_retention_bullets,
+    backtest_retention_display,
+    backtest_retention_summary,
+    backtest_targets,
+)
 from helpers.retention.last_campaign import (
     CAMPAIGN_ROLES,
     VALUE_COLUMNS,
@@ -133,6 +139,10 @@ from helpers.retention.uplift_eval import (
 )
 
 __all__ = [
+    "backtest_retention_bullets",
+    "backtest_retention_display",
+    "backtest_retention_summary",
+    "backtest_targets",
     "CONTROL",
     "campaign_arms",
     "CampaignDataError",

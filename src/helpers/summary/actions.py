@@ -122,7 +122,7 @@ def _backtest_sentence(frame: pd.DataFrame | None, notebook: str, lang: str) -> 
     """A short clause on last time's list, from the notebook's back-test table."""
     if frame is None or frame.empty:
         return ""
-    rows = frame.set_index("group")
+    rows = frame.drop_duplicates("group").set_index("group")  # overall rows come first
     if notebook == "02_lifecycle_survival" and {"listed", "not_listed"} <= set(rows.index):
         return i18n.t(
             "mg_action_bt_churn",
@@ -232,7 +232,10 @@ def actions(
 def actions_markdown(artifacts: Artifacts, lang: str = "zh", current: str | None = None) -> Bullets:
     """:func:`actions` as a bulleted list with the two links after each sentence."""
     return Bullets(
-        [f"{a['text']} {_links(a['name'], lang, current)}" for a in actions(artifacts, lang, current)]
+        [
+            f"{a['text']} {_links(a['name'], lang, current)}"
+            for a in actions(artifacts, lang, current)
+        ]
         or [i18n.t("mg_no_actions", lang)]
     )
 
@@ -293,8 +296,12 @@ def kpi_tiles(artifacts: Artifacts, lang: str = "zh", previous: Artifacts | None
                 "value": value,
                 "unit": unit,
                 "display": format_kpi(value, unit, lang, compact=True, significant=significant),
-                "vs_last_month": format_change(month_change, unit, lang) if month_change is not None else "",
-                "vs_last_year": format_change(year_change, unit, lang) if year_change is not None else "",
+                "vs_last_month": format_change(month_change, unit, lang)
+                if month_change is not None
+                else "",
+                "vs_last_year": format_change(year_change, unit, lang)
+                if year_change is not None
+                else "",
                 "direction_month": _direction(month_change),
                 "direction_year": _direction(year_change),
                 "meaning": i18n.t(meaning, lang),
@@ -306,3 +313,47 @@ def kpi_tiles(artifacts: Artifacts, lang: str = "zh", previous: Artifacts | None
 def _shift(month: str, offset: int) -> str:
     period = pd.Period(month, freq="M") + offset
     return str(period)
+
+
+# ----------------------------------------------------------------------------- back-tests
+BACKTEST_ROWS = {
+    "02_lifecycle_survival": ("listed", "mg_bt_overview_churn"),
+    "03_cross_sell_propensity": ("listed", "mg_bt_overview_cross_sell"),
+    "04_retention_roi": ("targeted", "mg_bt_overview_retention"),
+}
+
+
+def backtest_overview(artifacts: str | Path | Artifacts, lang: str = "zh") -> pd.DataFrame:
+    """One row per back-test of the run: what the list predicted and what happened.
+
+    Columns (label keys): the list, customers on it, predicted, observed, and whether the
+    gap is within two standard errors ("可信" / "within sampling error").
+    """
+    data = artifacts if isinstance(artifacts, Artifacts) else read_artifacts(artifacts)
+    rows = []
+    for notebook, (group, label) in BACKTEST_ROWS.items():
+        frame = data.backtests.get(notebook)
+        if frame is None or frame.empty or group not in set(frame["group"]):
+            continue
+        row = frame.drop_duplicates("group").set_index("group").loc[group]
+        predicted, observed = float(row["predicted"]), float(row["observed"])
+        spread = row["standard_error"] if "standard_error" in row else _binomial_se(row)
+        within = abs(observed - predicted) <= 2 * float(spread)
+        rows.append(
+            {
+                "mg_bt_list": i18n.t(label, lang),
+                "customers": int(row["customers"]),
+                "mg_bt_predicted": predicted,
+                "mg_bt_observed": observed,
+                "mg_bt_verdict": i18n.t("mg_bt_within" if within else "mg_bt_outside", lang),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["mg_bt_list", "customers", "mg_bt_predicted", "mg_bt_observed", "mg_bt_verdict"],
+    )
+
+
+def _binomial_se(row: pd.Series) -> float:
+    p, n = float(row["predicted"]), max(int(row["customers"]), 1)
+    return float(np.sqrt(max(p * (1 - p), 1e-9) / n))

@@ -58,7 +58,11 @@ def _kpi_text(data: Artifacts, notebook: str, key: str, lang: str, compact: bool
     if record is None or record.get("value") is None:
         return None
     return format_kpi(
-        record["value"], record["unit"], lang, compact=compact, significant=record.get("significant")
+        record["value"],
+        record["unit"],
+        lang,
+        compact=compact,
+        significant=record.get("significant"),
     )
 
 
@@ -123,7 +127,9 @@ def _box_02(data: Artifacts, history, lang: str) -> list:
             at_risk=_kpi_text(data, "02_lifecycle_survival", "aum_at_risk", lang),
         ),
         churned
-        and _sentence("mg_box_churn_history", lang, value=churned["value"], y=churned["y"], avg=churned["avg"]),
+        and _sentence(
+            "mg_box_churn_history", lang, value=churned["value"], y=churned["y"], avg=churned["avg"]
+        ),
     ]
 
 
@@ -138,7 +144,9 @@ def _box_03(data: Artifacts, history, lang: str) -> list:
             value=_kpi_text(data, "03_cross_sell_propensity", "pipeline_value", lang),
         ),
         takeups
-        and _sentence("mg_box_takeups", lang, value=takeups["value"], y=takeups["y"], avg=takeups["avg"]),
+        and _sentence(
+            "mg_box_takeups", lang, value=takeups["value"], y=takeups["y"], avg=takeups["avg"]
+        ),
     ]
 
 

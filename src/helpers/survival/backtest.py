@@ -27,7 +27,7 @@ import pandas as pd
 from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt
-from helpers.formatting import Bullets, Skipped, format_pct, format_number, skippable
+from helpers.formatting import Bullets, Skipped, format_number, format_pct, skippable
 from helpers.months import month_label
 from helpers.survival.cox import ChurnCox
 from helpers.survival.curves import calibration_table, prepare_frame

@@ -124,9 +124,7 @@ def early_warning_list(
         data = data[~_below_aum_floor(data, min_aum, aum_col)]
     order = rank_by or probability_col
     _require_columns(data, [order], "early-warning list ranking")
-    data = data.sort_values(
-        [order, probability_col, "customer_id"], ascending=[False, False, True]
-    )
+    data = data.sort_values([order, probability_col, "customer_id"], ascending=[False, False, True])
     if "rm_id" in data.columns:
         pool = data["rm_id"].astype("string").fillna("unassigned")
         data = data[data.groupby(pool.to_numpy()).cumcount() < rm_capacity]
