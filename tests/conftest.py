@@ -3,6 +3,7 @@
 - ``sample_pack``: the real runner over every notebook on the bundled sample (``lang="zh"``,
   ``jobs=2``), built once per session into a temporary folder. Returns a
   :class:`helpers.batch.runner.RunResult`.
+- ``sample_pack_en``: the sample pack in English, with ``pdf=True`` (index and summary PDFs).
 - ``flat_pack``: the same on the flat sample (``paths.SAMPLE_FLAT_SPEC``).
 - ``run_notebook(name, tmp_path, **params)``: run one notebook with Papermill exactly as the
   batch does (kernel ``fishpond``, cwd ``notebooks/``, per-cell timeout, types kept) and return
@@ -36,12 +37,25 @@ TEST_CELL_TIMEOUT = 900
 SAMPLE_MONTH = "2026-10"
 
 
-def _build_pack(tmp_path_factory, dataset: Path, label: str, month: str | None = None):
+def _build_pack(
+    tmp_path_factory,
+    dataset: Path,
+    label: str,
+    month: str | None = None,
+    lang: str = "zh",
+    pdf: bool = False,
+):
     from helpers.batch import run_pack
 
     out = tmp_path_factory.mktemp(label) / "pack"
     return run_pack(
-        dataset=dataset, month=month, out=out, jobs=2, lang="zh", timeout=TEST_CELL_TIMEOUT
+        dataset=dataset,
+        month=month,
+        out=out,
+        jobs=2,
+        lang=lang,
+        timeout=TEST_CELL_TIMEOUT,
+        pdf=pdf,
     )
 
 
@@ -49,6 +63,12 @@ def _build_pack(tmp_path_factory, dataset: Path, label: str, month: str | None =
 def sample_pack(tmp_path_factory):
     """The real sample run through every notebook (zh), as a ``RunResult``."""
     return _build_pack(tmp_path_factory, paths.SAMPLE_SPEC, "sample_pack")
+
+
+@pytest.fixture(scope="session")
+def sample_pack_en(tmp_path_factory):
+    """The real sample run through every notebook in English, with its PDFs."""
+    return _build_pack(tmp_path_factory, paths.SAMPLE_SPEC, "sample_pack_en", lang="en", pdf=True)
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language")
     run.add_argument("--params", default=None, help="YAML file of extra notebook parameters")
     run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout, seconds")
+    run.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the index and the monthly summary to PDF (headless Chromium)",
+    )
     run.set_defaults(target=("helpers.batch.runner", "cli_run"))
 
     course = sub.add_parser("course", help="training-course edition of the notebooks")

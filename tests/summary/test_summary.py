@@ -64,8 +64,9 @@ def test_summary_table_values_and_changes(packs):
     assert rows.loc["ov_total_aum", "change"] == pytest.approx(2e7)
     assert pd.isna(rows.loc["churn_rate", "previous"])
     shown = summary.display_table(table, "en").set_index("Indicator")
-    assert shown.loc["Customers with an open account", "Change"] == "+100"
-    assert shown.loc["Total AUM", "This month"] == "220,000,000"
+    assert shown.loc["Active customers", "Change"] == "+100"
+    assert shown.loc["Total AUM", "This month"] == "¥220 million"
+    assert shown.loc["Total AUM", "Change"] == "+¥20.0 million"
 
 
 def test_findings_are_written_from_the_numbers(packs):
@@ -74,8 +75,8 @@ def test_findings_are_written_from_the_numbers(packs):
     statuses = [summary.UpstreamStatus("03_cross_sell_propensity", "not_applicable", "products")]
     text = "\n".join(summary.findings(table, statuses, "zh").items)
     assert "1,100" in text and "增加 10.0%" in text  # 1,100 vs 1,000
-    assert "户均 200,000" in text
-    assert "5.0%" in text and "11,000,000" in text
+    assert "户均 ¥20.0万" in text and "¥2.20亿" in text
+    assert "5.0%" in text and "¥1,100万" in text
     assert "没有覆盖成本" in text  # ROI -25%
     assert "03_cross_sell_propensity 不适用" in text
     english = "\n".join(summary.findings(table, [], "en").items)

@@ -53,6 +53,7 @@ from helpers.batch.notebooks import (
     notebook_upstream,
     run_order,
 )
+from helpers.batch.pdf import PDF_PAGES, PdfError, chromium_executable, print_pdf, write_pack_pdfs
 from helpers.batch.runner import (
     DatasetInfo,
     RunResult,
@@ -63,6 +64,11 @@ from helpers.batch.runner import (
 )
 
 __all__ = [
+    "PDF_PAGES",
+    "PdfError",
+    "chromium_executable",
+    "print_pdf",
+    "write_pack_pdfs",
     "SUMMARY_NOTEBOOK",
     "check_extra_parameters",
     "discover_notebooks",

@@ -52,6 +52,7 @@ from helpers.batch.notebooks import (
     notebook_upstream,
     run_order,
 )
+from helpers.batch.pdf import PdfError, write_pack_pdfs
 from helpers.data import load_dataset
 from helpers.provenance import git_commit, package_versions
 
@@ -310,6 +311,7 @@ def run_pack(
     *,
     notebooks_dir: str | Path | None = None,
     progress_stream=None,
+    pdf: bool = False,
 ) -> RunResult:
     """Execute the notebooks into a report pack and move it into place atomically.
 
@@ -336,6 +338,10 @@ def run_pack(
         Folder of notebooks to run; default ``notebooks/`` (tests point it at fixtures).
     progress_stream : file, optional
         Where progress goes; default ``sys.stderr``.
+    pdf : bool
+        Also print the index and the monthly summary to ``pdf/`` with headless Chromium
+        (:mod:`helpers.batch.pdf`). A PDF that cannot be made is recorded in the manifest
+        (``pdf_error``); the pack itself is unaffected.
 
     Returns
     -------
@@ -455,6 +461,15 @@ def run_pack(
         json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     export.write_index(build_dir, manifest)
+    if pdf:
+        try:
+            printed = write_pack_pdfs(build_dir)
+            manifest["pdf"] = [str(path.relative_to(build_dir)) for path in printed]
+        except PdfError as error:
+            manifest["pdf_error"] = str(error)
+        (build_dir / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
     final_dir = _place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,
@@ -507,6 +522,7 @@ def cli_run(args) -> int:
             params=args.params,
             timeout=args.timeout,
             notebooks_dir=getattr(args, "notebooks_dir", None),
+            pdf=bool(getattr(args, "pdf", False)),
         )
     except (ValueError, FileNotFoundError) as error:
         # DataValidationError is a ValueError: its message lists every problem in the data.
@@ -517,6 +533,12 @@ def cli_run(args) -> int:
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     print(f"Report pack: {result.index}  ({summary})")
+    for name in result.manifest.get("pdf", []):
+        print(f"PDF: {result.out_dir / name}")
+    if result.manifest.get("pdf_error"):
+        print(f"fishpond run: no PDF: {result.manifest['pdf_error']}", file=sys.stderr)
+        if result.ok:
+            return 1
     if not result.ok:
         failed = [name for name, status in result.statuses.items() if status == STATUS_FAILED]
         print(

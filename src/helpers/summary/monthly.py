@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.formatting import Bullets, Skipped, format_kpi
+from helpers.formatting import Bullets, Skipped, format_change, format_kpi, format_money
 from helpers.months import month_label
 from helpers.paths import NOTEBOOKS_DIR
 from helpers.plotting import tier_palette
@@ -165,24 +165,22 @@ def summary_table(current: dict, previous: dict, lang: str = "zh") -> pd.DataFra
 def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """``summary_table`` formatted by unit, with translated headers."""
 
-    def signed(value, unit):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        text = format_kpi(abs(value), unit)
-        return ("+" if value > 0 else "-" if value < 0 else "±") + text
-
     return pd.DataFrame(
         {
             i18n.t("kpi_indicator", lang): table["indicator"],
             i18n.t("sm_this_month", lang): [
-                format_kpi(v, u) for v, u in zip(table["value"], table["unit"], strict=True)
+                format_kpi(v, u, lang, compact=True)
+                for v, u in zip(table["value"], table["unit"], strict=True)
             ],
             i18n.t("sm_last_month", lang): [
-                "" if p is None or (isinstance(p, float) and np.isnan(p)) else format_kpi(p, u)
+                ""
+                if p is None or (isinstance(p, float) and np.isnan(p))
+                else format_kpi(p, u, lang, compact=True)
                 for p, u in zip(table["previous"], table["unit"], strict=True)
             ],
             i18n.t("sm_change", lang): [
-                signed(c, u) for c, u in zip(table["change"], table["unit"], strict=True)
+                format_change(c, u, lang)
+                for c, u in zip(table["change"], table["unit"], strict=True)
             ],
         }
     )
@@ -226,21 +224,21 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
         if customers_before:
             change = customers / customers_before - 1
             sentences.append(
-                f"本月开户客户 {format_kpi(customers, 'count')} 位,较上月{'增加' if change >= 0 else '减少'} {format_kpi(abs(change), 'pct')}。"
+                f"本月活跃客户 {format_kpi(customers, 'count')} 位,较上月{'增加' if change >= 0 else '减少'} {format_kpi(abs(change), 'pct')}。"
                 if zh
-                else f"{format_kpi(customers, 'count')} customers with an open account this month, {'up' if change >= 0 else 'down'} {format_kpi(abs(change), 'pct')} on last month."
+                else f"{format_kpi(customers, 'count')} active customers this month, {'up' if change >= 0 else 'down'} {format_kpi(abs(change), 'pct')} on last month."
             )
         else:
             sentences.append(
-                f"本月开户客户 {format_kpi(customers, 'count')} 位(没有上月报告包可供比较)。"
+                f"本月活跃客户 {format_kpi(customers, 'count')} 位(没有上月报告包可供比较)。"
                 if zh
-                else f"{format_kpi(customers, 'count')} customers with an open account this month (no previous pack to compare with)."
+                else f"{format_kpi(customers, 'count')} active customers this month (no previous pack to compare with)."
             )
     if aum is not None and customers:
         sentences.append(
-            f"资产余额合计 {format_kpi(aum / 1e8, 'ratio')} 亿元,户均 {format_kpi(aum / customers, 'rmb')} 元。"
+            f"资产余额合计 {format_money(aum, lang)},户均 {format_money(aum / customers, lang)}。"
             if zh
-            else f"Total AUM is RMB {format_kpi(aum / 1e8, 'ratio')} hundred million, RMB {format_kpi(aum / customers, 'rmb')} per customer."
+            else f"Total AUM is {format_money(aum, lang)}, {format_money(aum / customers, lang)} per customer."
         )
     upgrades, _ = _value(table, "tier_upgrades")
     downgrades, _ = _value(table, "tier_downgrades")
@@ -263,16 +261,16 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 else (" (higher than" if rising else " (not higher than") + " last month)"
             )
         sentences.append(
-            f"预计流失率 {format_kpi(churn, 'pct')}{',' + trend if trend and zh else ''},涉及资产 {format_kpi(at_risk or 0, 'rmb')} 元,应优先安排回访。"
+            f"预计流失率 {format_kpi(churn, 'pct')}{',' + trend if trend and zh else ''},预期流失资产 {format_money(at_risk or 0, lang)},应优先安排回访。"
             if zh
-            else f"Predicted churn is {format_kpi(churn, 'pct')}{trend}, with RMB {format_kpi(at_risk or 0, 'rmb')} of AUM at risk: prioritise follow-up calls."
+            else f"Predicted churn is {format_kpi(churn, 'pct')}{trend}, with {format_money(at_risk or 0, lang)} of AUM expected to leave: prioritise follow-up calls."
         )
     pipeline, _ = _value(table, "pipeline_value")
     if pipeline is not None:
         sentences.append(
-            f"客户经理名单上的交叉销售机会预期价值 {format_kpi(pipeline, 'rmb')} 元。"
+            f"客户经理名单上的交叉销售机会预期价值 {format_money(pipeline, lang)}。"
             if zh
-            else f"The RM call lists carry an expected cross-sell value of RMB {format_kpi(pipeline, 'rmb')}."
+            else f"The RM call lists carry an expected cross-sell value of {format_money(pipeline, lang)}."
         )
     roi, _ = _value(table, "campaign_roi")
     if roi is not None:
