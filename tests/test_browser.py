@@ -178,3 +178,98 @@ def test_sample_pack_in_chromium(browser, sample_pack):
     # the reports (e.g. a non-inline matplotlib backend in the kernel).
     figures = {name: len(seen[name]["images"]) for name in pages}
     assert sum(figures.values()) > 0, f"no figure in any report: {figures} (see {screenshots})"
+
+
+# --------------------------------------------------------------------------------------------
+# The manager's pack: actions link to their lists and sections; the PDF says the numbers
+# --------------------------------------------------------------------------------------------
+
+
+def _action_links(context, index: Path) -> list[dict]:
+    page = context.new_page()
+    try:
+        page.goto(index.as_uri(), wait_until="load")
+        return page.evaluate(
+            """() => Array.from(document.querySelectorAll('li[data-action]')).map(li => ({
+                name: li.dataset.action,
+                list: li.querySelector('a.fp-action-list').getAttribute('href'),
+                section: li.querySelector('a.fp-action-section').getAttribute('href'),
+                text: li.innerText,
+            }))"""
+        )
+    finally:
+        page.close()
+
+
+@pytest.mark.xdist_group("packs")
+def test_every_action_link_reaches_its_target(browser, sample_pack):
+    index = sample_pack.out_dir / "index.html"
+    actions = _action_links(browser, index)
+    assert len(actions) >= 3, actions  # 3-5 actions, each with a list and a section
+    for action in actions:
+        excel = (index.parent / action["list"]).resolve()
+        assert excel.is_file() and excel.read_bytes()[:2] == b"PK", action  # an .xlsx file
+        page = browser.new_page()
+        try:
+            page.goto(index.as_uri(), wait_until="load")
+            selector = f'li[data-action="{action["name"]}"] a.fp-action-section'
+            page.click(selector)
+            page.wait_for_load_state("load")
+            anchor = action["section"].split("#", 1)[1]
+            assert page.url.endswith(action["section"]), (page.url, action)
+            found = page.evaluate(f"() => !!document.getElementById({anchor!r})")
+            assert found, f"{action['section']}: no element with id {anchor!r}"
+        finally:
+            page.close()
+
+
+def test_pdf_has_the_summary_headline_numbers(sample_pack_en):
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    from helpers import summary
+
+    pack = sample_pack_en.out_dir
+    assert sample_pack_en.manifest.get("pdf") == ["pdf/index.pdf", "pdf/05_monthly_summary.pdf"]
+    tiles = {t["key"]: t["display"] for t in summary.kpi_tiles(
+        summary.read_artifacts(pack / "artifacts"), "en")}  # fmt: skip
+    headline = [tiles["customers"], tiles["aum"], tiles["churn_rate"]]
+    for name in ("index.pdf", "05_monthly_summary.pdf"):
+        reader = PdfReader(pack / "pdf" / name)
+        text = " ".join(page.extract_text() or "" for page in reader.pages)
+        text = " ".join(unicodedata.normalize("NFKC", text).split())
+        missing = [number for number in headline if number not in text]
+        assert not missing, f"{name}: {missing} not in the PDF text"
+
+
+@pytest.mark.xdist_group("packs")
+def test_pdf_embeds_the_cjk_font(sample_pack, tmp_path):
+    """Chinese stays text in the PDF, drawn by fonts carried inside the file.
+
+    Chromium embeds the CJK font as Type 3 glyph procedures (the glyphs live in the PDF) with
+    a ToUnicode map; a few characters map to their Kangxi-radical twins (⽉ for 月), which
+    NFKC folds back, as a reader's search does.
+    """
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    from helpers.batch import print_pdf
+
+    pdf = print_pdf(sample_pack.out_dir / "index.html", tmp_path / "index.pdf")
+    reader = PdfReader(pdf)
+    text = unicodedata.normalize("NFKC", "".join(p.extract_text() or "" for p in reader.pages))
+    assert "本月要点与行动" in text and "核心指标" in text, text[:300]
+    fonts = []
+    for page in reader.pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            font = font.get_object()
+            entries = [d.get_object() for d in font.get("/DescendantFonts") or []] or [font]
+            descriptors = [e.get("/FontDescriptor") for e in entries]
+            embedded = font.get("/Subtype") == "/Type3" or any(
+                d is not None and any(k in d.get_object() for k in ("/FontFile2", "/FontFile3"))
+                for d in descriptors
+            )
+            fonts.append((str(font.get("/BaseFont")), str(font.get("/Subtype")), embedded))
+    assert fonts and all(embedded for _, _, embedded in fonts), fonts

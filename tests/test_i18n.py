@@ -32,3 +32,20 @@ def test_locale_files_do_not_contradict_each_other():
 
 def test_labels_maps_columns():
     assert i18n.labels(["tier", "aum"], "en") == {"tier": "Tier", "aum": "AUM"}
+
+
+def test_every_label_is_exactly_a_zh_and_an_en_text():
+    """An unquoted comma in a YAML flow mapping silently cuts a label (``{zh: 占比(%, 按得分)}``
+    became "占比(%" and a stray key): every entry must be exactly two strings."""
+    import yaml
+
+    from helpers.paths import LOCALES_DIR
+
+    broken = []
+    for path in sorted(LOCALES_DIR.glob("*.yaml")):
+        for key, texts in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if not isinstance(texts, dict) or set(texts) != {"zh", "en"}:
+                broken.append(f"{path.name}: {key}: {texts}")
+            elif not all(isinstance(text, str) and text for text in texts.values()):
+                broken.append(f"{path.name}: {key}: {texts}")
+    assert not broken, "\n".join(broken)

@@ -241,6 +241,8 @@ def actions_markdown(artifacts: Artifacts, lang: str = "zh", current: str | None
 
 
 # ----------------------------------------------------------------------------- KPI tiles
+#: Tiles where a rise is bad news: their arrows are coloured the other way round.
+RISE_IS_BAD = frozenset({"churn_rate", "aum_at_risk", "downgrades", "churned"})
 #: The index's tiles: (source, key, unit, meaning label). Source "history" reads the trend.
 TILES = (
     ("history", "customers", "count", "mg_tile_customers"),
@@ -254,10 +256,14 @@ TILES = (
 )
 
 
-def _direction(change) -> str:
+def _direction(change, key: str = "") -> str:
+    """``up`` / ``down`` / ``flat``; ``-bad`` or ``-good`` when the key's rise is bad news."""
     if change is None or (isinstance(change, float) and not np.isfinite(change)):
         return "flat"
-    return "up" if change > 0 else "down" if change < 0 else "flat"
+    direction = "up" if change > 0 else "down" if change < 0 else "flat"
+    if key in RISE_IS_BAD and direction != "flat":
+        return f"{direction}-{'bad' if direction == 'up' else 'good'}"
+    return direction
 
 
 def kpi_tiles(artifacts: Artifacts, lang: str = "zh", previous: Artifacts | None = None) -> list:
@@ -302,8 +308,8 @@ def kpi_tiles(artifacts: Artifacts, lang: str = "zh", previous: Artifacts | None
                 "vs_last_year": format_change(year_change, unit, lang)
                 if year_change is not None
                 else "",
-                "direction_month": _direction(month_change),
-                "direction_year": _direction(year_change),
+                "direction_month": _direction(month_change, key),
+                "direction_year": _direction(year_change, key),
                 "meaning": i18n.t(meaning, lang),
             }
         )
