@@ -36,8 +36,9 @@ BOOLEAN = re.compile(r"\b(True|False)\b")
 BRACED = re.compile(r"\{[a-z_][a-z0-9_]*(?::[^}]*)?\}")
 LETTER_H = re.compile(r"(未来|之后|后)\s*h\s*个月|\bnext h months\b|\bwithin h months\b")
 ENGLISH_RUN = re.compile(r"\b[A-Za-z][a-z]+(?:[ ,;:'-]+[A-Za-z][a-z]+){4,}")
-#: Chinese glosses allowed in English narrative: a short term in brackets ("(流失预警)").
-GLOSS = re.compile(r"[（(][^()（）]{0,12}[)）]")
+#: Chinese glosses allowed in English narrative: a short term in brackets ("(流失预警)",
+#: "(一刀切, one size fits all)"): at most 12 Chinese characters inside the brackets.
+GLOSS = re.compile(r"[（(][^()（）]{0,60}[)）]")
 UNIT_AFTER = re.compile(r"^\s*(个月|人|元|位|天|万元|%|months?|customers?|RMB|days?)")
 UNIT_BEFORE = re.compile(r"(未来|近|前|next|within|last)\s*$")
 
@@ -142,7 +143,9 @@ def scan_page(page: str, lang: str) -> list[tuple[str, str]]:
         if in_table or in_code:
             continue
         if lang == "en":
-            stripped = GLOSS.sub("", text)
+            stripped = GLOSS.sub(
+                lambda m: "" if len(CJK.findall(m.group(0))) <= 12 else m.group(0), text
+            )
             for match in CJK.finditer(stripped):
                 add("script", stripped, match)
                 break

@@ -31,7 +31,8 @@ def shoot(pack: Path, context) -> list[Path]:
         page = context.new_page()
         page.goto((pack / html).as_uri(), wait_until="load")
         full = HERE / f"{name}_{lang}.png"
-        page.screenshot(path=str(full), clip={"x": 0, "y": 0, "width": 1100, "height": height})
+        clip = {"x": 0, "y": 0, "width": 1100, "height": height}
+        page.screenshot(path=str(full), full_page=True, clip=clip)
         page.close()
         image = Image.open(full).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
         image.save(full, optimize=True)
