@@ -154,6 +154,8 @@ def as_number(answer: Any) -> Any:
     """numpy and pandas scalars -> Python numbers, so the comparison in ``check`` applies."""
     if isinstance(answer, bool) or type(answer).__name__ == "bool_":
         return bool(answer)
+    if isinstance(answer, numbers.Integral):
+        return int(answer)
     return float(answer) if is_number(answer) else answer
 
 
@@ -179,7 +181,7 @@ def _same(answer: Any, value: Any, tolerance: float) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = f"{value:.6g}" if isinstance(value, float) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
