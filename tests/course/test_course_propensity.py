@@ -171,7 +171,7 @@ def test_pipeline_product_explains_wrong_and_missing_answers(calls):
     smaller = course.check_propensity_pipeline_product("time_deposit", more, "en")
     assert not smaller.passed and "only 12%" in smaller.message  # 100 / 800
     unknown = course.check_propensity_pipeline_product("mortgage", calls, "en")
-    assert not unknown.passed and "fund, insurance" in unknown.message
+    assert not unknown.passed and "`fund`, `insurance`" in unknown.message
     missing = course.check_propensity_pipeline_product(None, calls, "zh")
     assert (
         not missing.passed

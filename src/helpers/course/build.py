@@ -30,8 +30,12 @@ from helpers.paths import CONFIG_DIR, COURSE_MARKER, NOTEBOOKS_DIR
 
 COURSE_TAGS = ("exercise", "solution", "check")
 LANG_TAGS = {"zh": "lang-zh", "en": "lang-en"}
-#: "### 练习 01-3" / "### Exercise 01-3": the number every exercise heading shows.
-HEADING = re.compile(r"^#{2,4}\s*(?:练习|Exercise)\s+(\d\d-\d+)\s*$", re.MULTILINE)
+#: "### 练习 01-3" / "### Exercise 01-3": the number every exercise heading shows, in the
+#: words a check result uses for it (the catalogue's ``course_exercise``).
+_WORDS = "|".join(
+    re.escape(i18n.t("course_exercise", lang, id="").strip()) for lang in i18n.LANGUAGES
+)
+HEADING = re.compile(rf"^#{{2,4}}\s*(?:{_WORDS})\s+(\d\d-\d+)\s*$", re.MULTILINE)
 _TITLE = re.compile(r"\*\*(.+?)\*\*")
 
 

@@ -65,7 +65,9 @@ def msg(key: str, **values: Any) -> Message:
 class CheckResult:
     """Outcome of one exercise check, shown as a markdown line in the notebook.
 
-    ``status`` is one of :data:`STATUSES`; ``passed`` is true for ``passed`` and ``skipped``.
+    ``status`` is one of :data:`STATUSES`; ``passed`` is true for ``passed`` and ``skipped``;
+    ``reason`` is the catalogue key of what was wrong when the check could name it: the common
+    slip the answer was recognised as, or the answer's wrong shape.
     """
 
     exercise: str
@@ -73,6 +75,7 @@ class CheckResult:
     message: str
     lang: str = "zh"
     status: str = ""
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -225,10 +228,11 @@ def check(
     wrong = i18n.t("course_wrong", lang, answer=_short(answer))
     for slip in slips:
         if _same(answer, slip.value, tolerance) and not _same(slip.value, expected, tolerance):
-            return CheckResult(exercise, False, f"{wrong} {slip.message.render(lang)}", lang)
+            text = f"{wrong} {slip.message.render(lang)}"
+            return CheckResult(exercise, False, text, lang, "wrong", slip.message.key)
     if problem is not None:
         text = f"{problem.render(lang)} {hint_text}".strip()
-        return CheckResult(exercise, False, text, lang)
+        return CheckResult(exercise, False, text, lang, "wrong", problem.key)
     return CheckResult(exercise, False, f"{wrong} {hint_text}".strip(), lang)
 
 
@@ -279,7 +283,9 @@ def code_problem(answer: Any, codes: Iterable[str]) -> Message | None:
     codes = list(codes)
     if isinstance(answer, str) and answer in codes:
         return None
-    return msg("course_need_code", codes=", ".join(codes), answer=_short(answer))
+    return msg(
+        "course_need_code", codes=", ".join(f"`{code}`" for code in codes), answer=_short(answer)
+    )
 
 
 def bool_problem(answer: Any) -> Message | None:

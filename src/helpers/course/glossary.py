@@ -44,13 +44,20 @@ def term(term_id: str, lang: str = "zh") -> str:
 def glossary_markdown(lang: str | None = None) -> str:
     """The glossary as a markdown table: one language, or both (``lang=None``)."""
     if lang is None:
-        head = "| 术语 | term | 含义 | meaning |\n|---|---|---|---|"
+        words = [
+            i18n.t(key, language)
+            for key in ("course_glossary_term", "course_glossary_meaning")
+            for language in ("zh", "en")
+        ]
+        head = f"| {words[0]} | {words[1]} | {words[2]} | {words[3]} |\n|---|---|---|---|"
         rows = [
             f"| {t['zh']} | {t['en']} | {t['meaning_zh']} | {t['meaning_en']} |" for t in glossary()
         ]
         return "\n".join([head, *rows]) + "\n"
     i18n.check_lang(lang)
-    head = "| 术语 | 含义 |\n|---|---|" if lang == "zh" else "| term | meaning |\n|---|---|"
+    term_word = i18n.t("course_glossary_term", lang)
+    meaning_word = i18n.t("course_glossary_meaning", lang)
+    head = f"| {term_word} | {meaning_word} |\n|---|---|"
     rows = []
     for entry in glossary():
         word = entry[lang] if lang == "zh" else f"{entry['en']} ({entry['zh']})"
@@ -66,8 +73,11 @@ GENERATED_NOTE = (
 
 def glossary_page(lang: str | None = None) -> str:
     """A markdown page with the glossary: ``docs/glossary.md`` (both languages) or a course's."""
-    title = {None: "# 术语表 / Glossary", "zh": "# 术语表", "en": "# Glossary"}[lang]
-    return f"{title}\n\n{GENERATED_NOTE}\n\n{glossary_markdown(lang)}"
+    if lang is None:
+        title = " / ".join(i18n.t("course_glossary_title", language) for language in ("zh", "en"))
+    else:
+        title = i18n.t("course_glossary_title", lang)
+    return f"# {title}\n\n{GENERATED_NOTE}\n\n{glossary_markdown(lang)}"
 
 
 # ----------------------------------------------------------------------------- clashes

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers import i18n
 from helpers.course.checks import (
     Slip,
     bool_problem,
@@ -18,6 +19,8 @@ from helpers.course.checks import (
     share_problem,
     skip,
 )
+
+LANGS = i18n.LANGUAGES
 
 
 def _summary_values(table: pd.DataFrame | None) -> dict:
@@ -82,10 +85,9 @@ def check_repeat_campaign(ex: str, answer: Any, table: pd.DataFrame | None, lang
     if values.get("campaign_roi") is None or pd.isna(values["campaign_roi"]):
         return skip(ex, lang, msg("course_skip_no_indicator"))
     expected = bool(values["campaign_roi"] > 0)
-    slips = [
-        Slip(text, msg("course_05_3_text"))
-        for text in ("True", "False", "true", "false", "是", "否", "yes", "no")
-    ]
+    words = [i18n.t(k, language) for k in ("course_word_yes", "course_word_no") for language in LANGS]
+    texts = {"True", "False", "true", "false", *words, *(word.title() for word in words)}
+    slips = [Slip(text, msg("course_05_3_text")) for text in sorted(texts)]
     slips.append(Slip(float(values["campaign_roi"]), msg("course_05_3_number")))
     return check(
         ex,
