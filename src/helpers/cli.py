@@ -8,7 +8,7 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 - ``fishpond run``     -> :func:`helpers.batch.runner.cli_run`
 - ``fishpond course build`` -> :func:`helpers.course.cli_course_build`
 - ``fishpond course progress`` -> :func:`helpers.course.cli_course_progress`
-- ``fishpond lab``     -> :func:`helpers.course.cli_lab`
+- ``fishpond lab``     -> :func:`helpers.lab.cli_lab`
 
 Every ``cli_*`` function takes the parsed ``argparse.Namespace`` and returns an exit code.
 """
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--root", default=None, help="folder to serve (default: the project)")
     lab.add_argument("--token", default=None, help="access token (default: a random one)")
-    lab.set_defaults(target=("helpers.course", "cli_lab"))
+    lab.set_defaults(target=("helpers.lab", "cli_lab"))
     return parser
 
 

@@ -3,8 +3,8 @@
 This face is the package's only public import: ``from helpers import course``. Modules:
 ``checks`` (results, the comparison, slips, the exercise registry), one module of checks per
 notebook (``overview``, ``tiering``, ``survival``, ``propensity``, ``retention``, ``summary``),
-``build`` (editions, README), ``glossary``, ``progress`` (the trainer's view), ``lab``
-(JupyterLab on the project).
+``build`` (editions, README), ``glossary``, ``progress`` (the trainer's view).
+``fishpond lab`` lives in :mod:`helpers.lab`, which starts without loading the checks.
 """
 
 from helpers.course.build import (
@@ -51,7 +51,6 @@ from helpers.course.glossary import (
     label_mismatches,
     term,
 )
-from helpers.course.lab import cli_lab, first_notebook, free_port, lab_command, lab_url
 from helpers.course.overview import (
     check_biggest_gap,
     check_mean_to_median,
@@ -136,11 +135,6 @@ __all__ = [
     "course_progress",
     "notebook_progress",
     "progress_report",
-    "cli_lab",
-    "first_notebook",
-    "free_port",
-    "lab_command",
-    "lab_url",
     "check_mean_to_median",
     "check_top_tier_aum_share",
     "check_biggest_gap",

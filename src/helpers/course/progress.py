@@ -10,6 +10,7 @@ its text. Nothing is executed, so it takes a moment even for a room of learners.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -98,6 +99,19 @@ def _folder_lang(folder: Path) -> str:
     return "zh"
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (Chinese characters and emoji take two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _right(text: str, width: int) -> str:
+    return " " * max(0, width - _width(text)) + text
+
+
 def progress_report(folder: str | Path, lang: str | None = None) -> str:
     """The progress of one learner folder as a plain-text table, in ``lang``."""
     folder = Path(folder)
@@ -109,19 +123,18 @@ def progress_report(folder: str | Path, lang: str | None = None) -> str:
     lines = [
         i18n.t("course_progress_title", lang, folder=folder, passed=passed, total=len(progress))
     ]
-    width = max(len(name) for name in progress["notebook"])
-    numbers = range(1, int(progress["number"].max()) + 1)
     header = i18n.t("course_progress_notebook", lang)
+    width = max(_width(name) for name in [header, *progress["notebook"]])
+    numbers = range(1, int(progress["number"].max()) + 1)
+    passed_word = i18n.t("course_progress_passed", lang)
     lines.append(
-        f"{header:<{width}}  "
-        + "".join(f"{n:>3}" for n in numbers)
-        + f"   {i18n.t('course_progress_passed', lang)}"
+        _left(header, width) + "".join(_right(str(n), 4) for n in numbers) + f"   {passed_word}"
     )
     for name, rows in progress.groupby("notebook", sort=False):
         marks = dict(zip(rows["number"], rows["status"].map(MARKS), strict=True))
         done = int(rows["status"].isin(PASSING).sum())
-        cells = "".join(f"{marks.get(n, ''):>3}" for n in numbers)
-        lines.append(f"{name:<{width}}  {cells}   {done}/{len(rows)}")
+        cells = "".join(_right(marks.get(n, ""), 4) for n in numbers)
+        lines.append(f"{_left(name, width)}{cells}   {done}/{len(rows)}")
     lines.append(i18n.t("course_progress_legend", lang))
     return "\n".join(lines)
 

@@ -85,7 +85,9 @@ def check_repeat_campaign(ex: str, answer: Any, table: pd.DataFrame | None, lang
     if values.get("campaign_roi") is None or pd.isna(values["campaign_roi"]):
         return skip(ex, lang, msg("course_skip_no_indicator"))
     expected = bool(values["campaign_roi"] > 0)
-    words = [i18n.t(k, language) for k in ("course_word_yes", "course_word_no") for language in LANGS]
+    words = [
+        i18n.t(k, language) for k in ("course_word_yes", "course_word_no") for language in LANGS
+    ]
     texts = {"True", "False", "true", "false", *words, *(word.title() for word in words)}
     slips = [Slip(text, msg("course_05_3_text")) for text in sorted(texts)]
     slips.append(Slip(float(values["campaign_roi"]), msg("course_05_3_number")))

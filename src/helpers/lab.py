@@ -1,4 +1,4 @@
-"""``fishpond lab``: JupyterLab opened on the project, with the first notebook to open.
+"""``fishpond lab`` (``make lab``, ``make course``): JupyterLab on the project, first notebook open.
 
 JupyterLab serves one folder and nothing above it. Serving ``notebooks/`` hid the built course
 (``course/zh/learner/...``), so the lab starts at the project root, where ``notebooks/``,
@@ -6,6 +6,9 @@ JupyterLab serves one folder and nothing above it. Serving ``notebooks/`` hid th
 notebook directly (``ServerApp.default_url``). It picks a free port and its own token, so the
 URL it prints is the one that works, and passes ``--allow-root`` only when run as root
 (training VMs and containers often are), because Jupyter refuses to start as root without it.
+
+A module of its own (beside ``course``, not inside it) so that starting the lab does not load
+the course checks and the models they import: it needs only the catalogue and the paths.
 """
 
 from __future__ import annotations
