@@ -96,9 +96,9 @@ def parquet_rows_sql(con: duckdb.DuckDBPyConnection, paths) -> str:
     offsets, offset = [], 0
     for path in paths:
         offsets.append(f"WHEN {_sql_string(str(path))} THEN {offset}")
-        offset += con.sql(f"SELECT count(*) FROM read_parquet({_sql_string(str(path))})").fetchall()[
-            0
-        ][0]
+        offset += con.sql(
+            f"SELECT count(*) FROM read_parquet({_sql_string(str(path))})"
+        ).fetchall()[0][0]
     return (
         f"(SELECT * EXCLUDE (file_row_number, filename), file_row_number + 1 + "
         f"CASE filename {' '.join(offsets)} END AS __row "

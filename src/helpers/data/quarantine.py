@@ -209,7 +209,9 @@ def write_quarantine(dataset) -> list[Path]:
             if safe[column].dtype == object:
                 safe[column] = safe[column].map(_inert)
         path = folder / f"{table}.csv"
-        atomic_write(path, lambda tmp, safe=safe: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
+        atomic_write(
+            path, lambda tmp, safe=safe: safe.to_csv(tmp, index=False, encoding="utf-8-sig")
+        )
         written.append(path)
     for table in (*PANEL_TABLES, FLAT_TABLE):
         stale = folder / f"{table}.csv"

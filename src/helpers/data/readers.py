@@ -284,9 +284,7 @@ def _id_sources(spec: DatasetSpec, table: TableSpec) -> dict[str, str]:
         id_role = spec.roles.get("id")
         column = id_role.get("column") if isinstance(id_role, dict) else id_role
         return {str(column): "customer_id"} if column is not None else {}
-    return {
-        table.source_of(c.name): c.name for c in TABLE_COLUMNS[table.name] if c.kind == "id"
-    }
+    return {table.source_of(c.name): c.name for c in TABLE_COLUMNS[table.name] if c.kind == "id"}
 
 
 # --------------------------------------------------------------------------------------------

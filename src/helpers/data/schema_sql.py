@@ -169,8 +169,7 @@ def check_parquet_table(
         value_map = source.value_maps.get(canonical)
         if not value_map and not sql_type_matches(source_type, column.kind):
             sample = con.sql(
-                f"SELECT {_q(src)} FROM read_parquet({files}) "
-                f"WHERE {_q(src)} IS NOT NULL LIMIT 3"
+                f"SELECT {_q(src)} FROM read_parquet({files}) WHERE {_q(src)} IS NOT NULL LIMIT 3"
             ).fetchall()
             problems.append(
                 Problem(

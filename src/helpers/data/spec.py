@@ -23,7 +23,6 @@ import yaml
 
 from helpers.data.problems import TABLE_COLUMNS
 from helpers.data.spec_checks import (
-    ROLE_KEYS,
     DatasetSpecError,
     SpecChecker,
     check_columns,
