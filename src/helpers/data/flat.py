@@ -98,10 +98,17 @@ def _flag(
     nullable: bool,
     spec_path: str,
     positive_word: str,
+    notices: list[str],
 ) -> pd.Series:
     """A boolean role column (event, product held, outcome) from its value mapping."""
     mask, not_numbers = _mapping_mask(raw, positive, options)
     present = raw.notna() & (raw.astype("string").str.strip() != "").fillna(False)
+    if not mask.any() and present.any() and not_numbers is None:
+        found = ", ".join(repr(v) for v in _text(raw).dropna().unique()[:5])
+        notices.append(
+            f"flat: no row of {column_name} has a value of {spec_path} {positive!r} "
+            f"(values found: {found}); check the spelling and case in the spec"
+        )
     result = pd.Series(mask, index=raw.index, dtype="boolean")
     result[~present] = pd.NA
     outside = pd.Series(False, index=raw.index)
@@ -304,7 +311,7 @@ def build_flat(
             out["event"] = _flag(
                 values, "event", event_column, event["churned"], event.get("not_churned"),
                 options, problems, nullable=False, spec_path="roles.event.churned",
-                positive_word="churned or not",
+                positive_word="churned or not", notices=notices,
             )  # fmt: skip
 
     value_column, _ = _role_column(roles, "value")
@@ -335,7 +342,7 @@ def build_flat(
             out[f"held_{product}"] = _flag(
                 values, f"held_{product}", str(product_spec["column"]), product_spec["held"],
                 product_spec.get("not_held"), options, problems, nullable=False,
-                spec_path=f"{spec_path}.held", positive_word="held or not",
+                spec_path=f"{spec_path}.held", positive_word="held or not", notices=notices,
             )  # fmt: skip
 
     treatment_column, treatment = _role_column(roles, "treatment")
@@ -360,7 +367,7 @@ def build_flat(
             out["outcome"] = _flag(
                 values, "outcome", outcome_column, outcome["positive"], outcome.get("negative"),
                 options, problems, nullable=True, spec_path="roles.outcome.positive",
-                positive_word="",
+                positive_word="", notices=notices,
             ).astype("boolean")  # fmt: skip
 
     listed = isinstance(roles.get("features"), dict)

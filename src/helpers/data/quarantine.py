@@ -152,10 +152,25 @@ def quarantine_parquet(dataset, table, problems, bad_sql: str, con, folder: Path
         ).df()
     finally:
         con.unregister("__bad_rows")
+    if len(source.parquet_paths) > 1:
+        counts = [
+            (
+                path.name,
+                con.sql(f"SELECT count(*) FROM read_parquet('{_quote(path)}')").fetchall()[0][0],
+            )
+            for path in source.parquet_paths
+        ]
+        names, offsets = _file_positions(counts, rows["row"].tolist())
+        rows.insert(2, "file", names)
+        rows.insert(3, "file_row", offsets)
     source.excluded_rows = bad[["__row"]].astype("int64")
     dataset._cache.pop(table, None)
     dataset._fingerprint = None
     return table_problems, _record(dataset, table, rows, row_problems, folder)
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _record(dataset, table: str, rows: pd.DataFrame, problems, folder: Path | None) -> dict:

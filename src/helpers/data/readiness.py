@@ -1,8 +1,9 @@
 """Which notebooks a dataset can feed: will run, reduced, or not applicable, in words.
 
 Each notebook declares in its metadata the data roles it needs (``fishpond.requires``: without
-one it is "not applicable") and the roles that, when missing, only reduce it
-(``fishpond.optional``). :func:`readiness` compares them with :meth:`Dataset.roles` and says
+one it is "not applicable"), the roles that, when missing, only reduce it
+(``fishpond.optional``), and what it leaves out without each of those (``fishpond.left_out``,
+role -> words). :func:`readiness` compares them with :meth:`Dataset.roles` and says
 what is missing in the user's words: table names in panel mode, spec keys in flat mode, never
 internal role names alone. ``fishpond validate`` prints it before a run.
 """
@@ -72,13 +73,19 @@ def role_words(role: str, mode: str) -> str:
     return " or ".join(words.get(part, part) for part in role.split("|"))
 
 
-def notebook_roles(path: str | Path) -> tuple[list[str], list[str]]:
-    """``(requires, optional)`` from a notebook's ``metadata.fishpond``."""
+def notebook_roles(path: str | Path) -> tuple[list[str], list[str], dict[str, str]]:
+    """``(requires, optional, left_out)`` from a notebook's ``metadata.fishpond``.
+
+    ``left_out`` maps an optional role to what that notebook leaves out without it (in
+    words); roles it does not list get a generic description.
+    """
     metadata = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
     fishpond = metadata.get("fishpond", {})
-    return [str(r) for r in fishpond.get("requires", [])], [
-        str(r) for r in fishpond.get("optional", [])
-    ]
+    return (
+        [str(r) for r in fishpond.get("requires", [])],
+        [str(r) for r in fishpond.get("optional", [])],
+        {str(k): str(v) for k, v in (fishpond.get("left_out") or {}).items()},
+    )
 
 
 def _has(role: str, roles: set[str]) -> bool:
@@ -113,7 +120,7 @@ def readiness(ds, notebooks_dir: str | Path | None = None, params: dict | None =
     roles = set(ds.roles())
     rows = []
     for path in sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith(".")):
-        requires, optional = notebook_roles(path)
+        requires, optional, words = notebook_roles(path)
         missing = [r for r in requires if not _has(r, roles)]
         lacking = [r for r in optional if not _has(r, roles) and r not in missing]
         if missing:
@@ -122,7 +129,7 @@ def readiness(ds, notebooks_dir: str | Path | None = None, params: dict | None =
         elif lacking:
             status = "reduced"
             without = _join([role_words(r, ds.mode) for r in lacking])
-            left_out = _join([_LEFT_OUT.get(r.split("|")[0], r) for r in lacking])
+            left_out = _join([words.get(r) or _LEFT_OUT.get(r.split("|")[0], r) for r in lacking])
             detail = f"reduced: without {without}, it leaves out {left_out}"
         else:
             status, detail = "run", "will run"
