@@ -411,9 +411,11 @@ class Dataset:
         Tenure in whole years cannot see churn within 6 months: every leaver's tenure jumps
         by 12, so a 6-month horizon finds (almost) nobody leaving.
         """
-        step = self.tenure_step_months()
-        if self.mode != "flat" or "duration_months" not in self.table(FLAT_TABLE):
+        if self.mode != "flat" or not self.has(FLAT_TABLE):
+            return None  # panel tenure is counted in months from open_date
+        if "duration_months" not in self.table(FLAT_TABLE):
             return None
+        step = self.tenure_step_months()
         if horizon_months >= step:
             return None
         unit = "whole years" if step == 12.0 else self.tenure_unit

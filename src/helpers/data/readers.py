@@ -1,13 +1,15 @@
 """Reading a dataset's files into canonical tables (used by :mod:`helpers.data.dataset`).
 
-- Spec parsing (:func:`parse_spec`): YAML with a safe loader, unknown keys refused with the
-  list of known ones, paths resolved against the spec's folder.
 - CSV: every column read as text first (ids keep leading zeros and all 19 digits), encoding
   UTF-8 with or without BOM, then GB18030; never a silent replacement character.
-- Excel via openpyxl, also as text. Parquet: small tables read into pandas, the big ones
-  (``monthly_balances``, ``transactions``) left in the file for DuckDB.
-- Text columns are converted to canonical kinds here; a value that does not convert is
-  recorded as a "wrong type" problem with its row, never guessed.
+- Excel via openpyxl, also as text, ids through their cell format
+  (:mod:`helpers.data.excel`). Parquet: small tables read into pandas, the big ones
+  (``monthly_balances``, ``transactions``) left in the file(s) for DuckDB.
+- Several files (a list or a glob in the spec) make one table; an empty file says so.
+- Text columns are converted to canonical kinds here, after the spec's value maps
+  (``{column, map}``) and with amounts multiplied by ``money_unit``; a value that does not
+  convert is recorded as a "wrong type" problem with its row, never guessed (a day-month date
+  such as 03-05-2019 without ``dayfirst``/``date_format`` is an "ambiguous date").
 - Flat mode (:func:`build_flat`): the spec's roles turn one customer table into the canonical
   flat frame (docs/architecture.md §2).
 """
@@ -249,7 +251,7 @@ def canonical_frame(
         if mapping:
             values = _mapped(values, mapping, table, column.name, problems)
         ambiguous = None
-        if column.kind == "date" and not typed:
+        if column.kind == "date":  # text dates only; typed dates are never ambiguous
             ambiguous = ambiguous_dates(values, table.options)
         converted, failed = convert_column(values, column.kind, table.options, typed=typed)
         if ambiguous is not None and ambiguous.any():
