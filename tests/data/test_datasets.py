@@ -307,7 +307,9 @@ def test_quarantine_in_parquet_big_table(tmp_path):
     quarantined = pd.read_csv(folder / "monthly_balances.csv", encoding="utf-8-sig")
     assert quarantined["row"].tolist() == [1]
     assert quarantined["reason"].iloc[0] == "loan_balance: negative value"
-    assert quarantined["loan_balance"].tolist() == [-5.0]  # the raw number, neutralised only when it is text
+    assert quarantined["loan_balance"].tolist() == [
+        -5.0
+    ]  # the raw number, neutralised only when it is text
 
 
 def test_spec_errors_are_clear(tmp_path):
