@@ -62,6 +62,9 @@ def test_excel_19_digit_ids_that_lost_digits_are_refused(tmp_path, capsys):
         "customer_id", "id digits lost in Excel", "2",
     )  # fmt: skip
     assert "Excel keeps only 15 significant digits" in problem["expected"]
+    assert (
+        problem["values"] == "'1234567890123457024'"
+    )  # what the file holds now (issue 15's example)
     assert main(["validate", "--dataset", str(spec)]) == 1
     out = capsys.readouterr().out
     print(out)

@@ -60,7 +60,7 @@ def _id_text(value, number_format: str | None) -> tuple[str | None, str]:
     if isinstance(value, float) and not value.is_integer():
         return repr(value), "number"
     if abs(value) >= EXCEL_EXACT_LIMIT:
-        return _text(value), "lost"
+        return str(int(value)), "lost"  # the digits the file holds now
     digits = str(int(value))
     if number_format and _ZERO_PADDED.match(number_format) and len(number_format) > len(digits):
         return digits.zfill(len(number_format)), "padded"

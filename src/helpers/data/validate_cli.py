@@ -2,8 +2,8 @@
 
 It prints every problem at once (table, column, rows, values, what was expected), what
 quarantine would set aside (it never writes: only ``fishpond run`` writes quarantine files),
-advice that offers quarantine only when it would help, and the readiness of each notebook
-(will run / reduced / not applicable, in words). Exit code 0 when the data is valid, 1 when
+advice that offers quarantine only when it would help, and, for valid data, the readiness of
+each notebook (will run / reduced / not applicable, in words; invalid data runs nothing). Exit code 0 when the data is valid, 1 when
 not; never a traceback.
 """
 
@@ -43,8 +43,8 @@ def cli_validate(args) -> int:
     for table, rows in _row_counts(dataset).items():
         print(f"  {table}: {rows:,} rows")
     print(str(report))
-    _print_readiness(dataset)
     if report.ok:
+        _print_readiness(dataset)
         print("Valid.")
         return 0
     print(report.advice())
