@@ -39,6 +39,7 @@ from helpers.overview.portfolio import (
     portfolio_kpis,
     product_penetration,
     quality_checks,
+    quarantine_table,
     summarise_tiers,
     tier_summary,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "portfolio_kpis",
     "product_penetration",
     "quality_checks",
+    "quarantine_table",
     "summarise_tiers",
     "tier_summary",
 ]
