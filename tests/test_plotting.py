@@ -51,3 +51,21 @@ def test_tier_palette_is_stable():
     palette = plotting.tier_palette(["mass", "private", "other"])
     assert palette["mass"] == plotting.TIER_COLOURS["mass"]
     assert palette["other"].startswith("#")
+
+
+def test_axes_never_show_scientific_notation():
+    import matplotlib.pyplot as plt
+
+    from helpers import plotting
+
+    figure, (log_ax, money_ax) = plt.subplots(1, 2)
+    log_ax.set_xscale("log")
+    log_ax.plot([0.4, 2.5], [1, 2])
+    log_ax.set_xticks([0.4, 1, 2])
+    money_ax.plot([0, 1], [1e6, 3e6])
+    plotting.plain_number_axes(figure)
+    figure.canvas.draw()
+    assert [t.get_text() for t in log_ax.get_xticklabels()] == ["0.4", "1", "2"]
+    labels = [t.get_text() for t in money_ax.get_yticklabels()]
+    assert "1,000,000" in labels and money_ax.yaxis.get_offset_text().get_text() == ""
+    plt.close(figure)

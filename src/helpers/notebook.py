@@ -146,6 +146,7 @@ class RunContext:
         import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
+        plotting.plain_number_axes(figure)
         plotting.translate_figure(figure, lambda text: formatting.translate_code(text, self.lang))
         alt = plotting.figure_description(figure) or self.t("fmt_chart")
         buffer = io.BytesIO()

@@ -141,3 +141,33 @@ def figure_description(figure) -> str:
         if title and title not in parts:
             parts.append(title + (f" ({axes_text})" if axes_text else ""))
     return "; ".join(parts)[:300]
+
+
+def _plain_number(value: float, _position=None) -> str:
+    """A tick as a manager reads it: 0.4, 12, 1,500, 2,000,000 (no 4×10⁻¹, no 1e6)."""
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def plain_number_axes(figure) -> None:
+    """No scientific notation on any axis: log axes get plain tick labels (0.4, 1,000,000)
+    and no minor labels; linear axes with matplotlib's default formatter lose their offset
+    ("1e6") and get thousands separators. Axes with their own formatter are left alone."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
+
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if axis.get_scale() == "log":
+                axis.set_major_formatter(FuncFormatter(_plain_number))
+                axis.set_minor_formatter(NullFormatter())
+            elif type(formatter) is ScalarFormatter:
+                low, high = sorted(abs(v) for v in axis.get_view_interval())
+                if high >= 10_000:
+                    axis.set_major_formatter(FuncFormatter(_plain_number))
