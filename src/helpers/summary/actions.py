@@ -349,8 +349,8 @@ def backtest_overview(artifacts: str | Path | Artifacts, lang: str = "zh") -> pd
             {
                 "mg_bt_list": i18n.t(label, lang),
                 "customers": int(row["customers"]),
-                "mg_bt_predicted": predicted,
-                "mg_bt_observed": observed,
+                "mg_bt_ov_predicted": predicted,
+                "mg_bt_ov_observed": observed,
                 "mg_bt_verdict": i18n.t("mg_bt_within" if within else "mg_bt_outside", lang),
             }
         )
