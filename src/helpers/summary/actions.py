@@ -356,7 +356,13 @@ def backtest_overview(artifacts: str | Path | Artifacts, lang: str = "zh") -> pd
         )
     return pd.DataFrame(
         rows,
-        columns=["mg_bt_list", "customers", "mg_bt_predicted", "mg_bt_observed", "mg_bt_verdict"],
+        columns=[
+            "mg_bt_list",
+            "customers",
+            "mg_bt_ov_predicted",
+            "mg_bt_ov_observed",
+            "mg_bt_verdict",
+        ],
     )
 
 
