@@ -311,7 +311,8 @@ def _column_kind(column: str, series: pd.Series) -> str:
     return "int" if pd.api.types.is_integer_dtype(series.dtype) else "number"
 
 
-def _list_header(column: str, lang: str) -> str:
+def list_header(column: str, lang: str) -> str:
+    """The header of an RM list column in ``lang`` (``list_col.<column>``, else its label)."""
     key = f"list_col.{column}"
     return i18n.t(key, lang) if key in i18n.catalogue() else formatting.column_label(column, lang)
 
@@ -343,7 +344,7 @@ def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = "CNY"):
         "number": "#,##0.00",
         "id": "@",
     }
-    labels = {column: _list_header(str(column), lang) for column in frame.columns}
+    labels = {column: list_header(str(column), lang) for column in frame.columns}
     number_formats = {labels[c]: excel[k] for c, k in kinds.items() if k in excel}
     return ready.rename(columns=labels), number_formats
 

@@ -7,6 +7,7 @@ import json
 import nbformat
 import pandas as pd
 import pytest
+from rm_lists import read_rm_list
 
 from helpers import paths, privacy
 from helpers.config import ChurnDefinition, assign_tiers, resolve_ladder
@@ -25,7 +26,7 @@ def _kpis(artifacts):
 def _warning_list(artifacts):
     path = artifacts / "churn_warning_list.csv"
     assert path.read_bytes()[:3] == b"\xef\xbb\xbf", "RM lists are UTF-8 with BOM"
-    return pd.read_csv(path, dtype={"customer_id": str, "rm_id": str}, encoding="utf-8-sig")
+    return read_rm_list(path)
 
 
 def test_committed_notebook_is_clean_and_declares_its_roles():
@@ -57,7 +58,7 @@ def test_sample_pack_survival_artifacts(sample_pack):
     warning = _warning_list(artifacts)
     assert 0 < len(warning) <= 500
     assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 20
-    assert warning["p_churn"].is_monotonic_decreasing
+    assert warning["aum_at_risk"].is_monotonic_decreasing  # ranked by expected AUM lost
     assert not privacy.has_unmasked_pii(warning)
     assert warning["top_drivers"].iloc[0]
     kpis = _kpis(artifacts)

@@ -8,6 +8,7 @@ import nbformat
 import pandas as pd
 import pytest
 import yaml
+from rm_lists import read_rm_list
 
 from helpers import paths, privacy
 
@@ -23,7 +24,7 @@ def _target_list(artifacts):
     path = artifacts / "retention_target_list.csv"
     assert path.read_bytes()[:3] == b"\xef\xbb\xbf", "RM lists are UTF-8 with BOM"
     assert (artifacts / "retention_target_list.xlsx").exists()
-    return pd.read_csv(path, dtype={"customer_id": str, "rm_id": str}, encoding="utf-8-sig")
+    return read_rm_list(path)
 
 
 def _outputs_text(notebook) -> str:

@@ -28,7 +28,7 @@ def test_summary_is_first_and_shows_the_artifacts_numbers(sample_pack):
             if (payload["notebook"], record["key"]) in summary.SUMMARY_ITEMS and record[
                 "value"
             ] is not None:
-                text = format_kpi(record["value"], record["unit"])
+                text = format_kpi(record["value"], record["unit"], "zh", compact=True)
                 assert text in html, f"{record['key']}: {text} not on the summary page"
                 shown += 1
     assert shown >= 8, f"only {shown} summary indicators found in the artifacts"

@@ -1,0 +1,32 @@
+"""Read an RM list file back with its canonical column names (tests of the notebooks).
+
+RM lists are written for people: headers in the run's language, codes as words. Tests that
+check the lists' numbers map the headers back with the same labels the writer used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.notebook import list_header
+
+CANONICAL = (
+    "rank", "customer_id", "name", "mobile", "rm_id", "branch_id", "tier", "stage", "aum",
+    "p_churn", "aum_at_risk", "top_drivers", "product", "product_name", "probability",
+    "expected_value", "reason", "annual_value", "p_churn_h", "best_offer", "uplift", "clv",
+    "net_value", "cost", "gross_value", "tier_before", "tier_after", "steps", "aum_before",
+    "aum_after", "aum_change",
+)  # fmt: skip
+TEXT = ("customer_id", "rm_id", "branch_id", "mobile", "name")
+
+
+def read_rm_list(path: str | Path, lang: str = "zh") -> pd.DataFrame:
+    """The CSV list at ``path`` with canonical headers; ids read as text."""
+    labels: dict[str, str] = {}
+    for column in CANONICAL:  # two columns with one header: the first named wins
+        labels.setdefault(list_header(column, lang), column)
+    text = {label: str for label, column in labels.items() if column in TEXT}
+    frame = pd.read_csv(path, dtype=text, encoding="utf-8-sig")
+    return frame.rename(columns=labels)
