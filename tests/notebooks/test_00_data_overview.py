@@ -53,6 +53,6 @@ def test_english_run_labels_in_english_and_every_check_passes(run_notebook, tmp_
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
-    assert "Customers with an open account" in outputs
+    assert "Active customers" in outputs
     assert outputs.count("✅") == 3 and "❌" not in outputs, "the source notebook's solutions pass"
     assert isinstance(nbformat.validate(notebook), type(None))
