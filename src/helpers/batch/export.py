@@ -575,7 +575,11 @@ def write_index(pack_dir: str | Path, manifest: dict) -> Path:
     previous = summary.read_artifacts(previous_dir) if previous_dir else None
     tiles = summary.kpi_tiles(found, lang, previous)
     covered = {(tile["notebook"], tile["key"]) for tile in tiles}
-    covered |= {("00_data_overview", "ov_active_customers"), ("00_data_overview", "ov_total_aum")}
+    covered |= {  # the history tiles already show these
+        ("00_data_overview", "ov_active_customers"),
+        ("00_data_overview", "ov_total_aum"),
+        ("01_tiering", "tier_downgrades"),
+    }
     others = [k for k in read_kpis(artifacts, lang) if (k["notebook"], k["key"]) not in covered]
     text = _render_page(
         "index.html.j2",
