@@ -108,8 +108,11 @@ def check_out_folder(out_dir: Path) -> None:
         )
 
 
-def check_same_pack(out_dir: Path, month: str, spec: Path, name: str) -> None:
-    """Refuse to replace a pack that belongs to another month or another dataset."""
+def check_same_pack(out_dir: Path, month: str, spec: Path, name: str | None) -> None:
+    """Refuse to replace a pack that belongs to another month or another dataset.
+
+    The dataset is the spec file (resolved path) and, when ``name`` is given, its name.
+    """
     if not is_pack(out_dir):
         return
     manifest = read_manifest(out_dir)
@@ -127,7 +130,7 @@ def check_same_pack(out_dir: Path, month: str, spec: Path, name: str) -> None:
         differences.append(f"month {their_month or '?'} (this run: {month})")
     if their_spec != str(spec):
         differences.append(f"dataset {their_spec or '?'} (this run: {spec})")
-    elif their_name != name:
+    elif name is not None and their_name != name:
         differences.append(f"dataset name {their_name!r} (this run: {name!r})")
     if differences:
         raise PackError(

@@ -308,6 +308,11 @@ def run_pack(
 
     started_at = _now()
     started_clock = time.monotonic()
+    if out:  # refuse a wrong --out before the data load (minutes at a million customers)
+        check_out_folder(Path(out).resolve())
+        if month:
+            spec_path = Path(dataset or paths.SAMPLE_SPEC).resolve()
+            check_same_pack(Path(out).resolve(), month, spec_path, name=None)
     info = load_dataset_info(dataset or paths.SAMPLE_SPEC)
     month = month or info.latest_month or default_flat_month()
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
