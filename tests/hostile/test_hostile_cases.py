@@ -255,6 +255,7 @@ def stale_lock(env: Env) -> None:
 
 def set_aside_pack(env: Env) -> None:
     """What a run killed between its two renames leaves: the good pack under a hidden name."""
+    env.before = snapshot(env.pack)  # the pack that must come back, byte for byte
     os.replace(env.pack, env.reports / f".{MONTH}.old-{DEAD_PID}-abcdef")
 
 
@@ -713,7 +714,7 @@ def test_hostile_case(
     try:
         if case.setup:
             case.setup(env)
-        env.before = snapshot(env.pack)
+        env.before = env.before or snapshot(env.pack)
         argv = [part.format(**env.fields()) for part in case.argv]
         code, output = (case.action or (lambda e, a: in_process(e, a)))(env, argv)
 
