@@ -38,6 +38,9 @@ from hostile_support import HOSTILE_NAME, MONTH, NOTEBOOKS, audit_html, snapshot
 
 from helpers import cli, paths
 
+# One xdist worker runs the table, so the good pack is built once per session, not per worker.
+pytestmark = pytest.mark.xdist_group("hostile")
+
 DATA_BRANCH = "fixed by the data branch"
 DEAD_PID = 999_999_999  # no such process
 
