@@ -4,7 +4,7 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 ``fishpond --help`` is instant:
 
 - ``fishpond synth``   -> :func:`helpers.synth.cli_synth`
-- ``fishpond validate`` -> :func:`helpers.data.schema.cli_validate`
+- ``fishpond validate`` -> :func:`helpers.data.cli_validate`
 - ``fishpond run``     -> :func:`helpers.batch.runner.cli_run`
 - ``fishpond course build`` -> :func:`helpers.course.cli_course_build`
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate a dataset against its spec")
     validate.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")
-    validate.set_defaults(target=("helpers.data.schema", "cli_validate"))
+    validate.set_defaults(target=("helpers.data", "cli_validate"))
 
     run = sub.add_parser("run", help="execute the notebooks into a monthly HTML report pack")
     run.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")

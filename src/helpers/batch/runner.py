@@ -111,6 +111,7 @@ class DatasetInfo:
     latest_month: str | None
     fingerprint: dict
     months: list[str] = field(default_factory=list)
+    quarantine: list = field(default_factory=list)
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -123,7 +124,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
     """
 
     spec = Path(spec).resolve()
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, write_quarantine=True)  # the run writes quarantine, once
     try:
         latest = dataset.latest_month()
         months = list(dataset.months()) if dataset.mode == "panel" else []
@@ -136,6 +137,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
         months=months,
+        quarantine=dataset.quarantine_summary().to_dict("records"),
     )
 
 
@@ -447,7 +449,12 @@ def _build_pack(
             "timeout": settings["timeout"],
             "extra": extras,
         },
-        "dataset": {"spec": str(info.spec), "name": info.name, "fingerprint": info.fingerprint},
+        "dataset": {
+            "spec": str(info.spec),
+            "name": info.name,
+            "fingerprint": info.fingerprint,
+            "quarantine": info.quarantine,
+        },
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started_at": started[0],
