@@ -98,7 +98,7 @@ def _validation_cache_path(spec: DatasetSpec, dataset: Dataset) -> Path | None:
         "rules": [[path.name, hashlib.sha256(path.read_bytes()).hexdigest()] for path in rules],
     }
     key = hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()
-    return paths.SCRATCH_DIR / "validated" / f"{key[:32]}.ok"
+    return paths.scratch_dir() / "validated" / f"{key[:32]}.ok"
 
 
 def _remember_validation(cache: Path) -> None:
