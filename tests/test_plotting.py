@@ -51,3 +51,21 @@ def test_tier_palette_is_stable():
     palette = plotting.tier_palette(["mass", "private", "other"])
     assert palette["mass"] == plotting.TIER_COLOURS["mass"]
     assert palette["other"].startswith("#")
+
+
+def test_chart_description_from_titles_then_labels():
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2)
+    left.set_title("各层级资产")
+    right.set_title("客户数")
+    assert plotting.chart_description(figure) == "各层级资产; 客户数"
+    figure.suptitle("  资产  结构 ")
+    assert plotting.chart_description(figure) == "资产 结构"
+    bare, axes = plt.subplots()
+    axes.set_xlabel("month")
+    axes.set_ylabel("AUM")
+    assert plotting.chart_description(bare, "en") == "AUM / month"
+    assert plotting.chart_description(plt.figure(), "en") == "Chart"
+    assert plotting.chart_description(plt.figure(), "zh") == "图表"
+    plt.close("all")

@@ -38,9 +38,17 @@ def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """CSV in UTF-8 with BOM (Excel on a Chinese Windows PC reads it), formulas neutralised."""
+    """CSV in UTF-8 with BOM (Excel on a Chinese Windows PC reads it), formulas neutralised.
+
+    Rows end in CRLF, so a cell holding a carriage return or a line feed is quoted: with
+    pandas' default LF a bare CR stayed unquoted, and ``'\r=1+1`` split into a harmless
+    ``'`` and a new row starting ``=1+1`` (a live formula again).
+    """
     safe = inert_frame(frame)
-    return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
+    return atomic_write(
+        path,
+        lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n"),
+    )
 
 
 def write_xlsx(frame: pd.DataFrame, path: str | Path, sheet: str = "list") -> Path:

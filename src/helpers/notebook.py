@@ -116,10 +116,10 @@ class RunContext:
             if item in self._shown:
                 return
             self._shown.add(item)
-            display(Markdown(self._callout(item.text(self.lang))))
+            display(Markdown(self._callout(self._literal_text(item.key, item.values))))
             return
         if isinstance(item, Note):
-            display(Markdown(self._callout(item.text(self.lang))))
+            display(Markdown(self._callout(self._literal_text(item.key, item.values))))
             return
         if isinstance(item, Bullets):
             display(Markdown(item.markdown()))
@@ -133,14 +133,22 @@ class RunContext:
         if figure is not None:
             import matplotlib.pyplot as plt
 
-            display(figure)
+            # The chart's title becomes the image's alt text (the page template escapes it).
+            alt = plotting.chart_description(figure, self.lang)
+            display(figure, metadata={"image/png": {"alt": alt}})
             plt.close(figure)
             return
         display(item)
 
     def _callout(self, text: str) -> str:
         label = "说明" if self.lang == "zh" else "Note"
-        return f"> **{label}:** {formatting.escape_markdown(text)}"
+        return f"> **{label}:** {text}"
+
+    def _literal_text(self, key: str, values: dict) -> str:
+        """A label with its values filled in as literal text: markup in the label is kept,
+        anything in a value from data or a spec (HTML, Markdown links) shows as typed."""
+        literal = {k: formatting.markdown_literal(v) for k, v in values.items()}
+        return formatting.escape_markdown(self.t(key, **literal))
 
     def note(self, key: str, **values: object) -> None:
         """Show a highlighted remark (a label key of ``helpers.i18n`` and its values)."""
@@ -150,7 +158,7 @@ class RunContext:
         """Show a sentence of the narrative with this run's numbers filled in."""
         from IPython.display import Markdown, display
 
-        display(Markdown(formatting.escape_markdown(self.t(key, **values))))
+        display(Markdown(self._literal_text(key, values)))
 
     # ------------------------------------------------------------------ artifacts
     def save_table(self, frame: pd.DataFrame | Skipped | None, name: str) -> Path | None:

@@ -100,3 +100,29 @@ def sample_note(ax, shown: int, total: int, lang: str = "zh"):
             color="#666666",
         )
     return ax
+
+
+def chart_description(figure, lang: str = "zh") -> str:
+    """Alternative text for a chart: its title (the figure's, else its axes' titles).
+
+    Management pages show charts as images; their ``alt`` text (read aloud by screen readers,
+    shown when the image cannot load) comes from here. A chart without any title falls back to
+    its axis labels, then to a generic word. The text is plain: the page template escapes it.
+    """
+    parts: list[str] = []
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        parts.append(suptitle.get_text().strip())
+    axes = [ax for ax in getattr(figure, "axes", []) if ax.get_visible()]
+    if not parts:
+        for ax in axes:
+            titles = [ax.get_title(loc) for loc in ("center", "left", "right")]
+            parts += [title.strip() for title in titles if title.strip()]
+    if not parts:
+        for ax in axes:
+            labels = [ax.get_ylabel().strip(), ax.get_xlabel().strip()]
+            labels = [label for label in labels if label]
+            if labels:
+                parts.append(" / ".join(labels))
+    text = "; ".join(dict.fromkeys(" ".join(part.split()) for part in parts))
+    return text or ("图表" if lang == "zh" else "Chart")

@@ -76,6 +76,7 @@ UI: dict[str, dict[str, str]] = {
         "finished": "结束时间",
         "git": "代码版本",
         "manifest": "运行清单",
+        "chart": "图表",
     },
     "en": {
         "brand": "Fishpond existing-customer report",
@@ -115,6 +116,7 @@ UI: dict[str, dict[str, str]] = {
         "finished": "Finished",
         "git": "Code version",
         "manifest": "Manifest",
+        "chart": "Chart",
     },
 }
 INDEX_UI = {
