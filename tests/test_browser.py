@@ -273,3 +273,44 @@ def test_pdf_embeds_the_cjk_font(sample_pack, tmp_path):
             )
             fonts.append((str(font.get("/BaseFont")), str(font.get("/Subtype")), embedded))
     assert fonts and all(embedded for _, _, embedded in fonts), fonts
+
+
+def _fonts(context, html_path: Path, selector: str) -> dict:
+    """Declared font family of ``selector`` and the platform fonts Chromium drew it with."""
+    page = context.new_page()
+    try:
+        page.goto(html_path.as_uri(), wait_until="load")
+        declared = page.evaluate(
+            "s => getComputedStyle(document.querySelector(s)).fontFamily", selector
+        )
+        session = context.new_cdp_session(page)
+        session.send("DOM.enable")
+        session.send("CSS.enable")
+        root = session.send("DOM.getDocument")["root"]["nodeId"]
+        node = session.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        used = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        session.detach()
+    finally:
+        page.close()
+    return {"declared": declared, "used": [font["familyName"] for font in used]}
+
+
+def test_pack_pages_render_in_the_intended_sans_serif_font(browser, fixture_pack):
+    # The pack's own pages inline fishpond.css. Autoescaped, the CSS block turned into
+    # &#34;...&#34; and the index fell back to the browser's serif default.
+    from helpers.batch import CSS_PATH
+
+    css = CSS_PATH.read_text(encoding="utf-8")
+    intended = re.search(r"--fp-font:\s*([^;]+);", css).group(1)
+    first = re.match(r'\s*"([^"]+)"', intended).group(1)
+    pages = ("index.html", "raises.html", "needs_campaigns.html", "ok_report.html")
+    # h1: Chinese glyphs; the footer's run id: Latin glyphs (a serif default shows there).
+    for name, selector in [(page, part) for page in pages for part in ("h1", "footer")]:
+        fonts = _fonts(browser, fixture_pack.out_dir / name, selector)
+        where = f"{name} {selector}: declared {fonts['declared']!r}, drawn with {fonts['used']}"
+        declared = fonts["declared"]
+        assert declared.startswith(f'"{first}"') and declared.endswith("sans-serif"), where
+        assert fonts["used"], where
+        # Every glyph of the heading comes from a sans-serif face (Noto Sans CJK with
+        # fonts-noto-cjk; DejaVu Sans for Latin on a bare Debian), never from a serif one.
+        assert all("Sans" in family for family in fonts["used"]), where

@@ -22,6 +22,21 @@ def test_csv_cells_that_start_like_formulas_get_a_quote(tmp_path):
     assert back["balance"].iloc[0] == "-5.0"  # a negative number stays a number
 
 
+def test_line_breaks_inside_a_cell_cannot_start_a_new_row(tmp_path):
+    # A bare CR after the neutralising quote used to end the row for Excel: "=1+1" then
+    # started a cell of its own. Every cell must come back whole, and none may start a formula.
+    import csv
+
+    values = ["\r=1+1", "a\r=2+2", "b\n@SUM(A1)", "c\r\n+3", "ok"]
+    path = exports.write_csv(pd.DataFrame({"rm_id": values}), tmp_path / "list.csv")
+    assert path.read_bytes().count(b"\r\n") >= len(values) + 1  # CRLF rows (Excel's own)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[0] for row in rows] == ["rm_id", "'\r=1+1", *values[1:]]
+    for row in rows:
+        assert not row[0].startswith(exports.FORMULA_STARTS), row
+
+
 def test_xlsx_has_no_formula_cells_and_keeps_ids_as_text(tmp_path):
     frame = pd.DataFrame({"customer_id": ["000123", "1234567890123456789"], "rm_id": HOSTILE[:2]})
     path = exports.write_xlsx(frame, tmp_path / "list.xlsx", sheet="call_list")

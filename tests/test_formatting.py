@@ -149,3 +149,49 @@ def test_show_displays_each_skipped_reason_once(tmp_path, capsys):
     ctx.show(formatting.Skipped("note_no_role", role="value"))
     ctx.show(None)
     assert capsys.readouterr().out.count("Markdown object") == 1
+
+
+def test_values_from_data_render_literally_in_markdown():
+    # nbconvert renders [x](javascript:...) as a live link: a value may not open one.
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    hostile = "[x](javascript:alert(1)) <img src=x onerror=alert(2)> **b** http://evil.invalid"
+    html = markdown2html_mistune(
+        formatting.escape_markdown(f"网点 **{formatting.markdown_literal(hostile)}**")
+    )
+    assert "<a " not in html and "<img" not in html and "<strong>网点" not in html
+    assert html.count("<strong>") == 1  # the label's own emphasis survives
+    assert formatting.markdown_literal(12.5) == 12.5  # numbers keep their format specs
+
+
+def test_say_and_notes_show_data_values_as_typed(tmp_path, capsys, monkeypatch):
+    from helpers import i18n
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda item, **kw: shown.append(item))
+    ctx = _context(tmp_path)
+    monkeypatch.setattr(
+        i18n, "t", lambda key, lang, **values: f"**{key}** {list(values.values())[0]}"
+    )
+    ctx.say("anything", branch="[x](javascript:alert(1))")
+    ctx.show(formatting.Note("note", rm="<script>alert(1)</script>"))
+    texts = [item.data for item in shown]
+    assert "\\[x\\]\\(javascript\\:alert\\(1\\)\\)" in texts[0] and texts[0].startswith("**")
+    assert "&lt;script&gt;" in texts[1] and "<script>" not in texts[1]
+
+
+def test_show_escapes_the_index_too():
+    frame = pd.DataFrame({"n": [1]}, index=["<b onmouseover=alert(1)>B01</b>"])
+    html = formatting.show(frame, index=True).to_html()
+    assert "<b onmouseover" not in html and "&lt;b onmouseover" in html
+
+
+def test_figures_carry_their_title_as_alt_text(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    calls = []
+    monkeypatch.setattr("IPython.display.display", lambda item, **kw: calls.append(kw))
+    figure, axes = plt.subplots()
+    axes.set_title('资产 <script>"x"</script>')
+    _context(tmp_path).show(axes)
+    assert calls == [{"metadata": {"image/png": {"alt": '资产 <script>"x"</script>'}}}]

@@ -108,3 +108,15 @@ def test_params_blocks_are_checked_against_registry_and_notebooks():
     assert "04_retention_roi.budgt: no such parameter (did you mean budget?)" in text
     assert "unknown block '99_nothing'" in text
     assert len(problems) == 6
+
+
+def test_list_and_dict_parameters_hold_plain_items_of_their_kind():
+    known = parameters.registry()
+    assert known["tier_thresholds"].problem([50000, 500000.0, 6000000]) is None
+    assert "number items only, not list" in known["tier_thresholds"].problem([[1], 2])
+    assert "number items only, not 'x'" in known["tier_thresholds"].problem([1, "x"])
+    assert "number items only, not True" in known["tier_thresholds"].problem([True])
+    assert "at most 1000 items" in known["tier_thresholds"].problem(list(range(1001)))
+    assert "text items only" in known["cox_covariates"].problem(["aum", 3])
+    assert known["offer_costs"].problem({"rate_coupon": 30.0}) is None
+    assert "number items only, not dict" in known["offer_costs"].problem({"x": {"y": 1}})

@@ -69,3 +69,21 @@ def test_axes_never_show_scientific_notation():
     labels = [t.get_text() for t in money_ax.get_yticklabels()]
     assert "1,000,000" in labels and money_ax.yaxis.get_offset_text().get_text() == ""
     plt.close(figure)
+
+
+def test_chart_description_from_titles_then_labels():
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2)
+    left.set_title("各层级资产")
+    right.set_title("客户数")
+    assert plotting.chart_description(figure) == "各层级资产; 客户数"
+    figure.suptitle("  资产  结构 ")
+    assert plotting.chart_description(figure) == "资产 结构"
+    bare, axes = plt.subplots()
+    axes.set_xlabel("month")
+    axes.set_ylabel("AUM")
+    assert plotting.chart_description(bare, "en") == "AUM / month"
+    assert plotting.chart_description(plt.figure(), "en") == "Chart"
+    assert plotting.chart_description(plt.figure(), "zh") == "图表"
+    plt.close("all")

@@ -11,6 +11,10 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 - ``fishpond lab``     -> :func:`helpers.lab.cli_lab`
 
 Every ``cli_*`` function takes the parsed ``argparse.Namespace`` and returns an exit code.
+Exit codes: 0 done; 1 the command ran and found a failure (a notebook failed, the data is not
+valid); 2 the command could not start or its input is wrong (a message says what to fix;
+argparse uses 2 for usage errors too); 130 interrupted. No traceback reaches the terminal
+unless ``--debug`` is given (before or after the subcommand).
 """
 
 from __future__ import annotations
@@ -28,16 +32,40 @@ def _month(value: str) -> str:
     return value
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _with_debug(parser: argparse.ArgumentParser, top: bool = False) -> argparse.ArgumentParser:
+    # SUPPRESS on the subcommands, so `fishpond --debug run` is not reset by `run`'s default.
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show Python tracebacks instead of one-line messages",
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fishpond",
         description="Fishpond: existing-customer management notebooks and reports (存量客户经营).",
     )
+    _with_debug(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     synth = sub.add_parser("synth", help="generate a synthetic bank with known ground truth")
-    synth.add_argument("--customers", type=int, default=10_000, help="customers in the window")
-    synth.add_argument("--months", type=int, default=24, help="months in the data window")
+    synth.add_argument(
+        "--customers", type=_positive, default=10_000, help="customers in the window"
+    )
+    synth.add_argument("--months", type=_positive, default=24, help="months in the data window")
     synth.add_argument("--end-month", type=_month, default="2026-10", help="last month, YYYY-MM")
     synth.add_argument("--seed", type=int, default=20261031, help="random seed")
     synth.add_argument("--out", required=True, help="output folder")
@@ -55,10 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--month", type=_month, default=None, help="report month (default: latest)")
     run.add_argument("--out", default=None, help="output folder (default: reports/YYYY-MM)")
     run.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebooks to run")
-    run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel processes")
+    run.add_argument(
+        "--jobs", type=_positive, default=1, help="notebooks run in parallel processes"
+    )
     run.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language")
     run.add_argument("--params", default=None, help="YAML file of extra notebook parameters")
-    run.add_argument("--timeout", type=int, default=1800, help="per-cell timeout, seconds")
+    run.add_argument(
+        "--timeout",
+        type=_positive,
+        default=1800,
+        help="the longest one notebook cell may run, in seconds (at least 1; no 'no limit')",
+    )
+    run.add_argument(
+        "--notebooks-dir",
+        default=None,
+        metavar="DIR",
+        help="folder of the notebooks to run (default: the project's notebooks/)",
+    )
     run.add_argument(
         "--pdf",
         action="store_true",
@@ -89,14 +130,44 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--root", default=None, help="folder to serve (default: the project)")
     lab.add_argument("--token", default=None, help="access token (default: a random one)")
     lab.set_defaults(target=("helpers.lab", "cli_lab"))
+    for subparser in (synth, validate, run, course, build, progress, lab):
+        _with_debug(subparser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the subcommand; return its exit code.
+
+    A failure the subcommand did not turn into a message itself still ends as one line on
+    stderr and exit code 2 (130 for Ctrl-C); ``--debug`` shows the traceback instead.
+    """
     args = build_parser().parse_args(argv)
-    module_name, function_name = args.target
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(args) or 0)
+    command = " ".join(filter(None, [args.command, getattr(args, "course_command", None)]))
+    try:
+        module_name, function_name = args.target
+        function = getattr(importlib.import_module(module_name), function_name)
+        return int(function(args) or 0)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"fishpond {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last resort: a sentence, never a traceback
+        if args.debug:
+            raise
+        print(f"fishpond {command}: {_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _message(error: BaseException) -> str:
+    """One readable line for an error nobody turned into a message."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = str(error).strip() or "no detail"
+    if isinstance(error, ValueError | LookupError | TypeError):
+        return text
+    return f"{type(error).__name__}: {text} (run again with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ columns stay text, so ``000123`` keeps its zeros.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,10 +20,18 @@ from helpers.files import atomic_write
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: A plain number written as text ("-5", "+1.5e3"): a spreadsheet reads it as that number.
+PLAIN_NUMBER = re.compile(r"[+-]?(\d[\d,]*\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def neutralise(value: object) -> object:
-    """``value`` made inert for a spreadsheet: text starting like a formula gets a quote."""
+    """``value`` made inert for a spreadsheet: text starting like a formula gets a quote.
+
+    A plain number written as text ("-5") is left as it is: it can only ever be that number.
+    """
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+        if not PLAIN_NUMBER.fullmatch(value.strip()) or value != value.strip():
+            return "'" + value
     return value
 
 
@@ -38,9 +47,17 @@ def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """CSV in UTF-8 with BOM (Excel on a Chinese Windows PC reads it), formulas neutralised."""
+    """CSV in UTF-8 with BOM (Excel on a Chinese Windows PC reads it), formulas neutralised.
+
+    Rows end in CRLF, so a cell holding a carriage return or a line feed is quoted: with
+    pandas' default LF a bare CR stayed unquoted, and ``'\r=1+1`` split into a harmless
+    ``'`` and a new row starting ``=1+1`` (a live formula again).
+    """
     safe = inert_frame(frame)
-    return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig"))
+    return atomic_write(
+        path,
+        lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n"),
+    )
 
 
 def write_xlsx(

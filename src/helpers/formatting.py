@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -518,3 +519,20 @@ def escape_markdown(text: str) -> str:
     carry HTML (a branch named ``<script>``) into the page.
     """
     return html.escape(str(text), quote=False)
+
+
+# ASCII punctuation except & < > (escape_markdown turns those into entities afterwards).
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
+
+
+def markdown_literal(value: object) -> object:
+    """A value from data made to render as typed in Markdown; numbers pass unchanged.
+
+    Every ASCII punctuation character of a string gets a backslash (CommonMark renders
+    ``\\[`` as ``[``), so a value cannot open a link (``[x](javascript:...)``), an image, a
+    heading, emphasis or an autolinked URL; :func:`escape_markdown` then escapes the HTML
+    characters of the whole sentence.
+    """
+    if not isinstance(value, str):
+        return value
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", value)

@@ -120,10 +120,10 @@ class RunContext:
             if item in self._shown:
                 return
             self._shown.add(item)
-            display(Markdown(self._callout(item.text(self.lang))))
+            display(Markdown(self._callout(self._literal_text(item.key, item.values))))
             return
         if isinstance(item, Note):
-            display(Markdown(self._callout(item.text(self.lang))))
+            display(Markdown(self._callout(self._literal_text(item.key, item.values))))
             return
         if isinstance(item, Bullets):
             display(Markdown(item.markdown()))
@@ -148,7 +148,9 @@ class RunContext:
 
         plotting.plain_number_axes(figure)
         plotting.translate_figure(figure, lambda text: formatting.translate_code(text, self.lang))
-        alt = plotting.figure_description(figure) or self.t("fmt_chart")
+        # The chart's titles become the image's alt text (the page template escapes it),
+        # taken after the codes in them became words.
+        alt = plotting.chart_description(figure, self.lang) or self.t("fmt_chart")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", bbox_inches="tight")
         plt.close(figure)
@@ -156,7 +158,13 @@ class RunContext:
 
     def _callout(self, text: str) -> str:
         label = "说明" if self.lang == "zh" else "Note"
-        return f"> **{label}:** {formatting.escape_markdown(text)}"
+        return f"> **{label}:** {text}"
+
+    def _literal_text(self, key: str, values: dict) -> str:
+        """A label with its values filled in as literal text: markup in the label is kept,
+        anything in a value from data or a spec (HTML, Markdown links) shows as typed."""
+        literal = {k: formatting.markdown_literal(v) for k, v in values.items()}
+        return formatting.escape_markdown(self.t(key, **literal))
 
     def note(self, key: str, **values: object) -> None:
         """Show a highlighted remark (a label key of ``helpers.i18n`` and its values)."""
@@ -166,7 +174,7 @@ class RunContext:
         """Show a sentence of the narrative with this run's numbers filled in."""
         from IPython.display import Markdown, display
 
-        display(Markdown(formatting.escape_markdown(self.t(key, **values))))
+        display(Markdown(self._literal_text(key, values)))
 
     # ------------------------------------------------------------------ artifacts
     def save_table(self, frame: pd.DataFrame | Skipped | None, name: str) -> Path | None:

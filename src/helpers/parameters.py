@@ -25,6 +25,9 @@ import yaml
 from helpers.paths import RESOURCES_DIR
 
 SCOPES = ("core", "pack", "notebook")
+#: Longest list or dict a parameter may hold (a YAML alias bomb is refused, not expanded).
+MAX_ITEMS = 1000
+
 TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "int": (int,),
@@ -48,6 +51,7 @@ class Parameter:
     choices: tuple = ()
     minimum: float | None = None
     maximum: float | None = None
+    items: str | None = None  # element type of a list, value type of a dict
 
     def help(self, lang: str = "en") -> str:
         return self.zh if lang == "zh" else self.en
@@ -61,6 +65,10 @@ class Parameter:
             return (
                 f"{self.name} must be {self.type} ({self.en}), not {type(value).__name__} {value!r}"
             )
+        if self.type in ("list", "dict"):
+            problem = self._items_problem(value)
+            if problem:
+                return problem
         if self.choices and value not in self.choices:
             return f"{self.name} must be one of {list(self.choices)}, not {value!r}"
         if self.type in ("int", "float"):
@@ -68,6 +76,27 @@ class Parameter:
                 return f"{self.name} must be at least {self.minimum:g}, not {value!r}"
             if self.maximum is not None and value > self.maximum:
                 return f"{self.name} must be at most {self.maximum:g}, not {value!r}"
+        return None
+
+    def _items_problem(self, value: list | tuple | dict) -> str | None:
+        """Lists and dicts hold plain values of the declared kind (no nesting, no YAML bombs)."""
+        if len(value) > MAX_ITEMS:
+            return f"{self.name} must have at most {MAX_ITEMS} items, not {len(value)}"
+        if isinstance(value, dict):
+            keys = [k for k in value if not isinstance(k, str)]
+            if keys:
+                return f"{self.name} must have text keys, not {keys[0]!r}"
+            values = list(value.values())
+        else:
+            values = list(value)
+        allowed = TYPES[self.items] if self.items else (str, int, float)
+        kind = {"float": "number", "int": "whole number", "str": "text"}.get(
+            self.items or "", "plain value (text or number)"
+        )
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, allowed):
+                shown = repr(item) if isinstance(item, str | int | float) else type(item).__name__
+                return f"{self.name} must hold {kind} items only, not {shown}"
         return None
 
 
@@ -88,7 +117,10 @@ def registry() -> dict[str, Parameter]:
             choices=tuple(spec.get("choices", ())),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
+            items=spec.get("items"),
         )
+        if entries[name].items is not None and entries[name].items not in TYPES:
+            raise ValueError(f"parameters.yaml: {name} has an unknown item type")
         if entries[name].scope not in SCOPES or entries[name].type not in TYPES:
             raise ValueError(f"parameters.yaml: {name} has an unknown scope or type")
     return entries

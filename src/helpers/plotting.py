@@ -130,19 +130,6 @@ def translate_figure(figure, translate) -> None:
             text.set_text(changed)
 
 
-def figure_description(figure) -> str:
-    """A short description of a figure for its alt text: its titles and axis labels."""
-    parts: list[str] = []
-    if getattr(figure, "_suptitle", None) is not None and figure._suptitle.get_text():
-        parts.append(figure._suptitle.get_text())
-    for ax in figure.axes:
-        title = ax.get_title()
-        axes_text = ", ".join(t for t in (ax.get_xlabel(), ax.get_ylabel()) if t)
-        if title and title not in parts:
-            parts.append(title + (f" ({axes_text})" if axes_text else ""))
-    return "; ".join(parts)[:300]
-
-
 def _plain_number(value: float, _position=None) -> str:
     """A tick as a manager reads it: 0.4, 12, 1,500, 2,000,000 (no 4×10⁻¹, no 1e6)."""
     if value == 0:
@@ -171,3 +158,29 @@ def plain_number_axes(figure) -> None:
                 low, high = sorted(abs(v) for v in axis.get_view_interval())
                 if high >= 10_000:
                     axis.set_major_formatter(FuncFormatter(_plain_number))
+
+
+def chart_description(figure, lang: str = "zh") -> str:
+    """Alternative text for a chart: its title (the figure's, else its axes' titles).
+
+    Management pages show charts as images; their ``alt`` text (read aloud by screen readers,
+    shown when the image cannot load) comes from here. A chart without any title falls back to
+    its axis labels, then to a generic word. The text is plain: the page template escapes it.
+    """
+    parts: list[str] = []
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        parts.append(suptitle.get_text().strip())
+    axes = [ax for ax in getattr(figure, "axes", []) if ax.get_visible()]
+    if not parts:
+        for ax in axes:
+            titles = [ax.get_title(loc) for loc in ("center", "left", "right")]
+            parts += [title.strip() for title in titles if title.strip()]
+    if not parts:
+        for ax in axes:
+            labels = [ax.get_ylabel().strip(), ax.get_xlabel().strip()]
+            labels = [label for label in labels if label]
+            if labels:
+                parts.append(" / ".join(labels))
+    text = "; ".join(dict.fromkeys(" ".join(part.split()) for part in parts))
+    return text or ("图表" if lang == "zh" else "Chart")

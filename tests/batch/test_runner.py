@@ -25,7 +25,9 @@ import pytest
 
 from helpers import parameters, paths
 from helpers.batch import execution as execution
+from helpers.batch import packs as packs
 from helpers.batch import runner as runner
+from helpers.batch.progress import Progress
 
 FIXTURES = Path(__file__).parents[1] / "notebooks" / "fixtures"
 MONTH = "2026-10"
@@ -239,7 +241,7 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
     ("broken", "timeout", "expected_error", "heading", "cell"),
     [
         ("raises", 120, "ValueError: 分行 000 的数据不完整", "第二步：读取分行数据", 7),
-        ("sleeps", 3, "CellTimeoutError", "慢步骤", 6),
+        ("sleeps", 30, "CellTimeoutError", "慢步骤", 6),  # 30 s: ok_report must fit under load
         ("dies", 120, "DeadKernelError", "崩溃步骤", 6),
     ],
 )
@@ -426,7 +428,7 @@ def test_stale_build_folders_of_dead_runs_are_removed(fake_dataset, tmp_path, mo
     other = out.with_name(".2026-09.tmp-999999999-abc123")  # another month: not ours to touch
     for folder in (dead, dead_aside, alive, other):
         (folder / "artifacts").mkdir(parents=True)
-    runner._remove_stale_builds(out)
+    packs.remove_stale_builds(out)
     assert not dead.exists() and not dead_aside.exists()
     assert alive.exists() and other.exists()
 
@@ -494,7 +496,7 @@ def test_progress_bar_on_a_terminal():
             return True
 
     stream = Terminal()
-    progress = runner._Progress(2, stream)
+    progress = Progress(2, stream)
     for name in ("00_a", "01_b"):
         progress.done({"notebook": name, "status": "ok", "duration_seconds": 1.25, "error": ""})
     progress.close()

@@ -53,7 +53,22 @@ from helpers.batch.notebooks import (
     notebook_upstream,
     run_order,
 )
+from helpers.batch.packs import (
+    FREE_SPACE_FACTOR,
+    MIN_FREE_BYTES,
+    PackError,
+    PackLock,
+    RunFailed,
+    acquire_lock,
+    check_free_space,
+    check_out_folder,
+    check_same_pack,
+    lock_path,
+    place_pack,
+    remove_stale_builds,
+)
 from helpers.batch.pdf import PDF_PAGES, PdfError, chromium_executable, print_pdf, write_pack_pdfs
+from helpers.batch.progress import Progress
 from helpers.batch.runner import (
     DatasetInfo,
     RunResult,
@@ -113,6 +128,19 @@ __all__ = [
     "one_line",
     "run_one_notebook",
     "thread_limit",
+    "FREE_SPACE_FACTOR",
+    "MIN_FREE_BYTES",
+    "PackError",
+    "PackLock",
+    "RunFailed",
+    "acquire_lock",
+    "check_free_space",
+    "check_out_folder",
+    "check_same_pack",
+    "lock_path",
+    "place_pack",
+    "remove_stale_builds",
+    "Progress",
     "cli_run",
     "DatasetInfo",
     "default_flat_month",

@@ -44,11 +44,27 @@ class EncryptedKernelManager(AsyncKernelManager):
     transport_encryption = "required"
 
 
-def _kernel_manager_class() -> type[AsyncKernelManager]:
-    """Return the encrypting kernel manager when libzmq has CurveZMQ, else the plain one."""
+def _kernel_manager_class(kernel_log: Path | None = None) -> type[AsyncKernelManager]:
+    """The encrypting kernel manager when libzmq has CurveZMQ, else the plain one.
+
+    With ``kernel_log``, the kernel process writes its own stdout and stderr (ipykernel's log,
+    C-library messages) to that file instead of the terminal of ``fishpond run``: an
+    interrupted kernel logs a traceback there, and no traceback may reach the terminal.
+    """
     import zmq
 
-    return EncryptedKernelManager if zmq.has("curve") else AsyncKernelManager
+    base = EncryptedKernelManager if zmq.has("curve") else AsyncKernelManager
+    if kernel_log is None:
+        return base
+
+    class LoggedKernelManager(base):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(kernel_log, "ab") as handle:  # the kernel keeps its own copy
+                kw.setdefault("stdout", handle)
+                kw.setdefault("stderr", handle)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
 
 
 class _ParameterNoiseFilter(logging.Filter):
@@ -85,6 +101,7 @@ def execute_notebook(
     timeout: int | None = 1800,
     cwd: str | Path | None = None,
     start_timeout: int = 60,
+    kernel_log: str | Path | None = None,
 ) -> nbformat.NotebookNode:
     """Execute one notebook with Papermill the way the batch does.
 
@@ -106,6 +123,8 @@ def execute_notebook(
         Working directory of the kernel.
     start_timeout : int
         Seconds to wait for the kernel to start.
+    kernel_log : str or Path, optional
+        File for the kernel process's own stdout and stderr (default: inherited).
 
     Returns
     -------
@@ -139,7 +158,9 @@ def execute_notebook(
             progress_bar=False,
             start_timeout=start_timeout,
             execution_timeout=timeout,
-            kernel_manager_class=_kernel_manager_class(),
+            kernel_manager_class=_kernel_manager_class(
+                Path(kernel_log).resolve() if kernel_log else None
+            ),
         )
     finally:
         if partial.exists():
@@ -251,6 +272,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     pack_dir = Path(task["pack_dir"])
     name = notebook_path.stem
     executed_path = pack_dir / "executed" / f"{name}.ipynb"
+    kernel_log = pack_dir / "executed" / f"{name}.kernel.log"
     html_path = pack_dir / f"{name}.html"
     if task.get("threads"):
         # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
@@ -277,6 +299,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
                 task["parameters"],
                 timeout=task["timeout"],
                 cwd=notebook_path.parent,
+                kernel_log=kernel_log,
             )
             error = None
             break
@@ -287,6 +310,8 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
                 continue
             break
     entry["duration_seconds"] = round(time.monotonic() - started, 1)
+    if kernel_log.exists() and kernel_log.stat().st_size == 0:
+        kernel_log.unlink()  # kept only when the kernel had something to say
 
     source = nbformat.read(notebook_path, as_version=4)
     entry["title"] = export.notebook_title_for(source, task["page"]["lang"]) or name

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import errno
 import json
 import multiprocessing
-import os
 import re
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -52,7 +53,19 @@ from helpers.batch.notebooks import (
     notebook_upstream,
     run_order,
 )
+from helpers.batch.packs import (
+    PackError,
+    RunFailed,
+    acquire_lock,
+    check_free_space,
+    check_out_folder,
+    check_same_pack,
+    new_build_dir,
+    place_pack,
+    remove_stale_builds,
+)
 from helpers.batch.pdf import PdfError, write_pack_pdfs
+from helpers.batch.progress import Progress
 from helpers.data import load_dataset
 from helpers.provenance import git_commit, package_versions
 
@@ -98,6 +111,7 @@ class DatasetInfo:
     roles: set[str]
     latest_month: str | None
     fingerprint: dict
+    months: list[str] = field(default_factory=list)
     quarantine: list = field(default_factory=list)
 
 
@@ -114,14 +128,16 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
     dataset = load_dataset(spec, write_quarantine=True)  # the run writes quarantine, once
     try:
         latest = dataset.latest_month()
+        months = list(dataset.months()) if dataset.mode == "panel" else []
     except (ValueError, LookupError):
-        latest = None
+        latest, months = None, []
     return DatasetInfo(
         spec=spec,
         name=str(getattr(dataset, "name", spec.parent.name)),
         roles=set(dataset.roles()),
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
+        months=months,
         quarantine=dataset.quarantine_summary().to_dict("records"),
     )
 
@@ -151,89 +167,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_pack(folder: Path) -> bool:
-    return (folder / "manifest.json").is_file()
-
-
-def _pack_was_ok(folder: Path) -> bool:
-    try:
-        return bool(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["ok"])
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
-
-
-def _remove_stale_builds(out_dir: Path) -> None:
-    """Delete build and set-aside folders left by runs that were killed (their pid is gone)."""
-    pattern = re.compile(rf"^\.{re.escape(out_dir.name)}(\.failed)?\.(tmp|old)-(\d+)-")
-    for folder in out_dir.parent.glob(f".{out_dir.name}*"):
-        match = pattern.match(folder.name)
-        if match and folder.is_dir() and not _pid_alive(int(match.group(3))):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _place_pack(build_dir: Path, out_dir: Path, ok: bool) -> Path:
-    """Move a finished pack into place; return where it ended up.
-
-    A good run replaces the month folder (old one renamed aside, then deleted) and removes a
-    stale ``.failed`` pack. A failed run goes to ``<month>.failed`` when a good pack holds the
-    month, otherwise it takes the month's place so the failure is visible.
-    """
-    failed_dir = out_dir.with_name(out_dir.name + ".failed")
-    if ok or not (out_dir.exists() and _pack_was_ok(out_dir)):
-        target = out_dir
-    else:
-        target = failed_dir
-    aside = None
-    if target.exists():
-        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-        os.replace(target, aside)
-    os.replace(build_dir, target)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-    if ok and failed_dir.exists():
-        shutil.rmtree(failed_dir, ignore_errors=True)
-    return target
-
-
-class _Progress:
-    """A tqdm bar on a terminal, plain ``[fishpond] ...`` log lines otherwise."""
-
-    def __init__(self, total: int, stream=None):
-        self.stream = stream or sys.stderr
-        self.bar = None
-        if total and getattr(self.stream, "isatty", lambda: False)():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="notebook", file=self.stream, desc="fishpond")
-
-    def log(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(f"[fishpond] {text}", file=self.stream)
-        else:
-            print(f"[fishpond] {text}", file=self.stream, flush=True)
-
-    def done(self, entry: dict) -> None:
-        detail = f" ({entry['error']})" if entry.get("error") else ""
-        self.log(f"{entry['notebook']} {entry['status']} {entry['duration_seconds']:.1f}s{detail}")
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
+def _run_tasks(tasks: list[dict], jobs: int, progress: Progress) -> list[dict]:
     """Run tasks in their run order (jobs == 1) or in worker processes.
 
     With several workers a notebook starts only when every upstream notebook of this run
@@ -258,7 +192,8 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
     results: dict[str, dict] = {}
     # "spawn": forking a process that holds ZMQ sockets or threads (pytest, tqdm) is unsafe.
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         running: dict[concurrent.futures.Future, dict] = {}
         while waiting or running:
             for task in list(waiting):
@@ -278,6 +213,14 @@ def _run_tasks(tasks: list[dict], jobs: int, progress: _Progress) -> list[dict]:
                 results[task["notebook"]] = entry
                 finished.add(Path(task["notebook"]).stem)
                 progress.done(entry)
+    except BaseException:
+        # Interrupted (SIGINT/SIGTERM) or failing: stop the workers now rather than wait for
+        # their notebooks; each kernel notices its parent is gone and exits.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [results[task["notebook"]] for task in tasks]
 
 
@@ -351,40 +294,107 @@ def run_pack(
     """
 
     if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, not {jobs}")
+        raise PackError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise PackError(f"--jobs must be a whole number, at least 1, not {jobs!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise PackError(
+            f"--timeout must be a whole number of seconds, at least 1, not {timeout!r}: it is "
+            "the longest one notebook cell may run (there is no 'no limit' setting)"
+        )
     notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
     notebooks = run_order(discover_notebooks(notebooks_dir, only))
     if not notebooks:
-        raise ValueError(f"no notebooks to run in {notebooks_dir}")
+        raise PackError(f"no notebooks to run in {notebooks_dir}")
     extras = load_extra_parameters(params)
     problems = check_extra_parameters(extras, discover_notebooks(notebooks_dir))
     if problems:
-        raise ValueError("\n".join(problems))
+        raise PackError("\n".join(problems))
     pack_values = extras.get("common", {})
     if pack_values.get("tier_thresholds"):
         config.resolve_ladder(pack_values["tier_thresholds"])  # fails here, before any notebook
 
     started_at = _now()
     started_clock = time.monotonic()
+    if out:  # refuse a wrong --out before the data load (minutes at a million customers)
+        check_out_folder(Path(out).resolve())
+        if month:
+            spec_path = Path(dataset or paths.SAMPLE_SPEC).resolve()
+            check_same_pack(Path(out).resolve(), month, spec_path, name=None)
     info = load_dataset_info(dataset or paths.SAMPLE_SPEC)
     month = month or info.latest_month or default_flat_month()
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
-        raise ValueError(f"month must look like 2026-10, not {month!r}")
-    out_dir = Path(out).resolve() if out else (paths.REPORTS_DIR / month).resolve()
-    if out_dir.exists() and not _is_pack(out_dir) and any(out_dir.iterdir()):
-        raise ValueError(
-            f"{out_dir} exists and is not a Fishpond report pack (no manifest.json); "
-            "choose another --out or empty it"
+        raise PackError(f"month must look like 2026-10, not {month!r}")
+    if info.months and month not in info.months:
+        raise PackError(
+            f"--month {month} is outside the data: dataset {info.name!r} has the months "
+            f"{info.months[0]} to {info.months[-1]}"
         )
+    out_dir = Path(out).resolve() if out else (paths.REPORTS_DIR / month).resolve()
+    check_out_folder(out_dir)
 
     run_id = f"{month}-{dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(out_dir)
-    build_dir = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-    (build_dir / "artifacts").mkdir(parents=True)
-    (build_dir / "executed").mkdir()
+    progress = Progress(len(notebooks), progress_stream)
+    lock = acquire_lock(out_dir, run_id)
+    try:
+        if lock.notice:
+            progress.log(lock.notice)
+        for notice in remove_stale_builds(out_dir):
+            progress.log(notice)
+        # Checked under the lock: a run that finished meanwhile may have placed its pack.
+        check_same_pack(out_dir, month, info.spec, info.name)
+        check_free_space(out_dir)
+        build_dir = new_build_dir(out_dir)
+        try:
+            return _build_pack(
+                build_dir,
+                out_dir,
+                notebooks,
+                info=info,
+                month=month,
+                lang=lang,
+                extras=extras,
+                settings={"only": only, "jobs": jobs, "timeout": timeout, "pdf": pdf},
+                run_id=run_id,
+                started=(started_at, started_clock),
+                progress=progress,
+            )
+        except BaseException as error:
+            shutil.rmtree(build_dir, ignore_errors=True)
+            if isinstance(error, Exception) and not isinstance(error, PackError):
+                raise RunFailed(
+                    f"the run could not finish the pack ({_describe_error(error)}). Nothing "
+                    f"was replaced: the previous pack in {out_dir} is unchanged"
+                ) from error
+            raise
+    finally:
+        progress.close()
+        lock.release()
+
+
+def _describe_error(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" while writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}"
+    return one_line(f"{type(error).__name__}: {error}") or type(error).__name__
+
+
+def _build_pack(
+    build_dir: Path,
+    out_dir: Path,
+    notebooks: list[Path],
+    *,
+    info: DatasetInfo,
+    month: str,
+    lang: str,
+    extras: dict,
+    settings: dict,
+    run_id: str,
+    started: tuple[str, float],
+    progress: Progress,
+) -> RunResult:
+    """Run the notebooks into ``build_dir``, write the manifest and index, place the pack."""
+    jobs = settings["jobs"]
     page = {
         "lang": lang,
         "month": month,
@@ -397,46 +407,40 @@ def run_pack(
         "lang": lang,
         "artifacts_dir": str(build_dir / "artifacts"),
     }
-    progress = _Progress(len(notebooks), progress_stream)
-    try:
-        entries: dict[str, dict] = {}
-        tasks = []
-        for notebook in notebooks:
-            task = {
-                "notebook": str(notebook),
-                "pack_dir": str(build_dir),
-                "timeout": timeout,
-                "page": page,
-                "threads": thread_limit(jobs) if jobs > 1 else None,
-                "upstream": [],
-            }
-            try:
-                task["upstream"] = notebook_upstream(notebook)
-                missing = sorted(set(notebook_requirements(notebook)) - info.roles)
-                if not missing:
-                    task["parameters"] = notebook_parameters(notebook, core, extras)
-            except Exception as error:  # unreadable notebook or parameters cell: its failure
-                entries[notebook.stem] = _crashed_entry(task, error)
-                progress.done(entries[notebook.stem])
-                continue
-            if missing:
-                entries[notebook.stem] = _not_applicable(notebook, missing, info, build_dir, page)
-                progress.done(entries[notebook.stem])
-                continue
-            tasks.append(task)
-        for entry in _run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
-            entries[entry["notebook"]] = entry
-    except BaseException:
-        progress.close()
-        shutil.rmtree(build_dir, ignore_errors=True)
-        raise
-    progress.close()
+    entries: dict[str, dict] = {}
+    tasks = []
+    for notebook in notebooks:
+        task = {
+            "notebook": str(notebook),
+            "pack_dir": str(build_dir),
+            "timeout": settings["timeout"],
+            "page": page,
+            "threads": thread_limit(jobs) if jobs > 1 else None,
+            "upstream": [],
+        }
+        try:
+            task["upstream"] = notebook_upstream(notebook)
+            missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+            if not missing:
+                task["parameters"] = notebook_parameters(notebook, core, extras)
+        except Exception as error:  # unreadable notebook or parameters cell: its failure
+            entries[notebook.stem] = _crashed_entry(task, error)
+            progress.done(entries[notebook.stem])
+            continue
+        if missing:
+            entries[notebook.stem] = _not_applicable(notebook, missing, info, build_dir, page)
+            progress.done(entries[notebook.stem])
+            continue
+        tasks.append(task)
+    for entry in _run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
+        entries[entry["notebook"]] = entry
 
     # The summary is listed first on the index; the rest keep name order.
     ordered = sorted(
         entries.values(), key=lambda e: (e["notebook"] != SUMMARY_NOTEBOOK, e["notebook"])
     )
     ok = all(e["status"] != STATUS_FAILED for e in ordered)
+    only = settings["only"]
     manifest = {
         "run_id": run_id,
         "ok": ok,
@@ -448,7 +452,7 @@ def run_pack(
             "lang": lang,
             "only": list(only) if only else None,
             "jobs": jobs,
-            "timeout": timeout,
+            "timeout": settings["timeout"],
             "extra": extras,
         },
         "dataset": {
@@ -459,25 +463,27 @@ def run_pack(
         },
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "started_at": started_at,
+        "started_at": started[0],
         "finished_at": _now(),
-        "duration_seconds": round(time.monotonic() - started_clock, 1),
+        "duration_seconds": round(time.monotonic() - started[1], 1),
         "notebooks": ordered,
     }
-    (build_dir / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    export.write_text_atomic(
+        build_dir / "manifest.json",
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
     )
     export.write_index(build_dir, manifest)
-    if pdf:
+    if settings.get("pdf"):
         try:
             printed = write_pack_pdfs(build_dir)
             manifest["pdf"] = [str(path.relative_to(build_dir)) for path in printed]
         except PdfError as error:
             manifest["pdf_error"] = str(error)
-        (build_dir / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        export.write_text_atomic(
+            build_dir / "manifest.json",
+            json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
         )
-    final_dir = _place_pack(build_dir, out_dir, ok)
+    final_dir = place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,
         out_dir=final_dir,
@@ -515,9 +521,20 @@ def cli_run(args) -> int:
     """``fishpond run``: build the pack, print where it is, return the exit code.
 
     ``args`` has ``dataset, month, out, only, jobs, lang, params, timeout`` (and optionally
-    ``notebooks_dir``). Returns 0 when every notebook succeeded or was not applicable, 1 when a
-    notebook failed, 2 when the run could not start (bad arguments or invalid data).
+    ``notebooks_dir`` and ``debug``). Exit codes:
+
+    - 0: every notebook succeeded or was not applicable;
+    - 1: the run ran and failed: a notebook failed (its failure page is in the pack, which goes
+      beside a good pack as ``YYYY-MM.failed``), or the pack could not be finished (a full
+      disk); the previous good pack is unchanged;
+    - 2: the run could not start (bad arguments, parameters or data, an ``--out`` it may not
+      write, another run holding the folder, too little disk space): nothing was written;
+    - 130: interrupted (Ctrl-C, SIGTERM); nothing was replaced.
+
+    No traceback reaches the terminal unless ``args.debug`` is set.
     """
+    debug = bool(getattr(args, "debug", False))
+    previous_handler = _terminate_as_interrupt()
     try:
         result = run_pack(
             dataset=args.dataset,
@@ -531,10 +548,30 @@ def cli_run(args) -> int:
             notebooks_dir=getattr(args, "notebooks_dir", None),
             pdf=bool(getattr(args, "pdf", False)),
         )
-    except (ValueError, FileNotFoundError) as error:
-        # DataValidationError is a ValueError: its message lists every problem in the data.
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(
+            "fishpond run: interrupted. Nothing was replaced: the previous pack (if any) is "
+            "unchanged and the partial build was removed.",
+            file=sys.stderr,
+        )
+        return 130
+    except RunFailed as error:
+        if debug:
+            raise
         print(f"fishpond run: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:
+        # PackError and DataValidationError are ValueErrors: their message says what to fix.
+        if debug:
+            raise
+        print(f"fishpond run: {_describe_error(error) if isinstance(error, OSError) else error}",
+              file=sys.stderr)  # fmt: skip
         return 2
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     counts: dict[str, int] = {}
     for status in result.statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -558,3 +595,15 @@ def cli_run(args) -> int:
             print(f"The earlier good pack was kept in {good}.", file=sys.stderr)
         return 1
     return 0
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM clean up like Ctrl-C (partial build removed, lock released)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return None

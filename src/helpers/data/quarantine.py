@@ -16,7 +16,6 @@ default), the table's problems are reported instead and the load fails.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +23,7 @@ import pandas as pd
 from helpers.data.dataset import parquet_rows_sql
 from helpers.data.problems import Problem
 from helpers.data.spec import FLAT_TABLE, PANEL_TABLES
-from helpers.files import atomic_write
-
-_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?$")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from helpers.exports import write_csv
 
 
 def quarantine_folder(dataset, override: str | Path | None = None) -> Path | None:
@@ -195,15 +191,6 @@ def would_quarantine(table: str, problems: list[Problem], total: int, con=None, 
     return {"table": table, "rows": int(bad), "total": int(total)}
 
 
-def _inert(value):
-    """A raw text value that a spreadsheet would run as a formula gets a leading quote (OWASP);
-    plain numbers such as -5 stay as they were."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        if not _PLAIN_NUMBER.match(value.strip()):
-            return "'" + value
-    return value
-
-
 def write_quarantine(dataset) -> list[Path]:
     """Write what this load set aside: ``<table>.csv`` per table (UTF-8 with BOM), in the
     quarantine folder inside the spec's folder; remove earlier runs' files of tables that have
@@ -219,15 +206,7 @@ def write_quarantine(dataset) -> list[Path]:
     if quarantined:
         folder.mkdir(parents=True, exist_ok=True)
     for table, rows in quarantined.items():
-        safe = rows.copy()
-        for column in safe.columns:
-            if safe[column].dtype == object:
-                safe[column] = safe[column].map(_inert)
-        path = folder / f"{table}.csv"
-        atomic_write(
-            path, lambda tmp, safe=safe: safe.to_csv(tmp, index=False, encoding="utf-8-sig")
-        )
-        written.append(path)
+        written.append(write_csv(rows, folder / f"{table}.csv"))  # raw values, formulas inert
     for table in (*PANEL_TABLES, FLAT_TABLE):
         stale = folder / f"{table}.csv"
         if table not in quarantined and stale.is_file():
