@@ -154,7 +154,7 @@ class RunContext:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", bbox_inches="tight")
         plt.close(figure)
-        display(Image(data=buffer.getvalue(), format="png", metadata={"alt": alt}))
+        display(Image(data=buffer.getvalue(), format="png"), metadata={"image/png": {"alt": alt}})
 
     def _callout(self, text: str) -> str:
         label = "说明" if self.lang == "zh" else "Note"

@@ -67,7 +67,14 @@ from helpers.batch.packs import (
     place_pack,
     remove_stale_builds,
 )
-from helpers.batch.pdf import PDF_PAGES, PdfError, chromium_executable, print_pdf, write_pack_pdfs
+from helpers.batch.pdf import (
+    PDF_PAGES,
+    PdfError,
+    chromium_executable,
+    print_pdf,
+    record_pdfs,
+    write_pack_pdfs,
+)
 from helpers.batch.progress import Progress
 from helpers.batch.runner import (
     DatasetInfo,
@@ -83,6 +90,7 @@ __all__ = [
     "PdfError",
     "chromium_executable",
     "print_pdf",
+    "record_pdfs",
     "write_pack_pdfs",
     "SUMMARY_NOTEBOOK",
     "check_extra_parameters",

@@ -105,3 +105,14 @@ def write_pack_pdfs(pack_dir: str | Path, timeout: int = 180) -> list[Path]:
     if not written:
         raise PdfError(f"{pack_dir} has neither index.html nor the monthly summary to print")
     return written
+
+
+def record_pdfs(pack_dir: str | Path, manifest: dict) -> dict:
+    """Print the pack's PDFs and note the result in ``manifest`` (``pdf``: the files relative to
+    the pack, or ``pdf_error``: why there are none). Returns the manifest."""
+    try:
+        printed = write_pack_pdfs(pack_dir)
+        manifest["pdf"] = [str(path.relative_to(Path(pack_dir))) for path in printed]
+    except PdfError as error:
+        manifest["pdf_error"] = str(error)
+    return manifest

@@ -64,7 +64,7 @@ from helpers.batch.packs import (
     place_pack,
     remove_stale_builds,
 )
-from helpers.batch.pdf import PdfError, write_pack_pdfs
+from helpers.batch.pdf import record_pdfs
 from helpers.batch.progress import Progress
 from helpers.data import load_dataset
 from helpers.provenance import git_commit, package_versions
@@ -284,9 +284,7 @@ def run_pack(
     progress_stream : file, optional
         Where progress goes; default ``sys.stderr``.
     pdf : bool
-        Also print the index and the monthly summary to ``pdf/`` with headless Chromium
-        (:mod:`helpers.batch.pdf`). A PDF that cannot be made is recorded in the manifest
-        (``pdf_error``); the pack itself is unaffected.
+        Also print the index and the summary to ``pdf/`` (:func:`helpers.batch.record_pdfs`).
 
     Returns
     -------
@@ -468,21 +466,13 @@ def _build_pack(
         "duration_seconds": round(time.monotonic() - started[1], 1),
         "notebooks": ordered,
     }
+    export.write_index(build_dir, manifest)
+    if settings.get("pdf"):
+        record_pdfs(build_dir, manifest)  # prints the index and summary; notes the files
     export.write_text_atomic(
         build_dir / "manifest.json",
         json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
     )
-    export.write_index(build_dir, manifest)
-    if settings.get("pdf"):
-        try:
-            printed = write_pack_pdfs(build_dir)
-            manifest["pdf"] = [str(path.relative_to(build_dir)) for path in printed]
-        except PdfError as error:
-            manifest["pdf_error"] = str(error)
-        export.write_text_atomic(
-            build_dir / "manifest.json",
-            json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
-        )
     final_dir = place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,
