@@ -10,9 +10,11 @@ shows the characters) plus .xlsx.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import random
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,22 @@ from helpers.formatting import Bullets, Note, Skipped, kpi_table
 from helpers.months import check_month
 from helpers.parameters import declared_parameters, registry
 from helpers.provenance import git_commit, package_versions
+
+#: The run's model-quality artifact and its columns (``RunContext.save_metrics``).
+METRICS_FILE = "model_metrics.csv"
+METRIC_COLUMNS = ("notebook", "target", "model", "chosen", "metric", "value", "lower", "upper", "n")
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """An exclusive lock on ``lock_path`` (POSIX ``flock``) for a read-modify-write."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ----------------------------------------------------------------------------- run context
@@ -171,6 +189,38 @@ class RunContext:
         text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
         write_text_atomic(self.artifacts / f"kpis_{self.notebook}.json", text)
         self.show(kpi_table(records, self.lang))
+
+    def save_metrics(self, records: list[dict] | Skipped | None) -> Path | None:
+        """Write this notebook's model-quality rows to ``<artifacts>/model_metrics.csv``.
+
+        One file for the whole run (columns :data:`METRIC_COLUMNS`): the rows this notebook
+        wrote before are replaced, other notebooks' rows are kept, so notebooks running in
+        parallel each add their own (the read-modify-write holds a file lock). ``records``
+        come from the domain's helper (e.g. ``survival.metric_records``); an empty list or a
+        Skipped removes this notebook's rows.
+        """
+        rows = [] if records is None or isinstance(records, Skipped) else list(records)
+        for row in rows:
+            missing = [c for c in METRIC_COLUMNS if c not in row]
+            if missing:
+                raise ValueError(f"model metric record lacks {missing}: {row}")
+        path = self.artifacts / METRICS_FILE
+        new = pd.DataFrame(
+            [{c: r[c] for c in METRIC_COLUMNS} for r in rows], columns=METRIC_COLUMNS
+        )
+        new["notebook"] = self.notebook
+        with _locked(path.with_suffix(".lock")):
+            old = (
+                pd.read_csv(path, dtype={"notebook": str, "target": str})
+                if path.is_file()
+                else None
+            )
+            if old is not None:
+                old = old[old["notebook"] != self.notebook]
+            frames = [f for f in (old, new) if f is not None and len(f)]
+            table = pd.concat(frames, ignore_index=True) if frames else new
+            atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        return path
 
     def save_list(self, frame: pd.DataFrame | Skipped | None, name: str):
         """Write an RM list as CSV (UTF-8 with BOM) and .xlsx: PII masked, formulas inert."""

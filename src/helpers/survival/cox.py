@@ -58,13 +58,63 @@ DEFAULT_COVARIATES = (
 )
 
 
+#: Categorical covariates: levels rarer than this share of rows (or RARE_LEVEL_ROWS rows)
+#: are pooled into OTHER_LEVEL; text columns with more than MAX_COX_LEVELS levels are left out.
+RARE_LEVEL_SHARE = 0.01
+RARE_LEVEL_ROWS = 30
+MAX_COX_LEVELS = 12
+OTHER_LEVEL = "(other)"
+#: Never Cox covariates: ids, PII, the survival outcome and labels, and time itself.
+NOT_COVARIATES = frozenset(
+    {
+        "customer_id", "as_of", "rm_id", "branch_id", "name", "mobile", "entry", "duration",
+        "event", "event_type", "churn_label", "churn_type_label", "treatment", "outcome",
+        "tenure_months", "tier", "stage", "close_date", "close_reason",
+    }
+)  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- Cox design
 def available_covariates(frame: pd.DataFrame, covariates: Iterable[str]) -> list[str]:
-    """The requested covariates that exist in ``frame`` and vary (constant columns can't fit)."""
+    """The requested covariates that exist in ``frame`` and vary (constant columns can't fit).
+
+    An empty ``covariates`` means "choose from the data" (:func:`default_covariates`).
+    """
+    covariates = list(covariates)
+    if not covariates:
+        return default_covariates(frame)
     keep = []
     for column in covariates:
         if column in frame.columns and frame[column].nunique(dropna=True) > 1:
             keep.append(column)
+    return keep
+
+
+def default_covariates(frame: pd.DataFrame) -> list[str]:
+    """Cox covariates when the notebook names none: the documented rule.
+
+    A panel ABT (it has ``tenure_months``) uses :data:`DEFAULT_COVARIATES`, the monthly
+    behaviour the bank observes. A flat table uses what the spec mapped: the value column
+    (``aum``, entered as a logarithm), ``product_count``, and every feature column. Numbers
+    and yes/no flags enter as they are; text columns are one-hot coded with the most frequent
+    level as reference and levels under 1% of rows (or 30 rows) pooled into "(other)"; text
+    with more than :data:`MAX_COX_LEVELS` levels, dates, identifiers, product flags and
+    constant columns are left out.
+    """
+    if "tenure_months" in frame.columns:
+        return available_covariates(frame, DEFAULT_COVARIATES)
+    keep = []
+    for column in frame.columns:
+        if column in NOT_COVARIATES or column.startswith(("held_", "took_")):
+            continue
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
+            continue
+        if _is_categorical(series) and series.nunique(dropna=True) > MAX_COX_LEVELS:
+            continue
+        if not _is_categorical(series) and series.isna().any():
+            continue
+        keep.append(column)
     return keep
 
 
@@ -118,9 +168,18 @@ class ChurnCox:
     def _learn_design(self, frame: pd.DataFrame) -> None:
         _require_columns(frame, self.covariates + self.strata, "Cox covariates")
         self.levels_ = {}
+        self.pooled_ = {}
         for column in self.covariates:
             if _is_categorical(frame[column]):
                 counts = frame[column].astype(str).value_counts()
+                # Rare levels (under RARE_LEVEL_SHARE of rows or RARE_LEVEL_ROWS rows) have no
+                # estimable hazard ratio of their own: they are pooled into one "other" level.
+                floor = max(RARE_LEVEL_ROWS, RARE_LEVEL_SHARE * len(frame))
+                rare = sorted(counts.index[counts < floor])
+                if len(rare) > 1:
+                    self.pooled_[column] = set(rare)
+                    counts = counts.drop(rare)
+                    counts[OTHER_LEVEL] = int(frame[column].astype(str).isin(rare).sum())
                 # Most frequent level first: it becomes the reference (hazard ratio 1).
                 self.levels_[column] = sorted(counts.index, key=lambda v: (-counts[v], v))
         self.strata_edges_ = {}
@@ -138,6 +197,8 @@ class ChurnCox:
             series = frame[column]
             if column in self.levels_:
                 values = series.astype(str)
+                if column in self.pooled_:
+                    values = values.where(~values.isin(self.pooled_[column]), OTHER_LEVEL)
                 for level in self.levels_[column][1:]:
                     parts[f"{column}={level}"] = (values == level).astype(float)
                 continue
@@ -207,9 +268,12 @@ class ChurnCox:
         if not self.strata:
             return pd.Series("baseline", index=design.index)
         columns = self._strata_columns
-        if len(columns) == 1:
-            return design[columns[0]].map(lambda v: v)
-        return pd.Series(list(zip(*(design[c] for c in columns), strict=True)), index=design.index)
+        # One text key per stratum, however many strata: "wealth|True" (tuples would not
+        # compare element-wise with numpy, and broke prediction with two strata).
+        keys = design[columns[0]].astype(str)
+        for column in columns[1:]:
+            keys = keys + "|" + design[column].astype(str)
+        return keys
 
     def _breslow(self, data: pd.DataFrame) -> pd.DataFrame:
         """Breslow baseline cumulative hazard with delayed-entry risk sets, per stratum."""
