@@ -38,6 +38,7 @@ from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
     STATUS_NOT_APPLICABLE,
+    kernel_choice,
     one_line,
     run_one_notebook,
     thread_limit,
@@ -389,6 +390,7 @@ def run_pack(
         "lang": lang,
         "artifacts_dir": str(build_dir / "artifacts"),
     }
+    kernel = kernel_choice()
     progress = _Progress(len(notebooks), progress_stream)
     try:
         entries: dict[str, dict] = {}
@@ -400,6 +402,7 @@ def run_pack(
                 "timeout": timeout,
                 "page": page,
                 "threads": thread_limit(jobs) if jobs > 1 else None,
+                "kernel": kernel["name"],
                 "upstream": [],
             }
             try:
@@ -444,6 +447,7 @@ def run_pack(
             "extra": extras,
         },
         "dataset": {"spec": str(info.spec), "name": info.name, "fingerprint": info.fingerprint},
+        "kernel": kernel,
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started_at": started_at,

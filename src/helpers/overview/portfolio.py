@@ -133,12 +133,15 @@ def portfolio_kpis(ds, month: str) -> list[dict]:
     last_day = month_end(month)
     month_start = last_day.to_period("M").to_timestamp()
     snapshot = month_snapshot(ds, month)
-    held = con.execute(
-        "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
-        "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
-        "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
-        [last_day.date(), last_day.date(), last_day.date()],
-    ).fetchone()[0]
+    # holdings is optional (the README requires only customers + monthly_balances)
+    held = None
+    if ds.has("holdings"):
+        held = con.execute(
+            "SELECT CAST(count(*) AS BIGINT) FROM holdings h JOIN monthly_balances b "
+            "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
+            "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
+            [last_day.date(), last_day.date(), last_day.date()],
+        ).fetchone()[0]
     customers = ds.table("customers")
     opened = customers["open_date"].between(month_start, last_day)
     closed = customers["close_date"].between(month_start, last_day)
@@ -149,7 +152,11 @@ def portfolio_kpis(ds, month: str) -> list[dict]:
         kpi("ov_total_aum", float(aum.sum()), "rmb", headline=True),
         kpi("ov_avg_aum", float(aum.mean()) if active else None, "rmb"),
         kpi("ov_median_aum", float(aum.median()) if active else None, "rmb"),
-        kpi("ov_products_per_customer", held / active if active else None, "ratio"),
+        kpi(
+            "ov_products_per_customer",
+            held / active if active and held is not None else None,
+            "ratio",
+        ),
         kpi("ov_payroll_share", float(snapshot["payroll"].mean()) if active else None, "pct"),
         kpi(
             "ov_digital_share",
@@ -211,8 +218,11 @@ def monthly_trend(ds):
     )
 
 
-def product_penetration(ds, month: str) -> pd.DataFrame:
-    """Share of the month's active customers holding each catalogue product."""
+def product_penetration(ds, month: str) -> pd.DataFrame | Skipped:
+    """Share of the month's active customers holding each catalogue product (Skipped without
+    a holdings table)."""
+    if not ds.has("holdings"):
+        return Skipped("note_no_table", table="holdings")
     con = ds.connect()
     last_day = month_end(month).date()
     holders = con.execute(
@@ -446,6 +456,11 @@ def tier_summary(ds, month: str | None, ladder: pd.DataFrame | None = None):
     values = aum_values(ds, month)
     if isinstance(values, Skipped):
         return values
+    flat = ds.table("flat") if ds.mode == "flat" else None
+    if flat is not None and "tier" in flat.columns:  # a mapped tier column wins over the ladder
+        codes = list(ladder["code"]) if ladder is not None else None
+        if codes is None or set(flat["tier"].dropna()) <= set(codes):
+            return summarise_tiers(flat["tier"], values, ladder)
     return summarise_tiers(assign_tiers(values, ladder), values, ladder)
 
 
