@@ -67,6 +67,7 @@ from helpers.propensity.report import (
     fit_models,
     focus_of,
     focus_table,
+    metric_records,
     metrics_table,
     mode_note,
     partner_table,
@@ -76,6 +77,7 @@ from helpers.propensity.report import (
 )
 
 __all__ = [
+    "metric_records",
     "call_lists",
     "feature_label",
     "next_best_product",

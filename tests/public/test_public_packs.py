@@ -1,0 +1,144 @@
+"""The whole pack on public customer tables that registry packages ship (examples/).
+
+Each table has a flat-mode spec written from its documentation alone, under
+``examples/<name>/dataset.yaml`` (sources and licences in ``examples/README.md``). For each
+one the test runs ``fishpond run`` the way the batch does and asserts:
+
+- every notebook is ok or "not applicable" (none failed);
+- the churn (or propensity) AUC Fishpond reports in ``artifacts/model_metrics.csv`` for its
+  chosen model is within :data:`AUC_TOLERANCE` of a plain 5-fold scikit-learn baseline
+  computed here on the same columns (both printed: ``pytest -s`` shows them);
+- Fishpond's Kaplan-Meier curve equals lifelines' on the raw table.
+
+Plus the minimal panel extract (customers + monthly_balances only), which must run too.
+Nothing is downloaded: the tables are committed next to their specs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from helpers.batch import run_pack
+from helpers.data import load_dataset, load_spec
+from helpers.features import build_abt
+from helpers.survival import fit_kaplan_meier, prepare_frame
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: Fishpond's chosen model may be at most this much below the plain baseline.
+AUC_TOLERANCE = 0.005
+
+#: name -> what the baseline predicts: ("churn", None) or ("propensity", product)
+PUBLIC_TABLES = {
+    "telco_churn": ("churn", None),
+    "hr_attrition": ("churn", None),
+    "universal_bank": ("propensity", "personal_loan"),
+    "book_club": ("propensity", "florence"),
+    "caravan": ("propensity", "caravan"),
+}
+
+
+def _raw_columns(spec, kind: str, product: str | None):
+    """(table, X columns, y) from the raw file: the columns the spec maps, plain values."""
+    table = spec.tables["flat"]
+    raw = pd.read_csv(table.path, dtype=str)
+    roles = spec.roles
+    features = roles.get("features") or {}
+    columns = list(features.values()) if isinstance(features, dict) else list(features)
+    columns = [c["column"] if isinstance(c, dict) else c for c in columns]
+    products = roles.get("products") or {}
+    for name, product_spec in products.items():
+        if name != product:
+            columns.append(product_spec["column"])
+    if kind == "churn":
+        columns.append(roles["duration"])
+        columns += [roles["value"]] if "value" in roles else []
+        event = roles["event"]
+        y = raw[event["column"]].isin([str(v) for v in event["churned"]]).to_numpy()
+    else:
+        y = pd.to_numeric(raw[products[product]["column"]], errors="coerce").gt(0).to_numpy()
+        if products[product].get("held") != "> 0":
+            y = raw[products[product]["column"]].isin(products[product]["held"]).to_numpy()
+    return raw, list(dict.fromkeys(columns)), y
+
+
+def plain_baseline(spec, kind: str, product: str | None, seed: int = 0) -> float:
+    """Mean ROC AUC of a plain 5-fold logistic regression on the raw mapped columns."""
+    raw, columns, y = _raw_columns(spec, kind, product)
+    X = raw[columns].copy()
+    numeric = []
+    for column in columns:
+        values = pd.to_numeric(X[column].str.replace(",", ""), errors="coerce")
+        if values.notna().sum() >= 0.95 * X[column].notna().sum():
+            X[column] = values
+            numeric.append(column)
+    text = [c for c in columns if c not in numeric]
+    prepare = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
+            ("text", OneHotEncoder(handle_unknown="ignore"), text),
+        ]
+    )
+    model = make_pipeline(prepare, LogisticRegression(max_iter=3000))
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    with threadpool_limits(limits=1):
+        return float(
+            cross_val_score(model, X.fillna(np.nan), y, cv=folds, scoring="roc_auc").mean()
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [*PUBLIC_TABLES, "minimal_panel"])
+def test_public_table_pack(name, tmp_path):
+    spec_path = EXAMPLES / name / "dataset.yaml"
+    result = run_pack(dataset=spec_path, out=tmp_path / "pack", lang="en", jobs=1)
+    print(f"\n{name}: {result.statuses}")
+    failed = {k: v for k, v in result.statuses.items() if v not in ("ok", "not_applicable")}
+    assert not failed, f"{name}: notebooks failed: {failed}"
+    if name not in PUBLIC_TABLES:
+        return
+    kind, product = PUBLIC_TABLES[name]
+    metrics = pd.read_csv(result.out_dir / "artifacts" / "model_metrics.csv")
+    target = "churn" if kind == "churn" else product
+    chosen = metrics[
+        (metrics["target"] == target) & metrics["chosen"] & (metrics["metric"] == "roc_auc")
+    ]
+    assert len(chosen) == 1, metrics
+    fishpond = float(chosen["value"].iloc[0])
+    baseline = plain_baseline(load_spec(spec_path), kind, product)
+    print(
+        f"{name}: {target} AUC Fishpond {fishpond:.4f} ({chosen['model'].iloc[0]}) "
+        f"vs plain 5-fold logistic baseline {baseline:.4f}"
+    )
+    assert fishpond >= baseline - AUC_TOLERANCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PUBLIC_TABLES.items() if kind == "churn"])
+def test_kaplan_meier_equals_lifelines(name):
+    spec = load_spec(EXAMPLES / name / "dataset.yaml")
+    frame = prepare_frame(build_abt(load_dataset(spec.path)), flat=True)
+    ours = fit_kaplan_meier(frame)["all"].survival_function_.iloc[:, 0]
+    raw, _, event = _raw_columns(spec, "churn", None)
+    factor = {"days": 1 / 30.4375, "months": 1.0, "years": 12.0}[
+        spec.roles.get("duration_unit", "months")
+    ]
+    duration = pd.to_numeric(raw[spec.roles["duration"]]) * factor
+    duration = duration.where(duration > 0, 0.5)  # tenure 0 counts as half a month (prepare_frame)
+    theirs = KaplanMeierFitter().fit(duration, event).survival_function_.iloc[:, 0]
+    common = ours.index.intersection(theirs.index)
+    assert len(common) > 10
+    np.testing.assert_allclose(
+        ours.loc[common].to_numpy(), theirs.loc[common].to_numpy(), atol=1e-12
+    )
