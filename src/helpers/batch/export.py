@@ -418,7 +418,9 @@ def _render_page(template: str, *, page: dict, title: str, is_index: bool = Fals
             css=CSS_PATH.read_text(encoding="utf-8"),
             is_index=is_index,
             status_label=lambda status: ui.get(f"status_{status}", status),
-            role_help=lambda role: ROLE_HELP[lang].get(role, role),
+            role_help=lambda role: (" 或 " if lang == "zh" else " or ").join(
+                ROLE_HELP[lang].get(part, part) for part in role.split("|")
+            ),
             **context,
         )
     )

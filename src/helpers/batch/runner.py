@@ -407,7 +407,12 @@ def run_pack(
             }
             try:
                 task["upstream"] = notebook_upstream(notebook)
-                missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+                # "value|tier": either role will do
+                missing = sorted(
+                    role
+                    for role in set(notebook_requirements(notebook))
+                    if not set(role.split("|")) & info.roles
+                )
                 if not missing:
                     task["parameters"] = notebook_parameters(notebook, core, extras)
             except Exception as error:  # unreadable notebook or parameters cell: its failure

@@ -97,7 +97,7 @@ def upstream_status(
             requires = list(
                 nbformat.read(path, as_version=4).metadata.get("fishpond", {}).get("requires", [])
             )
-        missing_roles = sorted(set(requires) - roles)
+        missing_roles = sorted(r for r in set(requires) if not set(r.split("|")) & roles)
         if (Path(artifacts) / f"kpis_{notebook}.json").exists():
             statuses.append(UpstreamStatus(notebook, "ok"))
         elif missing_roles:

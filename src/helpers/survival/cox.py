@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
@@ -462,7 +463,13 @@ def choose_penalizer(
         for fold in range(folds):
             train = data[fold_of_row != fold]
             test = data[fold_of_row == fold]
-            model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            try:
+                model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            except ConvergenceError:
+                # Collinear covariates (a job role that fixes the department) make the
+                # unpenalised fit singular: this penalizer is out, a larger one will do.
+                scores.append(float("nan"))
+                continue
             test_data = model.design(test)[model.design_columns_].assign(
                 duration=test["duration"].to_numpy(float), event=test["event"].to_numpy(bool)
             )
@@ -477,6 +484,11 @@ def choose_penalizer(
             }
         )
     table = pd.DataFrame(rows)
+    if table["mean_log_likelihood"].isna().all():
+        raise ValueError(
+            "the Cox model did not converge with any penalizer in the grid "
+            f"{list(grid)}: add a larger one (e.g. 1.0) to penalizer_grid or fewer covariates"
+        )
     best = float(table.loc[table["mean_log_likelihood"].idxmax(), "penalizer"])
     return best, table
 
