@@ -354,6 +354,18 @@ def read_parameters(notebook: str, namespace: dict) -> dict:
     return values
 
 
+def vocabulary_for(dataset) -> i18n.Vocabulary:
+    """The data's words (:class:`helpers.i18n.Vocabulary`): currency from the spec (CNY by
+    default), balances only with a monthly balance history, offers only with campaigns."""
+    roles = set(dataset.roles()) if hasattr(dataset, "roles") else set()
+    currency = getattr(dataset, "currency", None) or "CNY"  # spec option (helper "data")
+    return i18n.Vocabulary(
+        currency=str(currency).upper(),
+        balances="balances_history" in roles,
+        campaigns="campaigns" in roles,
+    )
+
+
 def start(notebook: str, namespace: dict) -> RunContext:
     """Begin a notebook run: check parameters, load and validate data, seed, find artifacts.
 
@@ -406,5 +418,6 @@ def start(notebook: str, namespace: dict) -> RunContext:
     )
     # This notebook's artifacts are being rewritten: until the last cell, nobody may trust them.
     context._run_record_path().unlink(missing_ok=True)
+    i18n.use_vocabulary(vocabulary_for(data))
     plotting.set_theme()
     return context

@@ -22,7 +22,7 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 
-from helpers import paths
+from helpers import i18n, paths
 from helpers.batch import export
 
 #: How many times a run that failed while starting its kernel is tried again.
@@ -304,6 +304,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     # Kernels resolve the project folder as the runner does (an installed package's bundled
     # notebooks run in site-packages, but their scratch files belong to the analyst's folder).
     os.environ["FISHPOND_ROOT"] = str(paths.PROJECT_ROOT)
+    i18n.use_vocabulary(task["page"].get("vocabulary"))  # the data's words on its pages
     if task.get("threads"):
         # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
         for variable in THREAD_VARIABLES:

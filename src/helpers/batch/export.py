@@ -22,7 +22,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from helpers import paths
+from helpers import i18n, paths
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
 
 TEMPLATE_NAME = "fishpond"
@@ -366,6 +366,9 @@ def notebook_to_html(notebook, *, page: dict[str, Any], title: str | None = None
     """
     lang = page["lang"]
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # deep copy
+    for cell in notebook.cells:  # narrative in the data's words (currency, value, offers)
+        if cell.cell_type == "markdown":
+            cell.source = i18n.apply_vocabulary(cell.source, lang)
     notebook.metadata["title"] = title or notebook_title_for(notebook, lang) or "Fishpond"
     ui = dict(UI[lang])
     resources = {"fishpond": {**page, "ui": ui}}
@@ -475,9 +478,10 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
         return str(value)
     if unit == "count":
         return f"{round_half_up(number, 0):,}"
-    if unit == "rmb":
+    if unit == "rmb":  # an amount in the data's currency (the unit keeps its old name)
         rounded = round_half_up(number, 0)
-        return f"{'-' if rounded < 0 else ''}¥{abs(rounded):,}"
+        symbol = i18n.vocabulary().currency_word[2]
+        return f"{'-' if rounded < 0 else ''}{symbol}{abs(rounded):,}"
     if unit == "pct":
         return f"{round_half_up(number * 100, 1):,}%"
     if unit == "months":

@@ -33,7 +33,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, paths
+from helpers import config, i18n, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
@@ -54,6 +54,7 @@ from helpers.batch.notebooks import (
     run_order,
 )
 from helpers.data import load_dataset
+from helpers.notebook import vocabulary_for
 from helpers.provenance import git_commit, package_versions
 
 
@@ -98,6 +99,7 @@ class DatasetInfo:
     roles: set[str]
     latest_month: str | None
     fingerprint: dict
+    vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -121,6 +123,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         roles=set(dataset.roles()),
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
+        vocabulary=vocabulary_for(dataset),
     )
 
 
@@ -383,7 +386,9 @@ def run_pack(
         "month": month,
         "dataset_name": info.name,
         "run_id": run_id,
+        "vocabulary": info.vocabulary.as_dict(),  # the data's words on every page
     }
+    i18n.use_vocabulary(info.vocabulary)
     core = {
         "dataset": str(info.spec),
         "month": str(month),

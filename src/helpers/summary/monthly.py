@@ -289,7 +289,8 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{status.notebook} does not apply to this dataset (missing: {status.reason})."
             )
-    return Bullets(sentences)
+    # The data's words: its currency; "value" for a table without balance history.
+    return Bullets([i18n.apply_vocabulary(sentence, lang) for sentence in sentences])
 
 
 def plot_headline_changes(table: pd.DataFrame, lang: str = "zh", ax=None):

@@ -10,16 +10,18 @@ from helpers.survival.clv import (
     discounted_value,
     monthly_margin,
 )
-from helpers.survival.cox import (
+from helpers.survival.covariates import (
     DEFAULT_COVARIATES,
+    available_covariates,
+    default_covariates,
+)
+from helpers.survival.cox import (
     MONEY_COLUMNS,
     TREND_CLIP,
     ChurnCox,
-    available_covariates,
     check_proportional_hazards,
     choose_penalizer,
     covariate_label,
-    default_covariates,
     fit_time_varying,
     hazard_ratio_sentences,
     hazard_ratios_in_words,

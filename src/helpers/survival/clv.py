@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import ChurnDefinition, margin_rates
-from helpers.survival.cox import DEFAULT_COVARIATES, ChurnCox, available_covariates
+from helpers.survival.covariates import DEFAULT_COVARIATES, available_covariates
+from helpers.survival.cox import ChurnCox
 from helpers.survival.workflow import model_frames, scoring_frame, split_plan
 
 CLV_COLUMNS = ["customer_id", "clv", "expected_months", "monthly_margin", "p_churn_h"]
