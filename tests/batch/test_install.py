@@ -87,6 +87,17 @@ def test_kernel_choice_falls_back_to_the_current_interpreter(monkeypatch):
     assert spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
 
 
+def test_a_notebook_runs_on_the_current_interpreter_kernel(tmp_path):
+    """The fallback kernel really starts (with encrypted traffic when libzmq has CurveZMQ)."""
+    fixture = ROOT / "tests" / "notebooks" / "fixtures" / "ok_report.ipynb"
+    executed = execution.execute_notebook(
+        fixture, tmp_path / "out.ipynb", {}, timeout=120, cwd=tmp_path,
+        kernel=execution.CURRENT_KERNEL,
+    )  # fmt: skip
+    # No kernel of that name is registered anywhere: only the fallback spec manager knows it.
+    assert executed.metadata["papermill"]["exception"] is None
+
+
 def test_init_lays_out_a_working_folder(tmp_path):
     written = workspace.init_workspace(tmp_path / "work")
     assert (tmp_path / "work" / "notebooks" / "02_lifecycle_survival.ipynb").is_file()

@@ -44,11 +44,16 @@ class _SpecsWithCurrentInterpreter(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         if kernel_name == CURRENT_KERNEL:
+            from ipykernel.kernelspec import get_kernel_dict
+
+            # ipykernel's own spec for this interpreter: its argv and the metadata the
+            # encrypting manager checks (supported_encryption: curve).
+            spec = get_kernel_dict()
             return KernelSpec(
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                argv=spec["argv"],
                 display_name="Python (current interpreter)",
                 language="python",
-                metadata={"debugger": False},
+                metadata=spec.get("metadata", {}),
             )
         return super().get_kernel_spec(kernel_name)
 
