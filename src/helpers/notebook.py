@@ -84,8 +84,18 @@ class RunContext:
 
     @property
     def ladder(self) -> pd.DataFrame:
-        """The pack's tier ladder (``tier_thresholds`` applied), the same in every notebook."""
-        return config.resolve_ladder(self.params.get("tier_thresholds") or None)
+        """The pack's tier ladder, the same in every notebook.
+
+        Precedence: the ``tier_thresholds`` parameter when set, else the spec's own ladder
+        (``ds.spec_ladder()``: its ``tiers:``, names and currency), else the bundled default.
+        (A mapped tier column still wins over any ladder for the customers' tiers.)
+        """
+        thresholds = self.params.get("tier_thresholds") or None
+        if thresholds:
+            return config.resolve_ladder(thresholds)
+        spec_ladder = getattr(self.dataset, "spec_ladder", None)  # helper "data" adds it
+        from_spec = spec_ladder() if callable(spec_ladder) else None
+        return from_spec if from_spec is not None else config.resolve_ladder(None)
 
     @property
     def churn(self) -> config.ChurnDefinition:
