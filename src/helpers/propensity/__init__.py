@@ -67,6 +67,7 @@ from helpers.propensity.report import (
     fit_models,
     focus_of,
     focus_table,
+    leakage_notes,
     metric_records,
     metrics_table,
     mode_note,
@@ -77,6 +78,7 @@ from helpers.propensity.report import (
 )
 
 __all__ = [
+    "leakage_notes",
     "metric_records",
     "call_lists",
     "feature_label",

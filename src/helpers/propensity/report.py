@@ -317,3 +317,23 @@ def auc_interval(auc: float, positives: int, negatives: int, z: float = 1.96):
     ) / (positives * negatives)
     se = max(variance, 0.0) ** 0.5
     return max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
+#: A propensity model this good usually means a column restates the product (issue 13 §4).
+LEAK_MODEL_AUC = 0.99
+
+
+def leakage_notes(models: CrossSellModels) -> list[Note]:
+    """The leakage guard: a warning per product whose chosen model reaches AUC >= 0.99.
+
+    Such a model usually learns from a column that restates the holding (a charge that is
+    the sum of the services held, a count that includes the product)."""
+    comparison = models.comparison_
+    if not len(comparison):
+        return []
+    chosen = comparison[comparison["chosen"]]
+    leaking = chosen[chosen["roc_auc_mean"] >= LEAK_MODEL_AUC]
+    return [
+        Note("ps_leak_model", product=row.product, auc=f"{row.roc_auc_mean:.3f}")
+        for row in leaking.itertuples()
+    ]
