@@ -39,7 +39,7 @@ from helpers.survival.curves import (
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
 from helpers.survival.plots import plot_km, plot_km_entry_bias
-from helpers.survival.workflow import SplitPlan, scoring_frame
+from helpers.survival.workflow import SplitPlan, flat_abt, scoring_frame
 
 #: Tenure (months) at which the competing-risks remark compares closure and run-off.
 COMPETING_RISKS_AT = 60
@@ -80,7 +80,7 @@ def survival_data(
     flat ABT with entry 0 and no churn types. Tiers on ``ladder`` (the pack's ladder).
     """
     if plan.mode == "flat":
-        return prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+        return prepare_frame(flat_abt(ds, churn, ladder), flat=True)
     return survival_frame(ds, churn, ladder=ladder)
 
 
@@ -191,8 +191,12 @@ def plot_segment(km_segment: dict, segment: str, lang: str = "zh"):
 
 
 @skippable
-def segment_logrank_notes(surv: pd.DataFrame, segment: str, lang: str = "zh") -> list[Note]:
-    """Log-rank test of the segment's curves, in words."""
+def segment_logrank_notes(
+    surv: pd.DataFrame, segment: str, lang: str = "zh"
+) -> list[Note] | Skipped:
+    """Log-rank test of the segment's curves, in words (skipped with a single group)."""
+    if segment not in surv.columns or surv[segment].nunique(dropna=True) < 2:
+        return Skipped("surv_logrank_one_group", segment=covariate_label(segment, lang))
     return logrank_notes(logrank_test(surv, segment), covariate_label(segment, lang))
 
 
@@ -375,15 +379,16 @@ def survival_kpis(
     """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
     and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing."""
     median = fit_kaplan_meier(surv)["all"].median_survival_time_
+    at_risk = score["aum_at_risk"].sum(min_count=1)  # missing without a value column
     known_median = pd.notna(median) and median != float("inf")
     return [
         kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True),
-        kpi("aum_at_risk", float(score["aum_at_risk"].sum()), "rmb", headline=True),
+        kpi("aum_at_risk", float(at_risk), "rmb", headline=True),
         kpi("median_tenure", float(median) if known_median else None, "months"),
         kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),
         kpi("surv_kpi_expected_churners", float(score["p_churn"].sum()), "count"),
         kpi("surv_kpi_warning_list_size", len(warning), "count"),
         kpi("surv_kpi_concordance", concordance, "ratio"),
         kpi("surv_kpi_brier", None if is_skipped(brier) else brier, "ratio"),
-        kpi("surv_kpi_total_clv", float(clv["clv"].sum()), "rmb"),
+        kpi("surv_kpi_total_clv", float(clv["clv"].sum(min_count=1)), "rmb"),
     ]
