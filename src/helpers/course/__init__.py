@@ -3,16 +3,6 @@
 This face is the package's only public import: ``from helpers import course``.
 """
 
-from helpers.course.checks import (
-    as_number,
-    check,
-    CheckResult,
-    fraction_problem,
-    is_number,
-    say,
-    share_problem,
-    skip,
-)
 from helpers.course.build import (
     COURSE_TAGS,
     LANG_TAGS,
@@ -21,22 +11,20 @@ from helpers.course.build import (
     count_exercises,
     course_notebook,
 )
+from helpers.course.checks import (
+    CheckResult,
+    as_number,
+    check,
+    fraction_problem,
+    is_number,
+    say,
+    share_problem,
+    skip,
+)
 from helpers.course.overview import (
     check_biggest_gap,
     check_mean_to_median,
     check_top_tier_aum_share,
-)
-from helpers.course.tiering import (
-    check_tiering_bridge_driver,
-    check_tiering_downgrade_share,
-    check_tiering_rm_customers,
-    check_tiering_threshold_move,
-)
-from helpers.course.survival import (
-    check_survival_entry_bias,
-    check_survival_s36_gap,
-    check_survival_soft_hard_aum,
-    check_survival_top_tier_risk_share,
 )
 from helpers.course.propensity import (
     check_propensity_co_holding_lift,
@@ -54,6 +42,18 @@ from helpers.course.summary import (
     check_aum_at_risk_share,
     check_aum_per_customer,
     check_repeat_campaign,
+)
+from helpers.course.survival import (
+    check_survival_entry_bias,
+    check_survival_s36_gap,
+    check_survival_soft_hard_aum,
+    check_survival_top_tier_risk_share,
+)
+from helpers.course.tiering import (
+    check_tiering_bridge_driver,
+    check_tiering_downgrade_share,
+    check_tiering_rm_customers,
+    check_tiering_threshold_move,
 )
 
 __all__ = [

@@ -110,5 +110,3 @@ def cli_course_build(args) -> int:
         f"course ({args.lang}): {len(learners)} learner and {len(written) - len(learners)} solution notebooks in {args.out}"
     )
     return 0
-
-

@@ -53,7 +53,6 @@ def check_mean_to_median(answer, kpis: list[dict], lang: str = "zh") -> CheckRes
 def check_biggest_gap(answer, penetration, lang: str = "zh") -> CheckResult:
     """Exercise 00-3: code of the cross-sell product with the lowest penetration."""
 
-
     candidates = penetration[penetration["code"].isin(cross_sell_products())]
     if candidates.empty:
         candidates = penetration
@@ -79,5 +78,3 @@ def check_biggest_gap(answer, penetration, lang: str = "zh") -> CheckResult:
             )
         ),
     )
-
-

@@ -75,5 +75,3 @@ def check_repeat_campaign(answer, table, lang: str = "zh") -> CheckResult:
             )
         ),
     )
-
-
