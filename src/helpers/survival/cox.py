@@ -106,7 +106,7 @@ class ChurnCox:
                 # estimable hazard ratio of their own: they are pooled into one "other" level.
                 floor = max(RARE_LEVEL_ROWS, RARE_LEVEL_SHARE * len(frame))
                 rare = sorted(counts.index[counts < floor])
-                if len(rare) > 1:
+                if 1 < len(rare) < len(counts):  # tiny frames (every level rare) keep all
                     self.pooled_[column] = set(rare)
                     counts = counts.drop(rare)
                     counts[OTHER_LEVEL] = int(frame[column].astype(str).isin(rare).sum())

@@ -138,7 +138,7 @@ def early_warning_list(
 #: The AUM floor is not applied when it would leave off more than this share of customers:
 #: then the value column is not a balance on the floor's scale (a monthly charge, a
 #: balance in thousands) and the floor would empty the list.
-FLOOR_MAX_SHARE = 0.5
+FLOOR_MAX_SHARE = 0.9
 
 
 def effective_floor(scored: pd.DataFrame, min_aum: float, aum_col: str = "aum") -> float:
