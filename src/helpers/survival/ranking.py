@@ -227,7 +227,7 @@ class ChurnRanker:
         self.metrics_ = self._cross_validate(
             known.iloc[sample], design.iloc[sample], target[sample]
         )
-        self.leaks_ = self._single_feature_auc(design, target)
+        self.leaks_ = self._single_feature_auc(design.iloc[sample], target[sample])
         best = self.metrics_.sort_values("auc", ascending=False).iloc[0]
         self.chosen_ = str(best["model"])
         self.metrics_["chosen"] = self.metrics_["model"] == self.chosen_
