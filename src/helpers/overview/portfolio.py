@@ -218,11 +218,11 @@ def monthly_trend(ds):
     )
 
 
-def product_penetration(ds, month: str) -> pd.DataFrame | Skipped:
-    """Share of the month's active customers holding each catalogue product (Skipped without
-    a holdings table)."""
+def product_penetration(ds, month: str) -> pd.DataFrame:
+    """Share of the month's active customers holding each catalogue product (no rows without
+    a holdings table: the chart then says the data hold no products)."""
     if not ds.has("holdings"):
-        return Skipped("note_no_table", table="holdings")
+        return pd.DataFrame(columns=["code", "name_zh", "name_en", "holders", "penetration"])
     con = ds.connect()
     last_day = month_end(month).date()
     holders = con.execute(
@@ -362,6 +362,12 @@ def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
 @skippable
 def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
     """Share of customers holding each product (Skipped when the data has no products)."""
+    if penetration.empty:  # no holdings table, or a flat table without product flags
+        return Skipped("ov_no_products")
+    return _plot_penetration(penetration, lang, ax)
+
+
+def _plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
     import matplotlib.pyplot as plt
 
     if penetration.empty:
