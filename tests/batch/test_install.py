@@ -129,3 +129,11 @@ def test_empty_course_build_is_an_error(tmp_path, monkeypatch, capsys):
     args = type("Args", (), {"lang": "en", "out": str(tmp_path / "course")})()
     assert course.cli_course_build(args) == 1
     assert "no notebooks" in capsys.readouterr().out
+
+
+def test_requirement_alternatives():
+    from helpers.batch.notebooks import missing_roles
+
+    assert missing_roles(["value|tier"], {"tier"}) == []
+    assert missing_roles(["value|tier", "duration"], {"event"}) == ["duration", "value|tier"]
+    assert missing_roles(["value", "event|treatment"], {"value", "treatment"}) == []

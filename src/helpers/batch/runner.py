@@ -48,6 +48,7 @@ from helpers.batch.notebooks import (
     check_extra_parameters,
     discover_notebooks,
     load_extra_parameters,
+    missing_roles,
     notebook_parameters,
     notebook_requirements,
     notebook_upstream,
@@ -412,12 +413,7 @@ def run_pack(
             }
             try:
                 task["upstream"] = notebook_upstream(notebook)
-                # "value|tier": either role will do
-                missing = sorted(
-                    role
-                    for role in set(notebook_requirements(notebook))
-                    if not set(role.split("|")) & info.roles
-                )
+                missing = missing_roles(notebook_requirements(notebook), info.roles)
                 if not missing:
                     task["parameters"] = notebook_parameters(notebook, core, extras)
             except Exception as error:  # unreadable notebook or parameters cell: its failure
