@@ -26,11 +26,13 @@ from lifelines import KaplanMeierFitter
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from helpers import propensity
 from helpers.batch import run_pack
 from helpers.data import load_dataset, load_spec
 from helpers.features import build_abt
@@ -53,8 +55,16 @@ PUBLIC_TABLES = {
 }
 
 
+def _flag(raw: pd.Series, held) -> pd.Series:
+    """A product column as the spec maps it: ``"> 0"`` or a list of values meaning held."""
+    if isinstance(held, str):
+        return pd.to_numeric(raw, errors="coerce").gt(float(held.split(">")[1])).astype(float)
+    return raw.isin([str(v) for v in held]).astype(float)
+
+
 def _raw_columns(spec, kind: str, product: str | None):
-    """(table, X columns, y) from the raw file: the columns the spec maps, plain values."""
+    """(table, X columns, y) from the raw file: what the spec maps, plain values (product
+    columns as the 0/1 flags the spec defines)."""
     table = spec.tables["flat"]
     raw = pd.read_csv(table.path, dtype=str)
     roles = spec.roles
@@ -64,16 +74,16 @@ def _raw_columns(spec, kind: str, product: str | None):
     products = roles.get("products") or {}
     for name, product_spec in products.items():
         if name != product:
-            columns.append(product_spec["column"])
+            raw[f"held_{name}"] = _flag(raw[product_spec["column"]], product_spec["held"])
+            columns.append(f"held_{name}")
+    columns += [roles["value"]] if "value" in roles else []
     if kind == "churn":
         columns.append(roles["duration"])
-        columns += [roles["value"]] if "value" in roles else []
         event = roles["event"]
         y = raw[event["column"]].isin([str(v) for v in event["churned"]]).to_numpy()
     else:
-        y = pd.to_numeric(raw[products[product]["column"]], errors="coerce").gt(0).to_numpy()
-        if products[product].get("held") != "> 0":
-            y = raw[products[product]["column"]].isin(products[product]["held"]).to_numpy()
+        y = _flag(raw[products[product]["column"]], products[product]["held"]).astype(bool)
+        y = y.to_numpy()
     return raw, list(dict.fromkeys(columns)), y
 
 
@@ -83,7 +93,7 @@ def plain_baseline(spec, kind: str, product: str | None, seed: int = 0) -> float
     X = raw[columns].copy()
     numeric = []
     for column in columns:
-        values = pd.to_numeric(X[column].str.replace(",", ""), errors="coerce")
+        values = pd.to_numeric(X[column].astype(str).str.replace(",", ""), errors="coerce")
         if values.notna().sum() >= 0.95 * X[column].notna().sum():
             X[column] = values
             numeric.append(column)
@@ -100,6 +110,22 @@ def plain_baseline(spec, kind: str, product: str | None, seed: int = 0) -> float
         return float(
             cross_val_score(model, X.fillna(np.nan), y, cv=folds, scoring="roc_auc").mean()
         )
+
+
+def fishpond_propensity_cv(spec_path: Path, product: str, seed: int = 0) -> float:
+    """Mean ROC AUC of Fishpond's propensity model (``CrossSellModels``, as 03 fits it) on the
+    same 5 folds as :func:`plain_baseline`."""
+    frame = build_abt(load_dataset(spec_path))
+    target = frame[f"held_{product}"].astype(bool).to_numpy()
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    scores = []
+    with threadpool_limits(limits=1):
+        for fit_rows, test_rows in folds.split(frame, target):
+            models = propensity.CrossSellModels(products=[product], holdout_share=0.05, seed=1)
+            models.fit(frame.iloc[fit_rows])
+            predicted = models.predict(frame.iloc[test_rows], exclude_holders=False)
+            scores.append(roc_auc_score(target[test_rows], predicted[f"p_{product}"]))
+    return float(np.mean(scores))
 
 
 @pytest.mark.slow
@@ -124,13 +150,24 @@ def test_public_table_pack(name, tmp_path):
         (metrics["target"] == target) & metrics["chosen"] & (metrics["metric"] == "roc_auc")
     ]
     assert len(chosen) == 1, metrics
-    fishpond = float(chosen["value"].iloc[0])
+    reported = float(chosen["value"].iloc[0])
     baseline = plain_baseline(load_spec(spec_path), kind, product)
     print(
-        f"{name}: {target} AUC Fishpond {fishpond:.4f} ({chosen['model'].iloc[0]}) "
+        f"{name}: {target} AUC reported by Fishpond {reported:.4f} ({chosen['model'].iloc[0]}, "
+        f"95% {chosen['lower'].iloc[0]:.3f}-{chosen['upper'].iloc[0]:.3f}) "
         f"vs plain 5-fold logistic baseline {baseline:.4f}"
     )
-    assert fishpond >= baseline - AUC_TOLERANCE
+    if kind == "churn":  # the ranking is chosen by 5-fold CV on every row: the same protocol
+        assert reported >= baseline - AUC_TOLERANCE
+        return
+    # 03 compares its candidates by 3-fold CV on the 75% of customers outside its holdout, so
+    # its number differs from a 5-fold figure on every row by sampling noise alone (about
+    # 0.02 on 4,000 rows). Fishpond's propensity model is therefore judged on the baseline's
+    # own folds; the reported figure must not be significantly below the baseline.
+    same_folds = fishpond_propensity_cv(spec_path, product)
+    print(f"{name}: {target} AUC of Fishpond's model on the baseline's folds {same_folds:.4f}")
+    assert same_folds >= baseline - AUC_TOLERANCE
+    assert baseline <= chosen["upper"].iloc[0]
 
 
 @pytest.mark.slow
