@@ -421,8 +421,11 @@ def _render_page(template: str, *, page: dict, title: str, is_index: bool = Fals
             css=CSS_PATH.read_text(encoding="utf-8"),
             is_index=is_index,
             status_label=lambda status: ui.get(f"status_{status}", status),
-            role_help=lambda role: (" 或 " if lang == "zh" else " or ").join(
-                ROLE_HELP[lang].get(part, part) for part in role.split("|")
+            role_help=lambda role: i18n.apply_vocabulary(
+                (" 或 " if lang == "zh" else " or ").join(
+                    ROLE_HELP[lang].get(part, part) for part in role.split("|")
+                ),
+                lang,
             ),
             **context,
         )

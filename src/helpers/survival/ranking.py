@@ -39,6 +39,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from helpers import i18n
 from helpers.formatting import Note, Skipped
 from helpers.survival.cox import ChurnCox
 
@@ -311,25 +312,34 @@ def choose_churn_ranker(
         return Skipped("surv_ranking_skipped", reason=str(error))
 
 
-def ranking_display(ranker: ChurnRanker | Skipped) -> pd.DataFrame | Skipped:
+def model_name(model: str, lang: str = "zh") -> str:
+    """A ranking candidate's name in words (``gradient_boosting`` -> "gradient boosting")."""
+    return i18n.t(f"surv_model_{model}", lang)
+
+
+def ranking_display(ranker: ChurnRanker | Skipped, lang: str = "zh") -> pd.DataFrame | Skipped:
     """The candidates' cross-validated AUC with interval, chosen one marked, label-key headers."""
     if isinstance(ranker, Skipped):
         return ranker
-    table = ranker.metrics_[["model", "auc", "lower", "upper", "n", "chosen"]]
+    table = ranker.metrics_[["model", "auc", "lower", "upper", "n", "chosen"]].copy()
+    table["model"] = [model_name(m, lang) for m in table["model"]]
+    yes, no = i18n.t("surv_yes", lang), i18n.t("surv_no", lang)
+    table["chosen"] = [yes if c else no for c in table["chosen"]]
     return table.set_axis(
         ["surv_model", "surv_auc", "surv_ci_lower", "surv_ci_upper", "customers", "surv_chosen"],
         axis="columns",
     )
 
 
-def ranking_notes(ranker: ChurnRanker | Skipped) -> list[Note] | Skipped:
+def ranking_notes(ranker: ChurnRanker | Skipped, lang: str = "zh") -> list[Note] | Skipped:
     """The chosen model and its AUC in words, plus the leakage guard's warnings."""
     if isinstance(ranker, Skipped):
         return ranker
     chosen = ranker.metrics_[ranker.metrics_["chosen"]].iloc[0]
     notes = [
         Note(
-            "surv_ranking_chosen", model=chosen["model"], auc=f"{chosen['auc']:.3f}",
+            "surv_ranking_chosen", model=model_name(chosen["model"], lang),
+            auc=f"{chosen['auc']:.3f}",
             lower=f"{chosen['lower']:.3f}", upper=f"{chosen['upper']:.3f}",
             folds=ranker.folds, n=int(chosen["n"]),
         )
