@@ -93,7 +93,7 @@ class RunContext:
         thresholds = self.params.get("tier_thresholds") or None
         if thresholds:
             return config.resolve_ladder(thresholds)
-        spec_ladder = getattr(self.dataset, "spec_ladder", None)  # helper "data" adds it
+        spec_ladder = getattr(self.dataset, "spec_ladder", None)  # absent on stand-in datasets
         from_spec = spec_ladder() if callable(spec_ladder) else None
         return from_spec if from_spec is not None else config.resolve_ladder(None)
 
@@ -368,7 +368,7 @@ def vocabulary_for(dataset) -> i18n.Vocabulary:
     """The data's words (:class:`helpers.i18n.Vocabulary`): currency from the spec (CNY by
     default), balances only with a monthly balance history, offers only with campaigns."""
     roles = set(dataset.roles()) if hasattr(dataset, "roles") else set()
-    currency = getattr(dataset, "currency", None) or "CNY"  # spec option (helper "data")
+    currency = getattr(dataset, "currency", None) or "CNY"  # the spec's currency option
     return i18n.Vocabulary(
         currency=str(currency).upper(),
         balances="balances_history" in roles,
@@ -414,7 +414,9 @@ def start(notebook: str, namespace: dict) -> RunContext:
     seed = int(params.get("seed", 0))
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else paths.SCRATCH_DIR / "artifacts"
+    artifacts = (
+        Path(artifacts_dir).resolve() if artifacts_dir else paths.scratch_dir() / "artifacts"
+    )
     artifacts.mkdir(parents=True, exist_ok=True)
     context = RunContext(
         notebook=notebook,

@@ -101,6 +101,7 @@ class DatasetInfo:
     latest_month: str | None
     fingerprint: dict
     vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
+    quarantine: list = field(default_factory=list)
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -113,7 +114,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
     """
 
     spec = Path(spec).resolve()
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, write_quarantine=True)  # the run writes quarantine, once
     try:
         latest = dataset.latest_month()
     except (ValueError, LookupError):
@@ -125,6 +126,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
         vocabulary=vocabulary_for(dataset),
+        quarantine=dataset.quarantine_summary().to_dict("records"),
     )
 
 
@@ -452,7 +454,12 @@ def run_pack(
             "timeout": timeout,
             "extra": extras,
         },
-        "dataset": {"spec": str(info.spec), "name": info.name, "fingerprint": info.fingerprint},
+        "dataset": {
+            "spec": str(info.spec),
+            "name": info.name,
+            "fingerprint": info.fingerprint,
+            "quarantine": info.quarantine,
+        },
         "kernel": kernel,
         "versions": package_versions(),
         "git_commit": git_commit(),
