@@ -10,7 +10,8 @@ one the test runs ``fishpond run`` the way the batch does and asserts:
   computed here on the same columns (both printed: ``pytest -s`` shows them);
 - Fishpond's Kaplan-Meier curve equals lifelines' on the raw table.
 
-Plus the minimal panel extract (customers + monthly_balances only), which must run too.
+Plus the minimal panel extract (customers + monthly_balances only) and a Chinese panel extract
+(GB18030, Chinese headers and codes mapped by the spec), which must run too.
 Nothing is downloaded: the tables are committed next to their specs.
 """
 
@@ -129,7 +130,7 @@ def fishpond_propensity_cv(spec_path: Path, product: str, seed: int = 0) -> floa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [*PUBLIC_TABLES, "minimal_panel"])
+@pytest.mark.parametrize("name", [*PUBLIC_TABLES, "minimal_panel", "panel_zh"])
 def test_public_table_pack(name, tmp_path):
     spec_path = EXAMPLES / name / "dataset.yaml"
     result = run_pack(dataset=spec_path, out=tmp_path / "pack", lang="en", jobs=1)
