@@ -81,6 +81,11 @@ def show(
     display_frame = frame
     if lang is not None:
         renames = {c: i18n.t(c, lang) for c in frame.columns if isinstance(c, str)}
+        seen: dict[str, int] = {}
+        for column, label in renames.items():  # two keys may read alike (the data's words)
+            seen[label] = seen.get(label, 0) + 1
+            if seen[label] > 1:
+                renames[column] = f"{label} ({seen[label]})"
         formatters = {renames.get(c, c): f for c, f in formatters.items()}
         display_frame = frame.rename(columns=renames)
     # Every string from data or a spec is HTML-escaped: cells and headers (stored XSS otherwise).

@@ -57,7 +57,8 @@ def test_sample_pack_survival_artifacts(sample_pack):
     warning = _warning_list(artifacts)
     assert 0 < len(warning) <= 500
     assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 20
-    assert warning["p_churn"].is_monotonic_decreasing
+    assert warning["churn_score"].is_monotonic_decreasing  # ranked by the chosen model
+    assert (warning["churn_score"] == warning["p_churn"]).all()  # with history: one probability
     assert not privacy.has_unmasked_pii(warning)
     assert warning["top_drivers"].iloc[0]
     kpis = _kpis(artifacts)
@@ -70,6 +71,12 @@ def test_sample_pack_survival_artifacts(sample_pack):
     assert kpis["surv_kpi_brier"]["value"] < 0.1
     assert kpis["aum_at_risk"]["unit"] == "rmb" and kpis["aum_at_risk"]["value"] > 0
     assert sum(record["headline"] for record in kpis.values()) == 2  # churn rate and AUM at risk
+    metrics = pd.read_csv(artifacts / "model_metrics.csv")
+    churn = metrics[metrics["notebook"] == NOTEBOOK]
+    assert sorted(churn["model"]) == ["cox", "gradient_boosting", "logistic"]
+    assert churn["chosen"].sum() == 1 and set(churn["target"]) == {"churn"}
+    chosen = churn[churn["chosen"]].iloc[0]
+    assert chosen["value"] == churn["value"].max() and chosen["lower"] < chosen["value"] > 0.65
     html = (sample_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "流失预警名单" in html and "Traceback" not in html
     assert html.count("<img") >= 7  # curves, forest plot, incidence, calibration, CLV

@@ -39,8 +39,9 @@ def _outputs_text(notebook) -> str:
 
 def test_committed_notebook_is_clean_and_declares_its_roles():
     notebook = nbformat.read(paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", as_version=4)
-    # the ROI planner always applies: with no campaign it plans from risk and an assumed uplift
-    assert notebook.metadata["fishpond"]["requires"] == []
+    # with no campaign the ROI planner plans from churn risk and an assumed uplift, so it
+    # needs churn or a campaign; the value weighting needs a value (issue 13: else not applicable)
+    assert notebook.metadata["fishpond"]["requires"] == ["value", "event|treatment"]
     # the CLV of notebook 02 is read when that notebook ran in the same run
     assert notebook.metadata["fishpond"]["upstream"] == ["02_lifecycle_survival"]
     assert notebook.metadata["kernelspec"]["name"] == "fishpond"

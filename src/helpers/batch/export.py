@@ -22,7 +22,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from helpers import paths
+from helpers import i18n, paths
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
 
 TEMPLATE_NAME = "fishpond"
@@ -368,6 +368,9 @@ def notebook_to_html(notebook, *, page: dict[str, Any], title: str | None = None
     """
     lang = page["lang"]
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # deep copy
+    for cell in notebook.cells:  # narrative in the data's words (currency, value, offers)
+        if cell.cell_type == "markdown":
+            cell.source = i18n.apply_vocabulary(cell.source, lang)
     notebook.metadata["title"] = title or notebook_title_for(notebook, lang) or "Fishpond"
     ui = dict(UI[lang])
     resources = {"fishpond": {**page, "ui": ui}}
@@ -420,7 +423,12 @@ def _render_page(template: str, *, page: dict, title: str, is_index: bool = Fals
             css=CSS_PATH.read_text(encoding="utf-8"),
             is_index=is_index,
             status_label=lambda status: ui.get(f"status_{status}", status),
-            role_help=lambda role: ROLE_HELP[lang].get(role, role),
+            role_help=lambda role: i18n.apply_vocabulary(
+                (" 或 " if lang == "zh" else " or ").join(
+                    ROLE_HELP[lang].get(part, part) for part in role.split("|")
+                ),
+                lang,
+            ),
             **context,
         )
     )
@@ -475,9 +483,10 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
         return str(value)
     if unit == "count":
         return f"{round_half_up(number, 0):,}"
-    if unit == "rmb":
+    if unit == "rmb":  # an amount in the data's currency (the unit keeps its old name)
         rounded = round_half_up(number, 0)
-        return f"{'-' if rounded < 0 else ''}¥{abs(rounded):,}"
+        symbol = i18n.vocabulary().currency_word[2]
+        return f"{'-' if rounded < 0 else ''}{symbol}{abs(rounded):,}"
     if unit == "pct":
         return f"{round_half_up(number * 100, 1):,}%"
     if unit == "months":

@@ -34,11 +34,12 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, paths
+from helpers import config, i18n, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
     STATUS_NOT_APPLICABLE,
+    kernel_choice,
     one_line,
     run_one_notebook,
     thread_limit,
@@ -48,6 +49,7 @@ from helpers.batch.notebooks import (
     check_extra_parameters,
     discover_notebooks,
     load_extra_parameters,
+    missing_roles,
     notebook_parameters,
     notebook_requirements,
     notebook_upstream,
@@ -66,6 +68,7 @@ from helpers.batch.packs import (
 )
 from helpers.batch.progress import Progress
 from helpers.data import load_dataset
+from helpers.notebook import vocabulary_for
 from helpers.provenance import git_commit, package_versions
 
 
@@ -111,6 +114,7 @@ class DatasetInfo:
     latest_month: str | None
     fingerprint: dict
     months: list[str] = field(default_factory=list)
+    vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
     quarantine: list = field(default_factory=list)
 
 
@@ -137,6 +141,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
         months=months,
+        vocabulary=vocabulary_for(dataset),
         quarantine=dataset.quarantine_summary().to_dict("records"),
     )
 
@@ -394,13 +399,16 @@ def _build_pack(
         "month": month,
         "dataset_name": info.name,
         "run_id": run_id,
+        "vocabulary": info.vocabulary.as_dict(),  # the data's words on every page
     }
+    i18n.use_vocabulary(info.vocabulary)
     core = {
         "dataset": str(info.spec),
         "month": str(month),
         "lang": lang,
         "artifacts_dir": str(build_dir / "artifacts"),
     }
+    kernel = kernel_choice()
     entries: dict[str, dict] = {}
     tasks = []
     for notebook in notebooks:
@@ -410,11 +418,12 @@ def _build_pack(
             "timeout": settings["timeout"],
             "page": page,
             "threads": thread_limit(jobs) if jobs > 1 else None,
+            "kernel": kernel["name"],
             "upstream": [],
         }
         try:
             task["upstream"] = notebook_upstream(notebook)
-            missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+            missing = missing_roles(notebook_requirements(notebook), info.roles)
             if not missing:
                 task["parameters"] = notebook_parameters(notebook, core, extras)
         except Exception as error:  # unreadable notebook or parameters cell: its failure
@@ -455,6 +464,7 @@ def _build_pack(
             "fingerprint": info.fingerprint,
             "quarantine": info.quarantine,
         },
+        "kernel": kernel,
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started_at": started[0],

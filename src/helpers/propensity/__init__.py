@@ -67,6 +67,8 @@ from helpers.propensity.report import (
     fit_models,
     focus_of,
     focus_table,
+    leakage_notes,
+    metric_records,
     metrics_table,
     mode_note,
     partner_table,
@@ -76,6 +78,8 @@ from helpers.propensity.report import (
 )
 
 __all__ = [
+    "leakage_notes",
+    "metric_records",
     "call_lists",
     "feature_label",
     "next_best_product",

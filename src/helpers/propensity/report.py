@@ -270,3 +270,70 @@ def cross_sell_kpis(
         kpi("ps_kpi_mean_auc", float(models.metrics_["roc_auc"].mean()), "ratio", headline=True),
         kpi("ps_kpi_expected_takeups", takeups),
     ]
+
+
+def metric_records(models: CrossSellModels) -> list[dict]:
+    """Rows of ``model_metrics.csv``: each product's candidates with their cross-validated
+    ROC AUC (mean over the folds, 95% interval from the Hanley-McNeil standard error at the
+    rows compared), the chosen one marked, plus the chosen model's holdout AUC."""
+    records = []
+    comparison = models.comparison_
+    buyers = {}
+    if len(models.holdout_):
+        buyers = models.holdout_.groupby("product")["y"].agg(["sum", "size"]).to_dict("index")
+    for row in comparison.itertuples():
+        share = buyers.get(row.product, {"sum": 0, "size": 1})
+        positives = max(1, round(row.rows_compared * share["sum"] / max(share["size"], 1)))
+        lower, upper = auc_interval(row.roc_auc_mean, positives, row.rows_compared - positives)
+        records.append(
+            {
+                "notebook": "03_cross_sell_propensity", "target": row.product,
+                "model": row.model, "chosen": bool(row.chosen), "metric": "roc_auc",
+                "value": float(row.roc_auc_mean), "lower": lower, "upper": upper,
+                "n": int(row.rows_compared),
+            }
+        )  # fmt: skip
+    for row in models.metrics_.itertuples():
+        auc = getattr(row, "roc_auc", float("nan"))
+        positives, total = int(getattr(row, "buyers", 0)), int(getattr(row, "customers", 0))
+        lower, upper = auc_interval(auc, positives, total - positives)
+        records.append(
+            {
+                "notebook": "03_cross_sell_propensity", "target": row.product,
+                "model": row.model, "chosen": True, "metric": "holdout_roc_auc",
+                "value": float(auc), "lower": lower, "upper": upper, "n": total,
+            }
+        )  # fmt: skip
+    return records
+
+
+def auc_interval(auc: float, positives: int, negatives: int, z: float = 1.96):
+    """95% interval of an AUC from the Hanley-McNeil (1982) standard error."""
+    if positives < 1 or negatives < 1 or auc != auc:
+        return float("nan"), float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    ) / (positives * negatives)
+    se = max(variance, 0.0) ** 0.5
+    return max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
+#: A propensity model this good usually means a column restates the product (issue 13 §4).
+LEAK_MODEL_AUC = 0.99
+
+
+def leakage_notes(models: CrossSellModels) -> list[Note]:
+    """The leakage guard: a warning per product whose chosen model reaches AUC >= 0.99.
+
+    Such a model usually learns from a column that restates the holding (a charge that is
+    the sum of the services held, a count that includes the product)."""
+    comparison = models.comparison_
+    if not len(comparison):
+        return []
+    chosen = comparison[comparison["chosen"]]
+    leaking = chosen[chosen["roc_auc_mean"] >= LEAK_MODEL_AUC]
+    return [
+        Note("ps_leak_model", product=row.product, auc=f"{row.roc_auc_mean:.3f}")
+        for row in leaking.itertuples()
+    ]

@@ -398,4 +398,5 @@ def power_table(
             continue  # an effect that would push retention past 100% cannot be planned for
         size = sample_size_proportions(p_control, effect, alpha, power, ratio)
         rows.append({"effect": effect, **size})
-    return pd.DataFrame(rows)
+    # Same columns when no effect can be planned (retention already near 100%).
+    return pd.DataFrame(rows, columns=["effect", "n_control", "n_treated", "n_total"])

@@ -97,7 +97,7 @@ def upstream_status(
             requires = list(
                 nbformat.read(path, as_version=4).metadata.get("fishpond", {}).get("requires", [])
             )
-        missing_roles = sorted(set(requires) - roles)
+        missing_roles = sorted(r for r in set(requires) if not set(r.split("|")) & roles)
         if (Path(artifacts) / f"kpis_{notebook}.json").exists():
             statuses.append(UpstreamStatus(notebook, "ok"))
         elif missing_roles:
@@ -175,7 +175,9 @@ def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         {
             i18n.t("kpi_indicator", lang): table["indicator"],
             i18n.t("sm_this_month", lang): [
-                format_kpi(v, u) for v, u in zip(table["value"], table["unit"], strict=True)
+                # a KPI the data cannot give says so, instead of an empty number
+                i18n.t("sm_not_in_data", lang) if _missing(v) else format_kpi(v, u)
+                for v, u in zip(table["value"], table["unit"], strict=True)
             ],
             i18n.t("sm_last_month", lang): [
                 "" if p is None or (isinstance(p, float) and np.isnan(p)) else format_kpi(p, u)
@@ -205,15 +207,19 @@ def tier_mix(current: dict, previous: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["tier", "share", "previous"])
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _value(table: pd.DataFrame, key: str):
+    """(this month, last month) of a KPI; None for either when missing (never NaN, so a
+    sentence is never written around an empty number)."""
     match = table.loc[table["key"] == key]
     if match.empty:
         return None, None
     row = match.iloc[0]
-    previous = row["previous"]
-    return row["value"], None if previous is None or (
-        isinstance(previous, float) and np.isnan(previous)
-    ) else previous
+    value, previous = row["value"], row["previous"]
+    return (None if _missing(value) else value), (None if _missing(previous) else previous)
 
 
 def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "zh") -> Bullets:
@@ -236,7 +242,13 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{format_kpi(customers, 'count')} customers with an open account this month (no previous pack to compare with)."
             )
-    if aum is not None and customers:
+    if aum is not None and customers and aum < 1e8:  # small books: plain amounts
+        sentences.append(
+            f"资产余额合计 {format_kpi(aum, 'rmb')} 元,户均 {format_kpi(aum / customers, 'rmb')} 元。"
+            if zh
+            else f"Total AUM is RMB {format_kpi(aum, 'rmb')}, RMB {format_kpi(aum / customers, 'rmb')} per customer."
+        )
+    elif aum is not None and customers:
         sentences.append(
             f"资产余额合计 {format_kpi(aum / 1e8, 'ratio')} 亿元,户均 {format_kpi(aum / customers, 'rmb')} 元。"
             if zh
@@ -289,7 +301,8 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{status.notebook} does not apply to this dataset (missing: {status.reason})."
             )
-    return Bullets(sentences)
+    # The data's words: its currency; "value" for a table without balance history.
+    return Bullets([i18n.apply_vocabulary(sentence, lang) for sentence in sentences])
 
 
 def plot_headline_changes(table: pd.DataFrame, lang: str = "zh", ax=None):

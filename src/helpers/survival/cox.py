@@ -9,16 +9,24 @@ ignoring ``entry``: on left-truncated data that underestimates the baseline haza
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
 from helpers import i18n
 from helpers.formatting import Note
+from helpers.survival.covariates import (
+    DEFAULT_COVARIATES,
+    OTHER_LEVEL,
+    RARE_LEVEL_ROWS,
+    RARE_LEVEL_SHARE,
+    _is_categorical,
+)
 from helpers.survival.curves import _check_survival_columns, _require_columns, _sample
 
 # ABT columns that are amounts of money: heavily skewed, so they enter the Cox model as
@@ -42,34 +50,6 @@ MONEY_COLUMNS = frozenset(
 # Ratios like AUM now / AUM k months ago - 1 explode when the old balance was near zero;
 # clipping keeps a handful of customers from dominating the fit.
 TREND_CLIP = (-1.0, 2.0)
-
-# Default Cox covariates: behaviour the bank observes every month and can act on. Columns that
-# are absent from a dataset (e.g. in flat mode) are dropped by :func:`available_covariates`.
-DEFAULT_COVARIATES = (
-    "aum",
-    "aum_trend_3m",
-    "payroll",
-    "product_count",
-    "digital_logins_3m",
-    "digital_logins_avg_3m",  # the flat sample's name: a monthly average, not a sum
-    "txn_count_3m",
-    "contacts_3m",
-    "age",
-)
-
-
-# ----------------------------------------------------------------------------- Cox design
-def available_covariates(frame: pd.DataFrame, covariates: Iterable[str]) -> list[str]:
-    """The requested covariates that exist in ``frame`` and vary (constant columns can't fit)."""
-    keep = []
-    for column in covariates:
-        if column in frame.columns and frame[column].nunique(dropna=True) > 1:
-            keep.append(column)
-    return keep
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
 
 
 class ChurnCox:
@@ -118,9 +98,18 @@ class ChurnCox:
     def _learn_design(self, frame: pd.DataFrame) -> None:
         _require_columns(frame, self.covariates + self.strata, "Cox covariates")
         self.levels_ = {}
+        self.pooled_ = {}
         for column in self.covariates:
             if _is_categorical(frame[column]):
                 counts = frame[column].astype(str).value_counts()
+                # Rare levels (under RARE_LEVEL_SHARE of rows or RARE_LEVEL_ROWS rows) have no
+                # estimable hazard ratio of their own: they are pooled into one "other" level.
+                floor = max(RARE_LEVEL_ROWS, RARE_LEVEL_SHARE * len(frame))
+                rare = sorted(counts.index[counts < floor])
+                if 1 < len(rare) < len(counts):  # tiny frames (every level rare) keep all
+                    self.pooled_[column] = set(rare)
+                    counts = counts.drop(rare)
+                    counts[OTHER_LEVEL] = int(frame[column].astype(str).isin(rare).sum())
                 # Most frequent level first: it becomes the reference (hazard ratio 1).
                 self.levels_[column] = sorted(counts.index, key=lambda v: (-counts[v], v))
         self.strata_edges_ = {}
@@ -138,6 +127,8 @@ class ChurnCox:
             series = frame[column]
             if column in self.levels_:
                 values = series.astype(str)
+                if column in self.pooled_:
+                    values = values.where(~values.isin(self.pooled_[column]), OTHER_LEVEL)
                 for level in self.levels_[column][1:]:
                     parts[f"{column}={level}"] = (values == level).astype(float)
                 continue
@@ -207,9 +198,12 @@ class ChurnCox:
         if not self.strata:
             return pd.Series("baseline", index=design.index)
         columns = self._strata_columns
-        if len(columns) == 1:
-            return design[columns[0]].map(lambda v: v)
-        return pd.Series(list(zip(*(design[c] for c in columns), strict=True)), index=design.index)
+        # One text key per stratum, however many strata: "wealth|True" (tuples would not
+        # compare element-wise with numpy, and broke prediction with two strata).
+        keys = design[columns[0]].astype(str)
+        for column in columns[1:]:
+            keys = keys + "|" + design[column].astype(str)
+        return keys
 
     def _breslow(self, data: pd.DataFrame) -> pd.DataFrame:
         """Breslow baseline cumulative hazard with delayed-entry risk sets, per stratum."""
@@ -398,7 +392,13 @@ def choose_penalizer(
         for fold in range(folds):
             train = data[fold_of_row != fold]
             test = data[fold_of_row == fold]
-            model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            try:
+                model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            except ConvergenceError:
+                # Collinear covariates (a job role that fixes the department) make the
+                # unpenalised fit singular: this penalizer is out, a larger one will do.
+                scores.append(float("nan"))
+                continue
             test_data = model.design(test)[model.design_columns_].assign(
                 duration=test["duration"].to_numpy(float), event=test["event"].to_numpy(bool)
             )
@@ -413,6 +413,11 @@ def choose_penalizer(
             }
         )
     table = pd.DataFrame(rows)
+    if table["mean_log_likelihood"].isna().all():
+        raise ValueError(
+            "the Cox model did not converge with any penalizer in the grid "
+            f"{list(grid)}: add a larger one (e.g. 1.0) to penalizer_grid or fewer covariates"
+        )
     best = float(table.loc[table["mean_log_likelihood"].idxmax(), "penalizer"])
     return best, table
 

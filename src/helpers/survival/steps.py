@@ -21,6 +21,7 @@ from helpers.formatting import Bullets, Note, Skipped, is_skipped, kpi, skippabl
 from helpers.survival.cox import (
     ChurnCox,
     check_proportional_hazards,
+    covariate_label,
     hazard_ratio_sentences,
     ph_remedy_strata,
 )
@@ -32,11 +33,13 @@ from helpers.survival.curves import (
     fit_cumulative_incidence,
     fit_kaplan_meier,
     km_entry_bias,
+    logrank_notes,
+    logrank_test,
     prepare_frame,
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
-from helpers.survival.plots import plot_km_entry_bias
-from helpers.survival.workflow import SplitPlan, scoring_frame
+from helpers.survival.plots import plot_km, plot_km_entry_bias
+from helpers.survival.workflow import SplitPlan, flat_abt, scoring_frame
 
 #: Tenure (months) at which the competing-risks remark compares closure and run-off.
 COMPETING_RISKS_AT = 60
@@ -77,7 +80,7 @@ def survival_data(
     flat ABT with entry 0 and no churn types. Tiers on ``ladder`` (the pack's ladder).
     """
     if plan.mode == "flat":
-        return prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+        return prepare_frame(flat_abt(ds, churn, ladder), flat=True)
     return survival_frame(ds, churn, ladder=ladder)
 
 
@@ -137,6 +140,66 @@ def transitions_from_last_month(
     return stage_transitions(previous, score)
 
 
+# ----------------------------------------------------------------------------- segments
+#: Preferred second segment when ``survival_segment`` is empty (kept for the bank sample).
+SEGMENT_PREFERENCE = ("payroll",)
+#: A segment for curves needs 2 to this many groups.
+MAX_SEGMENT_LEVELS = 8
+_NOT_SEGMENTS = frozenset({"customer_id", "as_of", "entry", "duration", "event", "event_type",
+                           "branch_id", "rm_id", "name", "mobile", "tier"})  # fmt: skip
+
+
+def _segment_ok(series: pd.Series) -> bool:
+    return 2 <= series.nunique(dropna=True) <= MAX_SEGMENT_LEVELS
+
+
+def segment_column(surv: pd.DataFrame, requested: str = "") -> str | Skipped:
+    """The column of the second survival segment (parameter ``survival_segment``).
+
+    A named column that exists is used as asked. Empty means "choose": ``payroll`` when the
+    data have it, else the first mapped feature with 2 to 8 groups (yes/no flags, text codes,
+    small integers), else ``tier``. A named column the data lack, or nothing suitable, gives a
+    Skipped step naming the columns that could be used.
+    """
+    if requested:
+        if requested in surv.columns and _segment_ok(surv[requested]):
+            return requested
+        usable = [c for c in surv.columns if c not in _NOT_SEGMENTS and _segment_ok(surv[c])]
+        return Skipped("surv_segment_missing", column=requested, usable=", ".join(usable) or "-")
+    candidates = [c for c in SEGMENT_PREFERENCE if c in surv.columns]
+    candidates += [
+        c for c in surv.columns
+        if c not in _NOT_SEGMENTS and not c.startswith(("held_", "took_")) and c != "aum"
+    ]  # fmt: skip
+    candidates.append("tier")
+    for column in candidates:
+        if column in surv.columns and _segment_ok(surv[column]):
+            return column
+    return Skipped("surv_segment_none")
+
+
+@skippable
+def segment_curves(surv: pd.DataFrame, segment: str) -> dict:
+    """Kaplan-Meier curves by the chosen segment (:func:`segment_column`)."""
+    return fit_kaplan_meier(surv, segment)
+
+
+@skippable
+def plot_segment(km_segment: dict, segment: str, lang: str = "zh"):
+    """The segment's curves, labelled with the segment's name."""
+    return plot_km(km_segment, covariate_label(segment, lang), lang)
+
+
+@skippable
+def segment_logrank_notes(
+    surv: pd.DataFrame, segment: str, lang: str = "zh"
+) -> list[Note] | Skipped:
+    """Log-rank test of the segment's curves, in words (skipped with a single group)."""
+    if segment not in surv.columns or surv[segment].nunique(dropna=True) < 2:
+        return Skipped("surv_logrank_one_group", segment=covariate_label(segment, lang))
+    return logrank_notes(logrank_test(surv, segment), covariate_label(segment, lang))
+
+
 # ----------------------------------------------------------------------------- Cox model
 def fit_with_ph_check(
     train: pd.DataFrame,
@@ -156,7 +219,9 @@ def fit_with_ph_check(
     """
     model = ChurnCox(covariates, penalizer).fit(train)
     ph = check_proportional_hazards(model, train, sample_cap, seed, alpha)
-    strata = ph_remedy_strata(ph, model)
+    # Stratification never takes every covariate: at least one keeps a hazard ratio (a model
+    # stratified on everything ranks no one: its concordance is 0.5).
+    strata = ph_remedy_strata(ph, model, max_strata=min(2, len(model.covariates) - 1))
     if strata:
         kept = [column for column in covariates if column not in strata]
         model = ChurnCox(kept, penalizer, strata).fit(train)
@@ -250,11 +315,23 @@ def brier_notes(brier: float, holdout: pd.DataFrame) -> list[Note]:
 
 
 # ----------------------------------------------------------------------------- scores and CLV
-def score_churn(model: ChurnCox, score: pd.DataFrame, plan: SplitPlan) -> pd.DataFrame:
-    """``score`` with ``p_churn`` (within the horizon) and ``aum_at_risk`` (p_churn x AUM)."""
+def score_churn(model: ChurnCox, score: pd.DataFrame, plan: SplitPlan, ranker=None) -> pd.DataFrame:
+    """``score`` with ``p_churn`` (within the horizon), ``churn_score`` and ``aum_at_risk``.
+
+    ``churn_score`` ranks the warning list: the chosen ranking model's score
+    (:class:`~helpers.survival.ranking.ChurnRanker`), or the Cox probability when the
+    ranking was skipped. With history the ranker predicts the horizon label itself, so its
+    calibrated probability is also ``p_churn``; in flat mode ``p_churn`` stays the Cox
+    probability of churning within the horizon (the ranker's label has no horizon there).
+    Without a value column ``aum_at_risk`` is missing.
+    """
     probability = model.predict_churn_probability(score, plan.horizon, plan.tenure_col)
     probability = probability.to_numpy()
-    return score.assign(p_churn=probability, aum_at_risk=probability * score["aum"])
+    rank = probability if ranker is None or is_skipped(ranker) else ranker.predict(score)
+    if plan.mode != "flat":
+        probability = rank
+    value = score["aum"] if "aum" in score.columns else float("nan")
+    return score.assign(p_churn=probability, churn_score=rank, aum_at_risk=probability * value)
 
 
 def risk_scores_table(score: pd.DataFrame) -> pd.DataFrame:
@@ -302,15 +379,16 @@ def survival_kpis(
     """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
     and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing."""
     median = fit_kaplan_meier(surv)["all"].median_survival_time_
+    at_risk = score["aum_at_risk"].sum(min_count=1)  # missing without a value column
     known_median = pd.notna(median) and median != float("inf")
     return [
         kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True),
-        kpi("aum_at_risk", float(score["aum_at_risk"].sum()), "rmb", headline=True),
+        kpi("aum_at_risk", float(at_risk), "rmb", headline=True),
         kpi("median_tenure", float(median) if known_median else None, "months"),
         kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),
         kpi("surv_kpi_expected_churners", float(score["p_churn"].sum()), "count"),
         kpi("surv_kpi_warning_list_size", len(warning), "count"),
         kpi("surv_kpi_concordance", concordance, "ratio"),
         kpi("surv_kpi_brier", None if is_skipped(brier) else brier, "ratio"),
-        kpi("surv_kpi_total_clv", float(clv["clv"].sum()), "rmb"),
+        kpi("surv_kpi_total_clv", float(clv["clv"].sum(min_count=1)), "rmb"),
     ]

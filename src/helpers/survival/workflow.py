@@ -103,6 +103,25 @@ def split_plan(
     )
 
 
+#: Tier of every customer when a flat table maps neither a value nor a tier column.
+NO_TIER = "all"
+
+
+def flat_abt(ds, churn: ChurnDefinition | None = None, ladder: pd.DataFrame | None = None):
+    """The flat ABT for the survival steps, whatever the spec maps.
+
+    A table without a value column gets ``aum`` missing (nothing is "at risk" in money, and
+    nobody is called dormant for it); without value or tier, everyone is in one tier
+    (:data:`NO_TIER`), so the curves by tier show one curve and the test by tier is skipped.
+    """
+    abt = build_abt(ds, churn=churn, ladder=ladder)
+    if "aum" not in abt.columns:
+        abt["aum"] = np.nan
+    if "tier" not in abt.columns:
+        abt["tier"] = NO_TIER
+    return abt
+
+
 def _random_halves(
     frame: pd.DataFrame, share: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -126,7 +145,7 @@ def model_frames(
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        whole = prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+        whole = prepare_frame(flat_abt(ds, churn, ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
         return train, holdout, whole
     evaluation = prepare_frame(
@@ -157,7 +176,7 @@ def scoring_frame(
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        abt = build_abt(ds, churn=churn, ladder=ladder)
+        abt = flat_abt(ds, churn, ladder)
         return abt[~abt["event"].astype(bool)].reset_index(drop=True), plan.tenure_col
     scoring = build_abt(ds, plan.score_as_of, plan.horizon, churn, ladder=ladder)
     return scoring, plan.tenure_col
