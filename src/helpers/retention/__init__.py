@@ -113,6 +113,7 @@ from helpers.retention.targeting import (
 from helpers.retention.uplift import (
     NOT_FEATURES,
     WEAK_LEARNER,
+    DRLearner,
     TLearner,
     XLearner,
     default_classifier,
@@ -231,6 +232,7 @@ __all__ = [
     "default_classifier",
     "default_regressor",
     "feature_matrix",
+    "DRLearner",
     "TLearner",
     "XLearner",
     "deciles_by_offer",

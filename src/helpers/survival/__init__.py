@@ -16,16 +16,12 @@ from helpers.survival.cox import (
     TREND_CLIP,
     ChurnCox,
     available_covariates,
-    check_proportional_hazards,
     choose_penalizer,
     covariate_label,
     fit_time_varying,
     hazard_ratio_sentences,
     hazard_ratios_in_words,
     holdout_concordance,
-    ph_in_words,
-    ph_notes,
-    ph_remedy_strata,
 )
 from helpers.survival.curves import (
     SURVIVAL_COLUMNS,
@@ -53,6 +49,13 @@ from helpers.survival.lifecycle import (
     stage_label,
     stage_sizes,
     stage_transitions,
+)
+from helpers.survival.ph import (
+    check_proportional_hazards,
+    ph_in_words,
+    ph_notes,
+    ph_remedy_strata,
+    schoenfeld_test,
 )
 from helpers.survival.plots import (
     plot_calibration,
@@ -133,6 +136,7 @@ __all__ = [
     "ph_in_words",
     "ph_notes",
     "ph_remedy_strata",
+    "schoenfeld_test",
     "SURVIVAL_COLUMNS",
     "brier_score",
     "calibration_table",

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
-from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
 from helpers import i18n
@@ -415,81 +414,6 @@ def choose_penalizer(
     table = pd.DataFrame(rows)
     best = float(table.loc[table["mean_log_likelihood"].idxmax(), "penalizer"])
     return best, table
-
-
-def check_proportional_hazards(
-    model: ChurnCox,
-    frame: pd.DataFrame,
-    sample_cap: int | None = 5000,
-    seed: int = 0,
-    alpha: float = 0.01,
-) -> pd.DataFrame:
-    """Proportional-hazards test (scaled Schoenfeld residuals vs rank of time) on a sample.
-
-    The test runs on a capped sample: on a million rows any tiny departure is "significant"
-    and the residuals are expensive. lifelines cannot compute residuals for a fit with delayed
-    entry ("Residuals for entries not implemented"), so the model's covariates are refitted on
-    the sample on the *time since entry* clock (everyone starts at 0 at the as-of month, so no
-    truncation), with the same penalizer, and tested there. It asks the question that matters
-    for a prediction h months ahead: does a covariate's effect fade or grow with time?
-
-    Returns
-    -------
-    DataFrame
-        ``covariate``, ``test_statistic``, ``p_value``, ``fails`` (p < alpha).
-    """
-    data = _sample(frame, sample_cap, seed)
-    design = model.design(data)[model.design_columns_]
-    entry = data["entry"].to_numpy(float) if model.entry_col_ else 0.0
-    training = design.assign(
-        duration=data["duration"].to_numpy(float) - entry, event=data["event"].to_numpy(bool)
-    )
-    refit = CoxPHFitter(penalizer=model.penalizer).fit(training, "duration", "event")
-    result = proportional_hazard_test(refit, training, time_transform="rank")
-    summary = result.summary
-    covariates = [index[0] if isinstance(index, tuple) else index for index in summary.index]
-    return pd.DataFrame(
-        {
-            "covariate": covariates,
-            "test_statistic": summary["test_statistic"].to_numpy(),
-            "p_value": summary["p"].to_numpy(),
-        }
-    ).assign(fails=lambda table: table["p_value"] < alpha)
-
-
-def ph_remedy_strata(ph_table: pd.DataFrame, model: ChurnCox, max_strata: int = 2) -> list[str]:
-    """Covariates to stratify on: the worst PH violators (at most ``max_strata``).
-
-    Returns original ABT column names (a one-hot ``tier=wealth`` maps back to ``tier``; a
-    ``log_aum`` to ``aum``). Stratifying removes the covariate's hazard ratio and gives each
-    stratum its own baseline hazard, so its effect may change over tenure freely.
-    """
-    failing = ph_table[ph_table["fails"]].sort_values("p_value")
-    chosen: list[str] = []
-    for design_column in failing["covariate"]:
-        column = design_column.split("=", 1)[0]
-        if column.startswith("log_") and column[4:] in model.covariates:
-            column = column[4:]
-        if column in model.covariates and column not in chosen:
-            chosen.append(column)
-        if len(chosen) >= max_strata:
-            break
-    return chosen
-
-
-def ph_notes(strata: list[str], sample_size: int, alpha: float, lang: str = "zh") -> list[Note]:
-    """A remark: did proportional hazards hold and, if not, which remedy was applied."""
-    if not strata:
-        return [Note("surv_ph_ok", n=sample_size, alpha=alpha)]
-    items = ", ".join(covariate_label(column, lang) for column in strata)
-    return [Note("surv_ph_remedy", n=sample_size, alpha=alpha, items=items)]
-
-
-def ph_in_words(
-    ph_table: pd.DataFrame, strata: list[str], sample_size: int, alpha: float, lang: str = "zh"
-) -> str:
-    """Say whether proportional hazards held and, if not, which remedy was applied."""
-    return " ".join(note.text(lang) for note in ph_notes(strata, sample_size, alpha, lang))
 
 
 def fit_time_varying(

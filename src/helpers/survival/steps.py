@@ -18,12 +18,7 @@ from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt, survival_frame
 from helpers.formatting import Bullets, Note, Skipped, is_skipped, kpi, skippable
-from helpers.survival.cox import (
-    ChurnCox,
-    check_proportional_hazards,
-    hazard_ratio_sentences,
-    ph_remedy_strata,
-)
+from helpers.survival.cox import ChurnCox, hazard_ratio_sentences
 from helpers.survival.curves import (
     brier_score,
     calibration_table,
@@ -35,6 +30,7 @@ from helpers.survival.curves import (
     prepare_frame,
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
+from helpers.survival.ph import check_proportional_hazards, ph_remedy_strata
 from helpers.survival.plots import plot_km_entry_bias
 from helpers.survival.workflow import SplitPlan, scoring_frame
 

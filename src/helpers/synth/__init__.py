@@ -9,8 +9,10 @@ from helpers.synth.bank import (
     generate,
 )
 from helpers.synth.campaign import (
+    accumulate_path,
     assign_campaign,
     campaign_outcome,
+    path_truth,
     randomise,
 )
 from helpers.synth.model import (
@@ -39,6 +41,7 @@ from helpers.synth.outputs import (
     customers_frame,
     flat,
     holdings_frame,
+    person_months_frame,
     summary,
     truth,
     truth_customers_frame,
@@ -81,8 +84,10 @@ __all__ = [
     "TABLE_FILES",
     "cli_synth",
     "generate",
+    "accumulate_path",
     "assign_campaign",
     "campaign_outcome",
+    "path_truth",
     "randomise",
     "BALANCE_PRODUCTS",
     "CAMPAIGN",
@@ -107,6 +112,7 @@ __all__ = [
     "customers_frame",
     "flat",
     "holdings_frame",
+    "person_months_frame",
     "summary",
     "truth",
     "truth_customers_frame",
