@@ -16,6 +16,15 @@ import pandas as pd
 from helpers.config import assign_tiers
 from helpers.formatting import Note, Skipped, skippable
 from helpers.retention.ab import CONTROL, evaluate_campaign, standardized_mean_differences
+from helpers.retention.evidence import (
+    RISK,
+    choose_learners,
+    evidence_notes,
+    qini_by_learner,
+    targeting_outcomes,
+    uplift_evidence,
+)
+from helpers.retention.offers import offer_rules, uplift_feature_columns
 from helpers.retention.plan import arm_summary, attach_value, aum_kept_ratio, balance_covariates
 from helpers.retention.plots import (
     plot_balance,
@@ -29,15 +38,6 @@ from helpers.retention.roi import (
     load_clv,
     offer_costs_from_campaign,
 )
-from helpers.retention.evidence import (
-    RISK,
-    choose_learners,
-    evidence_notes,
-    qini_by_learner,
-    targeting_outcomes,
-    uplift_evidence,
-)
-from helpers.retention.offers import offer_rules, uplift_feature_columns
 from helpers.retention.uplift import DRLearner, TLearner, XLearner, feature_matrix
 from helpers.retention.uplift_eval import deciles_by_offer, targeting_mix_by_offer
 
@@ -330,8 +330,9 @@ def campaign_targeting_mix(
     for row in table.itertuples():
         strategies = {"uplift": scores[row.offer].to_numpy(), RISK: frame["p_churn_h"].to_numpy()}
         observed.append(
-            targeting_outcomes(strategies, frame["arm"], frame["retained"], row.offer, share,
-                               confidence, seed)  # fmt: skip
+            targeting_outcomes(
+                strategies, frame["arm"], frame["retained"], row.offer, share, confidence, seed
+            )  # fmt: skip
         )
         model = uplift.models[row.learner]
         mix = targeting_mix_by_offer(model, frame["p_churn_h"], share=share, seed=seed)

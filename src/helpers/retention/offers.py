@@ -57,8 +57,14 @@ def offer_rules(path: str | Path | None = None) -> dict:
                 if not isinstance(cost.get(field), int | float):
                     problems.append(f"offers.{code}.cost.{field} is missing or not a number")
         for i, condition in enumerate(offer.setdefault("reach", []) or []):
-            if not isinstance(condition, dict) or {"column", "min"} - set(condition):
-                problems.append(f"offers.{code}.reach[{i}] must be {{column: <name>, min: value}}")
+            if (
+                not isinstance(condition, dict)
+                or "column" not in condition
+                or not {"min", "max"} & set(condition)
+            ):
+                problems.append(
+                    f"offers.{code}.reach[{i}] must be {{column: <name>, min: value}} and/or max"
+                )
     if not rules.get("offers"):
         problems.append("no offers defined (expected an 'offers:' block)")
     if problems:
@@ -93,7 +99,9 @@ def offer_cost_matrix(
         elif rule.get("kind") == "aum_rate":
             aum = pd.to_numeric(frame.get("aum", pd.Series(np.nan, index=frame.index)))
             raw = float(rule["annual_rate"]) * aum.to_numpy(float) * float(rule["months"]) / 12
-            values = np.where(np.isnan(raw), float(rule["cap"]), np.minimum(raw, float(rule["cap"])))
+            values = np.where(
+                np.isnan(raw), float(rule["cap"]), np.minimum(raw, float(rule["cap"]))
+            )
         elif rule.get("kind") == "fixed":
             values = np.full(len(frame), float(rule["amount"]))
         else:
@@ -103,7 +111,8 @@ def offer_cost_matrix(
 
 
 def reach_matrix(frame: pd.DataFrame, offers: Sequence[str], rules: Mapping) -> pd.DataFrame:
-    """Whether each offer can reach each customer (rows of ``frame``): every checkable condition.
+    """Whether each offer can reach each customer (rows of ``frame``): every checkable condition
+    (``min`` inclusive, ``max`` exclusive).
 
     A condition on a column ``frame`` lacks is skipped (see :func:`reach_notes`).
     """
@@ -113,7 +122,10 @@ def reach_matrix(frame: pd.DataFrame, offers: Sequence[str], rules: Mapping) -> 
         for condition in (_rule(rules, offer) or {}).get("reach", []) or []:
             if condition["column"] in frame.columns:
                 values = pd.to_numeric(frame[condition["column"]], errors="coerce")
-                reach &= (values >= float(condition["min"])).fillna(False).to_numpy(bool)
+                if "min" in condition:
+                    reach &= (values >= float(condition["min"])).fillna(False).to_numpy(bool)
+                if "max" in condition:
+                    reach &= (values < float(condition["max"])).fillna(False).to_numpy(bool)
         columns[offer] = reach
     return pd.DataFrame(columns, index=frame.index)
 

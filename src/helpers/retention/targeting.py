@@ -523,9 +523,7 @@ def choice_budget_curve(
     """
     rows = []
     for budget in budgets:
-        chosen, info = choose_offers_and_targets(
-            options, budget, capacity, group_column, exact_cap
-        )
+        chosen, info = choose_offers_and_targets(options, budget, capacity, group_column, exact_cap)
         spend = float(options.loc[chosen, "cost"].sum())
         net = float(options.loc[chosen, "net_value"].sum())
         rows.append(

@@ -13,6 +13,7 @@ from helpers.survival.clv import (
 from helpers.survival.cox import (
     DEFAULT_COVARIATES,
     MONEY_COLUMNS,
+    POLICY_RESPONSES,
     TREND_CLIP,
     ChurnCox,
     available_covariates,
@@ -67,7 +68,9 @@ from helpers.survival.plots import (
 )
 from helpers.survival.steps import (
     COMPETING_RISKS_AT,
+    DRAINING_COLUMNS,
     RISK_SCORE_COLUMNS,
+    already_draining,
     brier_notes,
     clv_summary,
     clv_with_tiers,
@@ -76,6 +79,7 @@ from helpers.survival.steps import (
     count_formats,
     customers_to_score,
     cv_display,
+    draining_notes,
     entry_bias,
     fit_with_ph_check,
     hazard_display,
@@ -109,10 +113,12 @@ from helpers.survival.workflow import (
     MIN_HISTORY_MONTHS,
     SplitPlan,
     data_months,
+    draining_at,
     model_frames,
     plan_for,
     scoring_frame,
     split_plan,
+    without_draining,
 )
 
 __all__ = [
@@ -123,6 +129,7 @@ __all__ = [
     "monthly_margin",
     "DEFAULT_COVARIATES",
     "MONEY_COLUMNS",
+    "POLICY_RESPONSES",
     "TREND_CLIP",
     "available_covariates",
     "check_proportional_hazards",
@@ -167,7 +174,9 @@ __all__ = [
     "plot_km",
     "plot_km_entry_bias",
     "COMPETING_RISKS_AT",
+    "DRAINING_COLUMNS",
     "RISK_SCORE_COLUMNS",
+    "already_draining",
     "brier_notes",
     "clv_summary",
     "clv_with_tiers",
@@ -176,6 +185,7 @@ __all__ = [
     "count_formats",
     "customers_to_score",
     "cv_display",
+    "draining_notes",
     "entry_bias",
     "fit_with_ph_check",
     "hazard_display",
@@ -204,9 +214,11 @@ __all__ = [
     "warning_list",
     "MIN_HISTORY_MONTHS",
     "data_months",
+    "draining_at",
     "model_frames",
     "plan_for",
     "scoring_frame",
     "split_plan",
+    "without_draining",
     "SplitPlan",
 ]

@@ -17,7 +17,6 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.utils import concordance_index
 
 from helpers import i18n
-from helpers.formatting import Note
 from helpers.survival.curves import _check_survival_columns, _require_columns, _sample
 
 # ABT columns that are amounts of money: heavily skewed, so they enter the Cox model as
@@ -41,6 +40,11 @@ MONEY_COLUMNS = frozenset(
 # Ratios like AUM now / AUM k months ago - 1 explode when the old balance was near zero;
 # clipping keeps a handful of customers from dominating the fit.
 TREND_CLIP = (-1.0, 2.0)
+
+#: Covariates that record what the bank *did* (RM contacts): RMs call customers whose balance is
+#: falling, so their hazard ratio mixes the call's effect with the reason for the call. The
+#: table reads them as associations; what a call does is measured by a randomised campaign.
+POLICY_RESPONSES = frozenset({"contacts_3m", "contacts_12m", "rm_contact_3m"})
 
 # Default Cox covariates: behaviour the bank observes every month and can act on. Columns that
 # are absent from a dataset (e.g. in flat mode) are dropped by :func:`available_covariates`.
@@ -314,17 +318,26 @@ class ChurnCox:
         return centred * self.cox_.params_[self.design_columns_]
 
     def hazard_ratios(self, lang: str = "zh") -> pd.DataFrame:
-        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, sorted by HR."""
+        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, reading; sorted by HR.
+
+        ``policy_response`` marks covariates in :data:`POLICY_RESPONSES` and ``reading`` is
+        ``"association"`` for them (``"driver"`` otherwise): an HR of RM contacts is not the
+        effect of a contact.
+        """
         summary = self.cox_.summary
+        names = summary.index.astype(str)
+        policy = [name.split("=", 1)[0].removeprefix("log_") in POLICY_RESPONSES for name in names]
         table = pd.DataFrame(
             {
-                "covariate": summary.index.astype(str),
-                "label": [covariate_label(c, lang) for c in summary.index.astype(str)],
+                "covariate": names,
+                "label": [covariate_label(c, lang) for c in names],
                 "coef": summary["coef"].to_numpy(),
                 "hazard_ratio": summary["exp(coef)"].to_numpy(),
                 "ci_lower": summary["exp(coef) lower 95%"].to_numpy(),
                 "ci_upper": summary["exp(coef) upper 95%"].to_numpy(),
                 "p_value": summary["p"].to_numpy(),
+                "policy_response": policy,
+                "reading": np.where(policy, "association", "driver"),
             }
         )
         return table.sort_values("hazard_ratio", ascending=False).reset_index(drop=True)
@@ -343,7 +356,13 @@ def covariate_label(design_column: str, lang: str = "zh") -> str:
 
 
 def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> list[str]:
-    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk."""
+    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk.
+
+    Policy responses (RM contacts) are not listed as drivers: one sentence says what their
+    HR is and why it is an association, whatever its direction.
+    """
+    policy = table.get("policy_response", pd.Series(False, index=table.index)).astype(bool)
+    responses, table = table[policy], table[~policy]
     significant = table[table["p_value"] < alpha]
     raising = significant[significant["hazard_ratio"] > 1].sort_values(
         "hazard_ratio", ascending=False
@@ -360,6 +379,8 @@ def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float =
         parts.append(i18n.t("surv_hr_lower", lang, items=describe(lowering.head(4))))
     if not len(raising) and not len(lowering):
         parts.append(i18n.t("surv_hr_none", lang))
+    for row in responses.itertuples():
+        parts.append(i18n.t("surv_hr_association", lang, label=row.label, hr=row.hazard_ratio))
     return parts
 
 

@@ -46,6 +46,11 @@ from helpers.synth.outputs import (
     truth,
     truth_customers_frame,
 )
+from helpers.synth.scoring import (
+    covariates_at,
+    plan_truth_value,
+    true_offer_uplift,
+)
 from helpers.synth.simulation import (
     BankSimulation,
 )
@@ -116,6 +121,9 @@ __all__ = [
     "summary",
     "truth",
     "truth_customers_frame",
+    "covariates_at",
+    "plan_truth_value",
+    "true_offer_uplift",
     "BankSimulation",
     "CHANNELS",
     "CLOSE_REASONS",

@@ -155,15 +155,13 @@ def path_truth(simulation, t: int) -> dict[str, np.ndarray]:
     floor = simulation.floor[chosen]
     aum_plain = (floor + latent_plain) * season
     aum_coupon = (
-        floor
-        + latent_plain * np.where(path["high_aum"], 1 + CAMPAIGN["coupon_aum_growth"], 1.0)
+        floor + latent_plain * np.where(path["high_aum"], 1 + CAMPAIGN["coupon_aum_growth"], 1.0)
     ) * season
     return {
         "customer_index": chosen,
         "true_uplift_rate_coupon": survival_coupon - survival_control,
         "true_uplift_fee_waiver": survival_fee - survival_control,
-        "true_aum_uplift_rate_coupon": survival_coupon * aum_coupon
-        - survival_control * aum_plain,
+        "true_aum_uplift_rate_coupon": survival_coupon * aum_coupon - survival_control * aum_plain,
         "true_aum_uplift_fee_waiver": (survival_fee - survival_control) * aum_plain,
         "true_survival_control": survival_control,
         "high_aum": path["high_aum"],
