@@ -434,12 +434,14 @@ def test_survival_frame_entry_duration_event_for_left_truncated_customers():
     )
     surv = survival_frame(ds).set_index("customer_id")
     assert list(surv.index) == ["drains", "new", "old"]
-    # old: 60 months on book completed before January 2025 (Jan 2020 .. Dec 2024). Onset
-    # dating ends follow-up soft_months - 1 = 2 months before December: October 2025 = 70
-    assert surv.loc["old", ["entry", "duration", "event"]].tolist() == [60, 70, False]
+    # old: at risk from February 2025 (a row the month before: helpers.months.AT_RISK_RULE),
+    # so it enters at the 61 months on book completed at the end of January 2025 (Jan 2020 ..
+    # Jan 2025). Onset dating ends follow-up soft_months - 1 = 2 months before December:
+    # October 2025 = 70
+    assert surv.loc["old", ["entry", "duration", "event"]].tolist() == [61, 70, False]
     assert surv.loc["new", ["entry", "duration"]].tolist() == [0, 7]  # Apr .. Oct
-    # drains: Oct 2024 .. May 2025 = 8 months on book at the onset; entry Oct-Dec 2024 = 3
-    assert surv.loc["drains", ["entry", "duration", "event"]].tolist() == [3, 8, True]
+    # drains: Oct 2024 .. May 2025 = 8 months on book at the onset; entry Oct 2024-Jan 2025 = 4
+    assert surv.loc["drains", ["entry", "duration", "event"]].tolist() == [4, 8, True]
     assert surv.loc["drains", "event_type"] == "soft"
     # covariates at the first window month
     assert surv.loc["old", "product_count"] == 1  # insurance opens in February

@@ -207,7 +207,7 @@ def test_plots_return_axes_and_labels_translate():
     assert ax.get_xlabel() == "Share of customers contacted (%)"
     mix = up.targeting_mix_by_offer(model, 1 - base, share=0.3)
     assert set(mix["strategy"]) == {"uplift", "risk", "random"}
-    assert rp.plot_targeting_mix(mix, "zh").get_title() == "钱花在了谁身上"
+    assert rp.plot_targeting_mix(mix, "zh").get_title() == "钱花在了谁身上(模型预期,非实测)"
     deciles = up.deciles_by_offer(model.oof_uplift_, arm, stayed)
     assert rp.plot_uplift_deciles(deciles[deciles["offer"] == "waiver"], "waiver", "en")
     table = up.qini_table({"t": model.oof_uplift_}, arm, stayed, risk=1 - base)

@@ -71,6 +71,8 @@ from helpers.propensity.report import (
     mode_note,
     partner_table,
     rm_call_list,
+    incremental_value,
+    pipeline_notes,
     rm_pipeline,
     skipped_table,
 )
@@ -131,6 +133,8 @@ __all__ = [
     "mode_note",
     "partner_table",
     "rm_call_list",
+    "incremental_value",
+    "pipeline_notes",
     "rm_pipeline",
     "skipped_table",
 ]

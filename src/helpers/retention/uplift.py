@@ -166,21 +166,25 @@ class _CrossFitted:
         # gradient boosting runs 10-30x slower (FIELD-NOTES), so one thread is the default.
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             self._fit(X, arm, y)
-        return self._centre_folds()
+            return self._level_folds(X)
 
-    def _centre_folds(self):
-        """Put every fold's out-of-fold uplift on the same level (the overall mean).
+    def _level_folds(self, X):
+        """Put every fold's out-of-fold uplift on the same level.
 
         Each fold is scored by models fitted without it, so a fold whose customers happened to
-        respond well is scored by models that saw the *other*, worse-responding folds: its
-        predictions sit lower. Pooled across folds, that between-fold shift ranks customers
-        against their own luck and biases the Qini down (on generated noise outcomes: -0.003,
-        about the size of a real model's signal). Centring each fold's uplift removes the shift
-        and keeps the ranking within folds, which is all the models learnt.
+        respond well is scored by models that saw the *other*, worse-responding folds: their
+        whole prediction sits lower. Pooled across folds, that shift ranks customers against
+        their own luck and biases the Qini down (on generated noise outcomes about -0.003, the
+        size of a real model's signal). Each fold model's level is measured on the *same*
+        customers (all of them), and its excess over the folds' average level is removed from
+        the fold it scored: the shift goes, the differences between customers stay.
         """
-        uplift = self.oof_uplift_
-        fold_mean = uplift.groupby(self.folds_).transform("mean")
-        self.oof_uplift_ = uplift - fold_mean + uplift.mean()
+        features = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, float)
+        levels = np.stack([self._predict_fold(models, features).mean(axis=0)
+                           for models in self.models_])  # fmt: skip
+        shift = levels - levels.mean(axis=0)
+        self.fold_shift_ = pd.DataFrame(shift, columns=self.offers_)
+        self.oof_uplift_ = self.oof_uplift_ - shift[self.folds_]
         offers = self.oof_uplift_.add(self.oof_outcome_[self.control], axis=0)
         self.oof_outcome_ = pd.concat([self.oof_outcome_[[self.control]], offers], axis=1)
         return self

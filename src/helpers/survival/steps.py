@@ -346,7 +346,8 @@ def survival_kpis(
     leaving = draining if isinstance(draining, pd.DataFrame) else score.iloc[:0]
     customers = len(score) + len(leaving)
     churn_rate = (float(score["p_churn"].sum()) + len(leaving)) / max(customers, 1)
-    at_risk = float(score["aum_at_risk"].sum()) + float(leaving["aum"].sum())
+    kept = float(leaving["aum"].sum()) if "aum" in leaving.columns else 0.0
+    at_risk = float(score["aum_at_risk"].sum()) + kept
     return [
         kpi("churn_rate", churn_rate, "pct", headline=True),
         kpi("aum_at_risk", at_risk, "rmb", headline=True),

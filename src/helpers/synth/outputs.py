@@ -98,7 +98,8 @@ def campaigns_frame(simulation: BankSimulation) -> pd.DataFrame:
 
 def person_months_frame(simulation: BankSimulation) -> pd.DataFrame:
     """Per (month, months on book): customers at risk and their expected churn events."""
-    columns = ["month_index", "months_on_book", "at_risk", "expected_events", "expected_hard"]
+    columns = ["month_index", "months_on_book", "at_risk", "events", "events_hard",
+               "expected_events", "expected_hard"]  # fmt: skip
     if not simulation.person_months:
         return pd.DataFrame({column: pd.Series(dtype=float) for column in ["month", *columns[1:]]})
     parts = {c: np.concatenate([p[c] for p in simulation.person_months]) for c in columns}
@@ -108,6 +109,8 @@ def person_months_frame(simulation: BankSimulation) -> pd.DataFrame:
             "month": month_ends[parts["month_index"]],
             "months_on_book": parts["months_on_book"].astype(np.int64),
             "at_risk": parts["at_risk"].astype(np.int64),
+            "events": parts["events"].astype(np.int64),
+            "events_hard": parts["events_hard"].astype(np.int64),
             "expected_events": parts["expected_events"],
             "expected_hard": parts["expected_hard"],
         }
@@ -246,9 +249,12 @@ def truth(simulation: BankSimulation, settings: dict, summary: dict) -> dict:
             ),
             "person_months": (
                 "truth_person_months.parquet: per month and months on book, the customers at "
-                "risk and the sum of their true churn probabilities (expected_events, "
-                "expected_hard); the true survival curve of the at-risk population is "
-                "prod over k of (1 - expected_events_k / at_risk_k)"
+                "risk, the churn events that happened (events, events_hard) and the sum of "
+                "their true churn probabilities (expected_events, expected_hard). The person-"
+                "month survival curve is prod over k of (1 - events_k / at_risk_k), the same "
+                "estimator as Kaplan-Meier on the generator's own at-risk rule; with "
+                "expected_events it is the model's curve for this population (the two differ "
+                "by the chance in who churned)"
             ),
             "competing": (
                 "hard and soft act as constant competing hazards within a month: "

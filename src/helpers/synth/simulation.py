@@ -210,7 +210,9 @@ class BankSimulation:
             event = rng.random(risk_index.size) < churn_probability
             hard = event & (rng.random(risk_index.size) < hard_rate / total)
             soft = event & ~hard
-            self._record_person_months(t, tenure[risk_index], churn_probability, hard_rate / total)
+            self._record_person_months(
+                t, tenure[risk_index], churn_probability, hard_rate / total, event, hard
+            )
             if self.in_campaign_horizon(t):
                 synth_campaign.accumulate_path(self, t, risk_index, eta)
 
@@ -399,18 +401,29 @@ class BankSimulation:
             synth_campaign.campaign_outcome(self, t, aum)
 
     def _record_person_months(
-        self, t: int, on_book: np.ndarray, churn_probability: np.ndarray, hard_share: np.ndarray
+        self,
+        t: int,
+        on_book: np.ndarray,
+        churn_probability: np.ndarray,
+        hard_share: np.ndarray,
+        event: np.ndarray,
+        hard_event: np.ndarray,
     ) -> None:
+        """Who was at risk in month t by months on book, their expected and realised events."""
         length = int(on_book.max()) + 1
         counts = np.bincount(on_book, minlength=length)
         present = np.flatnonzero(counts)
         expected = np.bincount(on_book, weights=churn_probability, minlength=length)
         hard = np.bincount(on_book, weights=churn_probability * hard_share, minlength=length)
+        events = np.bincount(on_book, weights=event.astype(float), minlength=length)
+        hard_events = np.bincount(on_book, weights=hard_event.astype(float), minlength=length)
         self.person_months.append(
             {
                 "month_index": np.full(present.size, t),
                 "months_on_book": present,
                 "at_risk": counts[present],
+                "events": events[present],
+                "events_hard": hard_events[present],
                 "expected_events": expected[present],
                 "expected_hard": hard[present],
             }
