@@ -142,7 +142,8 @@ def kpi(
 
 def kpi_is_fact(record: dict) -> bool:
     """Whether a KPI record may be stated as a plain number: not an insignificant estimate."""
-    return record.get("significant") is not False
+    significant = record.get("significant")
+    return significant is None or bool(significant)
 
 
 def format_kpi(value: Any, unit: str) -> str:

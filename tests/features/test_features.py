@@ -19,6 +19,7 @@ from helpers.features import (
     abt_columns,
     abt_feature_columns,
     build_abt,
+    draining_customers,
     survival_frame,
     time_varying_frame,
 )
@@ -719,3 +720,28 @@ def test_time_varying_cox_recovers_the_true_hazard_ratios(kind):
         assert np.sign(estimate) == np.sign(value), (name, estimate, value)
         # 12 estimates (6 x 2 kinds): 3.5 standard errors keeps chance failures rare
         assert abs(estimate - value) < 3.5 * error, (name, estimate, value, error)
+
+
+# --------------------------------------------------------------------------------------------
+# Already draining: a run-off under way that the churn definition has not confirmed yet
+# --------------------------------------------------------------------------------------------
+def test_draining_customers_are_those_mid_run_off_at_the_as_of_month():
+    ds = make_bank(
+        {
+            "steady": [5000] * 12,
+            "drains": [5000] * 4 + [800] * 8,  # flagged from May: confirmed in July
+            "dips": [5000] * 5 + [900] + [5000] * 6,  # one flagged month (June), then back
+        }
+    )
+    assert draining_customers(ds, "2025-04").empty
+    may = draining_customers(ds, "2025-05")
+    assert may["customer_id"].tolist() == ["drains"] and may["months_flagged"].tolist() == [1]
+    assert may["onset_month"].tolist() == [pd.Timestamp("2025-05-31")]
+    june = draining_customers(ds, "2025-06").set_index("customer_id")
+    assert june["months_flagged"].to_dict() == {"dips": 1, "drains": 2}
+    assert "dips" not in set(draining_customers(ds, "2025-07")["customer_id"])
+    # only data up to the as-of month: June does not know July confirms the run
+    abt = build_abt(ds, "2025-06", 3)
+    assert set(june.index) <= set(abt["customer_id"])  # still "active" in the ABT
+    assert bool(one(abt, "drains")["churn_label"]) is True  # ... and about to be confirmed
+    assert draining_customers(ds, "2025-06", ChurnDefinition(kind="hard")).empty

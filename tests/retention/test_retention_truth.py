@@ -73,7 +73,9 @@ def ab_matches_truth(frame: pd.DataFrame, truth: dict, excludes_zero: bool = Tru
         se = np.sqrt(p1 * (1 - p1) / row["n_treated"] + p0 * (1 - p0) / row["n_control"])
         if abs(row["difference"] - effect["retention"]) >= 3 * se:
             problems.append(f"{offer}: {row['difference']:.4f} vs {effect['retention']:.4f}")
-        if excludes_zero and not (row["ci_low"] > 0 if effect["retention"] > 0 else row["ci_high"] < 0):
+        if excludes_zero and not (
+            row["ci_low"] > 0 if effect["retention"] > 0 else row["ci_high"] < 0
+        ):
             problems.append(f"{offer}: interval {row['ci_low']:.4f}..{row['ci_high']:.4f}")
         aum = evaluation.loc[("aum_after", offer)]
         assert aum["test"].startswith("ancova")

@@ -95,7 +95,7 @@ def _simulated_campaign(n=6000, seed=11):
     return features, arm, stayed, true_uplift, base
 
 
-@pytest.mark.parametrize("learner", [up.TLearner, up.XLearner])
+@pytest.mark.parametrize("learner", [up.TLearner, up.XLearner, up.DRLearner])
 def test_learners_recover_heterogeneous_uplift(learner):
     features, arm, stayed, truth, base = _simulated_campaign()
     model = learner(n_folds=3, seed=0).fit(features, arm, stayed)

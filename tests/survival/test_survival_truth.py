@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,9 +67,7 @@ def notebook_model(sample):
     plan = survival.plan_for(sample, sample.latest_month(), 6)
     train, holdout, final = survival.model_frames(sample, plan, seed=SEED)
     used = survival.available_covariates(train, survival.DEFAULT_COVARIATES)
-    penalizer, _ = survival.choose_penalizer(
-        train, used, [0.0, 0.001, 0.01, 0.1], 3, SEED, 20000
-    )
+    penalizer, _ = survival.choose_penalizer(train, used, [0.0, 0.001, 0.01, 0.1], 3, SEED, 20000)
     model, _, strata = survival.fit_with_ph_check(train, used, penalizer, 5000, SEED, 0.01)
     return plan, train, holdout, model, strata
 
@@ -80,7 +77,9 @@ def cox_recovers_truth(summary: pd.DataFrame, truth: dict, hard_share: float) ->
     coefficients = {item["name"]: item for item in truth["covariates"]}
     problems = []
     for name, design in MEASURED_AS_DEFINED.items():
-        true = hard_share * coefficients[name]["hard"] + (1 - hard_share) * coefficients[name]["soft"]
+        true = (
+            hard_share * coefficients[name]["hard"] + (1 - hard_share) * coefficients[name]["soft"]
+        )
         estimate, se = summary.loc[design, "coef"], summary.loc[design, "se(coef)"]
         if estimate * true <= 0:
             problems.append(f"{name}: wrong sign {estimate:.3f} (truth {true:.3f})")

@@ -132,6 +132,7 @@ from helpers.retention.roi import (
 from helpers.retention.segments import (
     SCORE_BANDS,
     band_of,
+    horizon_risk,
     planning_uplift,
     score_bands,
     segment_effects,
@@ -257,6 +258,7 @@ __all__ = [
     "target_list",
     "SCORE_BANDS",
     "band_of",
+    "horizon_risk",
     "planning_uplift",
     "score_bands",
     "segment_effects",

@@ -388,11 +388,15 @@ def greedy_choice(
         np.subtract.at(slots_left, codes[picked], 1)
         if stop == len(fits):
             break
-    return _upgrade(value, cost, customers, chosen, remaining)
+    return _upgrade(value, cost, customers, codes, chosen, remaining)
 
 
-def _upgrade(value, cost, customers, chosen, remaining: float) -> np.ndarray:
-    """Move chosen customers to a more valuable option of theirs while the budget allows."""
+def _upgrade(value, cost, customers, codes, chosen, remaining: float) -> np.ndarray:
+    """Move chosen customers to a more valuable option of theirs while the budget allows.
+
+    Only to an option in the same capacity group (a customer's offers share their RM), so
+    the RMs' loads do not change.
+    """
     if not chosen.any():
         return chosen
     current = pd.Series(np.where(chosen, np.arange(len(value)), -1)).groupby(customers).max()
@@ -400,7 +404,7 @@ def _upgrade(value, cost, customers, chosen, remaining: float) -> np.ndarray:
     has = held >= 0
     extra_value = np.where(has, value - value[np.maximum(held, 0)], 0.0)
     extra_cost = np.where(has, cost - cost[np.maximum(held, 0)], 0.0)
-    better = has & ~chosen & (extra_value > 0)
+    better = has & ~chosen & (extra_value > 0) & (codes == codes[np.maximum(held, 0)])
     if not better.any():
         return chosen
     candidates = np.flatnonzero(better)
