@@ -239,7 +239,7 @@ def test_good_run_writes_a_complete_pack(fake_dataset, tmp_path):
     ("broken", "timeout", "expected_error", "heading", "cell"),
     [
         ("raises", 120, "ValueError: 分行 000 的数据不完整", "第二步：读取分行数据", 7),
-        ("sleeps", 3, "CellTimeoutError", "慢步骤", 6),
+        ("sleeps", 30, "CellTimeoutError", "慢步骤", 6),  # 30 s: ok_report must fit under load
         ("dies", 120, "DeadKernelError", "崩溃步骤", 6),
     ],
 )

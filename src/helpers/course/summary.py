@@ -1,79 +1,102 @@
-"""Checks for the exercises of ``05_monthly_summary``."""
+"""Checks for the exercises of ``05_monthly_summary`` (管理层月报)."""
 
 from __future__ import annotations
 
-from helpers.course.checks import CheckResult, check, fraction_problem
+from typing import Any
+
+import pandas as pd
+
+from helpers import i18n
+from helpers.course.checks import (
+    Slip,
+    bool_problem,
+    check,
+    exercise,
+    inverted_slip,
+    msg,
+    number_problem,
+    percent_slip,
+    share_problem,
+    skip,
+)
+
+LANGS = i18n.LANGUAGES
 
 
-# ----------------------------------------------------------------------------- 05 exercises
-def _summary_values(table) -> dict:
+def _summary_values(table: pd.DataFrame | None) -> dict:
+    if table is None or not {"key", "value"} <= set(table.columns):
+        return {}
     return dict(zip(table["key"], table["value"], strict=True))
 
 
-def _skipped(exercise: str, lang: str) -> CheckResult:
-    return CheckResult(
-        exercise,
-        True,
-        "本数据集没有这个指标,跳过。"
-        if lang == "zh"
-        else "This dataset has no such indicator; skipped.",
-    )
-
-
-def check_aum_per_customer(answer, table, lang: str = "zh") -> CheckResult:
-    """Exercise 05-1: total AUM divided by active customers."""
+# ----------------------------------------------------------------------------- 05-1
+@exercise("05-1", handles=("table", "key", "value", "ov_total_aum", "ov_active_customers"))
+def check_aum_per_customer(ex: str, answer: Any, table: pd.DataFrame | None, lang: str = "zh"):
+    """Exercise 05-1: total AUM divided by active customers (RMB per customer)."""
     values = _summary_values(table)
-    if not values.get("ov_active_customers") or "ov_total_aum" not in values:
-        return _skipped("05-1", lang)
+    if not values.get("ov_active_customers") or values.get("ov_total_aum") is None:
+        return skip(ex, lang, msg("course_skip_no_indicator"))
+    expected = values["ov_total_aum"] / values["ov_active_customers"]
+    slips = [
+        *inverted_slip(expected, "ov_total_aum", "ov_active_customers"),
+        Slip(expected / 10_000, msg("course_05_1_ten_thousand")),
+    ]
     return check(
-        "05-1",
+        ex,
         answer,
-        values["ov_total_aum"] / values["ov_active_customers"],
+        expected,
         lang,
         tolerance=1e-4,
-        hint_zh="提示:在 `table` 中找到 key 为 ov_total_aum 和 ov_active_customers 的两行,用前者除以后者。",
-        hint_en="Hint: take the rows with key ov_total_aum and ov_active_customers in `table` and divide.",
+        hint=msg("course_hint_05_1"),
+        validate=lambda value: number_problem(value, minimum=0),
+        slips=slips,
     )
 
 
-def check_aum_at_risk_share(answer, table, lang: str = "zh") -> CheckResult:
+# ----------------------------------------------------------------------------- 05-2
+@exercise("05-2", handles=("table", "aum_at_risk", "ov_total_aum"))
+def check_aum_at_risk_share(ex: str, answer: Any, table: pd.DataFrame | None, lang: str = "zh"):
     """Exercise 05-2: AUM at risk as a share of total AUM."""
     values = _summary_values(table)
-    if "aum_at_risk" not in values or not values.get("ov_total_aum"):
-        return _skipped("05-2", lang)
+    if values.get("aum_at_risk") is None or not values.get("ov_total_aum"):
+        return skip(ex, lang, msg("course_skip_no_indicator"))
+    expected = values["aum_at_risk"] / values["ov_total_aum"]
+    slips = [*percent_slip(expected), *inverted_slip(expected, "aum_at_risk", "ov_total_aum")]
+    if values.get("ov_active_customers"):
+        per_customer = values["aum_at_risk"] / values["ov_active_customers"]
+        slips.append(Slip(per_customer, msg("course_05_2_customers")))
     return check(
-        "05-2",
+        ex,
         answer,
-        values["aum_at_risk"] / values["ov_total_aum"],
+        expected,
         lang,
         tolerance=1e-4,
-        hint_zh="提示:aum_at_risk 除以 ov_total_aum,结果在 0 到 1 之间。",
-        hint_en="Hint: aum_at_risk divided by ov_total_aum; a fraction between 0 and 1.",
-        validate=fraction_problem,
+        hint=msg("course_hint_05_2"),
+        validate=share_problem,
+        slips=slips,
     )
 
 
-def check_repeat_campaign(answer, table, lang: str = "zh") -> CheckResult:
+# ----------------------------------------------------------------------------- 05-3
+@exercise("05-3", handles=("table", "campaign_roi"))
+def check_repeat_campaign(ex: str, answer: Any, table: pd.DataFrame | None, lang: str = "zh"):
     """Exercise 05-3: does repeating the campaign pay (ROI above zero)?"""
     values = _summary_values(table)
-    if "campaign_roi" not in values:
-        return _skipped("05-3", lang)
+    if values.get("campaign_roi") is None or pd.isna(values["campaign_roi"]):
+        return skip(ex, lang, msg("course_skip_no_indicator"))
+    expected = bool(values["campaign_roi"] > 0)
+    words = [
+        i18n.t(k, language) for k in ("course_word_yes", "course_word_no") for language in LANGS
+    ]
+    texts = {"True", "False", "true", "false", *words, *(word.title() for word in words)}
+    slips = [Slip(text, msg("course_05_3_text")) for text in sorted(texts)]
+    slips.append(Slip(float(values["campaign_roi"]), msg("course_05_3_number")))
     return check(
-        "05-3",
+        ex,
         answer,
-        bool(values["campaign_roi"] > 0),
+        expected,
         lang,
-        hint_zh="提示:看 campaign_roi 是否大于 0;答案是 True 或 False。",
-        hint_en="Hint: is campaign_roi above zero? Answer True or False.",
-        validate=lambda a: (
-            None
-            if isinstance(a, bool)
-            else (
-                "答案应是 True 或 False。"
-                if lang == "zh"
-                else "The answer should be True or False."
-            )
-        ),
+        hint=msg("course_hint_05_3"),
+        validate=bool_problem,
+        slips=slips,
     )
-
-
