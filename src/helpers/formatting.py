@@ -101,20 +101,56 @@ def show(
     return styler
 
 
-def kpi(key: str, value: float, unit: str = "count", headline: bool = False) -> dict:
-    """One KPI record with zh/en labels from ``helpers.i18n``."""
-    if unit not in KPI_UNITS:
-        raise ValueError(f"KPI unit must be one of {KPI_UNITS}, not {unit!r}")
+def _plain(value):
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
-    return {
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def kpi(
+    key: str,
+    value: float,
+    unit: str = "count",
+    headline: bool = False,
+    lower: float | None = None,
+    upper: float | None = None,
+    significant: bool | None = None,
+) -> dict:
+    """One KPI record with zh/en labels from ``helpers.i18n``.
+
+    An estimate carries its interval: ``lower`` and ``upper`` (same unit). ``significant``
+    defaults to "the interval excludes zero" when both bounds are given; a record with
+    ``significant`` False must never be shown as a fact (:func:`kpi_is_fact`,
+    :func:`format_kpi_record`). Records without an interval keep the old four fields only.
+    """
+    if unit not in KPI_UNITS:
+        raise ValueError(f"KPI unit must be one of {KPI_UNITS}, not {unit!r}")
+    value, lower, upper = _plain(value), _plain(lower), _plain(upper)
+    record = {
         "key": key,
         "label_zh": i18n.t(key, "zh"),
         "label_en": i18n.t(key, "en"),
-        "value": None if value is None or (isinstance(value, float) and np.isnan(value)) else value,
+        "value": value,
         "unit": unit,
         "headline": bool(headline),
     }
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"KPI {key!r}: lower bound {lower} above upper bound {upper}")
+    if significant is None and lower is not None and upper is not None:
+        significant = bool(lower > 0 or upper < 0)
+    if lower is not None or upper is not None or significant is not None:
+        record.update(
+            lower=lower,
+            upper=upper,
+            significant=None if significant is None else bool(significant),
+        )
+    return record
+
+
+def kpi_is_fact(record: dict) -> bool:
+    """Whether a KPI record may be stated as a plain number: not an insignificant estimate."""
+    significant = record.get("significant")
+    return significant is None or bool(significant)
 
 
 def format_kpi(value: Any, unit: str) -> str:
@@ -128,13 +164,33 @@ def format_kpi(value: Any, unit: str) -> str:
     return format_number(value, 0)
 
 
+def format_kpi_record(record: dict, lang: str = "zh", formatter=None) -> str:
+    """A KPI record as text: the number, or "not significant (estimate, interval)".
+
+    ``formatter(value, unit)`` formats one number (default :func:`format_kpi`). A record whose
+    interval crosses zero (``significant`` False) is never shown as a bare number; one with an
+    interval that excludes zero shows it after the number.
+    """
+    formatter = formatter or format_kpi
+    text = formatter(record.get("value"), record.get("unit", ""))
+    lower, upper = record.get("lower"), record.get("upper")
+    if lower is None or upper is None:
+        return i18n.t("kpi_not_significant", lang) if not kpi_is_fact(record) else text
+    unit = record.get("unit", "")
+    interval = i18n.t("kpi_interval", lang, low=formatter(lower, unit), high=formatter(upper, unit))
+    if kpi_is_fact(record):
+        return f"{text} ({interval})"
+    estimate = i18n.t("kpi_estimate", lang, value=text)
+    return f"{i18n.t('kpi_not_significant', lang)} ({estimate}; {interval})"
+
+
 def kpi_table(records: list[dict], lang: str = "zh") -> pd.DataFrame:
-    """KPI records as a two-column display table (label, formatted value)."""
+    """KPI records as a two-column display table (label, formatted value or "not significant")."""
     label = "label_zh" if lang == "zh" else "label_en"
     return pd.DataFrame(
         {
             i18n.t("kpi_indicator", lang): [r[label] for r in records],
-            i18n.t("kpi_value", lang): [format_kpi(r["value"], r["unit"]) for r in records],
+            i18n.t("kpi_value", lang): [format_kpi_record(r, lang) for r in records],
         }
     )
 

@@ -24,6 +24,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from helpers import i18n, paths
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
+from helpers.formatting import format_kpi_record
 
 TEMPLATE_NAME = "fishpond"
 PAGES_DIR = paths.TEMPLATES_DIR / "pages"
@@ -525,7 +526,12 @@ def read_kpis(
                     "label": label,
                     "value": kpi.get("value"),
                     "unit": kpi.get("unit", ""),
-                    "display": format_kpi(kpi.get("value"), kpi.get("unit", ""), lang),
+                    # an estimate whose interval crosses zero reads "not significant", never
+                    # as a bare number (helpers.formatting.kpi)
+                    "display": format_kpi_record(
+                        kpi, lang, lambda value, unit: format_kpi(value, unit, lang)
+                    ),
+                    "significant": kpi.get("significant"),
                 }
             )
     return items

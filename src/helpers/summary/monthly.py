@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.formatting import Bullets, Skipped, format_kpi
+from helpers.formatting import Bullets, Skipped, format_kpi, format_kpi_record, kpi_is_fact
 from helpers.months import month_label
 from helpers.paths import NOTEBOOKS_DIR
 from helpers.plotting import tier_palette
@@ -155,11 +155,24 @@ def summary_table(current: dict, previous: dict, lang: str = "zh") -> pd.DataFra
                 "value": value,
                 "previous": before,
                 "change": change,
+                "lower": record.get("lower"),
+                "upper": record.get("upper"),
+                "significant": record.get("significant"),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["notebook", "key", "indicator", "unit", "value", "previous", "change"]
-    )
+    columns = ["notebook", "key", "indicator", "unit", "value", "previous", "change", "lower",
+               "upper", "significant"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _record(row) -> dict:
+    """A summary-table row as the KPI record :func:`format_kpi_record` reads."""
+    record = {"value": row["value"], "unit": row["unit"]}
+    for field in ("lower", "upper", "significant"):
+        value = row.get(field)
+        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            record[field] = value
+    return record
 
 
 def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
@@ -174,10 +187,13 @@ def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(
         {
             i18n.t("kpi_indicator", lang): table["indicator"],
+            # an estimate whose interval crosses zero reads "not significant", never a number
             i18n.t("sm_this_month", lang): [
                 # a KPI the data cannot give says so, instead of an empty number
-                i18n.t("sm_not_in_data", lang) if _missing(v) else format_kpi(v, u)
-                for v, u in zip(table["value"], table["unit"], strict=True)
+                i18n.t("sm_not_in_data", lang)
+                if _missing(row["value"])
+                else format_kpi_record(_record(row), lang)
+                for _, row in table.iterrows()
             ],
             i18n.t("sm_last_month", lang): [
                 "" if p is None or (isinstance(p, float) and np.isnan(p)) else format_kpi(p, u)
@@ -287,6 +303,15 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
             else f"The RM call lists carry an expected cross-sell value of RMB {format_kpi(pipeline, 'rmb')}."
         )
     roi, _ = _value(table, "campaign_roi")
+    roi_row = table.loc[table["key"] == "campaign_roi"]
+    if roi is not None and len(roi_row) and not kpi_is_fact(_record(roi_row.iloc[0])):
+        text = format_kpi_record(_record(roi_row.iloc[0]), lang)
+        sentences.append(
+            f"上次挽留活动的投资回报率:{text};不能说它赚了还是亏了。"
+            if zh
+            else f"The last retention campaign's return on cost: {text}; it cannot be said to have paid or not."
+        )
+        roi = None
     if roi is not None:
         pays = roi > 0
         sentences.append(

@@ -17,18 +17,15 @@ from helpers.survival.covariates import (
 )
 from helpers.survival.cox import (
     MONEY_COLUMNS,
+    POLICY_RESPONSES,
     TREND_CLIP,
     ChurnCox,
-    check_proportional_hazards,
     choose_penalizer,
     covariate_label,
     fit_time_varying,
     hazard_ratio_sentences,
     hazard_ratios_in_words,
     holdout_concordance,
-    ph_in_words,
-    ph_notes,
-    ph_remedy_strata,
 )
 from helpers.survival.curves import (
     SURVIVAL_COLUMNS,
@@ -57,6 +54,13 @@ from helpers.survival.lifecycle import (
     stage_sizes,
     stage_transitions,
 )
+from helpers.survival.ph import (
+    check_proportional_hazards,
+    ph_in_words,
+    ph_notes,
+    ph_remedy_strata,
+    schoenfeld_test,
+)
 from helpers.survival.plots import (
     plot_calibration,
     plot_clv_by_tier,
@@ -79,7 +83,9 @@ from helpers.survival.ranking import (
 )
 from helpers.survival.steps import (
     COMPETING_RISKS_AT,
+    DRAINING_COLUMNS,
     RISK_SCORE_COLUMNS,
+    already_draining,
     brier_notes,
     clv_summary,
     clv_with_tiers,
@@ -88,6 +94,7 @@ from helpers.survival.steps import (
     count_formats,
     customers_to_score,
     cv_display,
+    draining_notes,
     entry_bias,
     fit_with_ph_check,
     hazard_display,
@@ -125,10 +132,12 @@ from helpers.survival.workflow import (
     MIN_HISTORY_MONTHS,
     SplitPlan,
     data_months,
+    draining_at,
     model_frames,
     plan_for,
     scoring_frame,
     split_plan,
+    without_draining,
 )
 
 __all__ = [
@@ -139,6 +148,7 @@ __all__ = [
     "monthly_margin",
     "DEFAULT_COVARIATES",
     "MONEY_COLUMNS",
+    "POLICY_RESPONSES",
     "TREND_CLIP",
     "available_covariates",
     "check_proportional_hazards",
@@ -152,6 +162,7 @@ __all__ = [
     "ph_in_words",
     "ph_notes",
     "ph_remedy_strata",
+    "schoenfeld_test",
     "SURVIVAL_COLUMNS",
     "brier_score",
     "calibration_table",
@@ -197,7 +208,9 @@ __all__ = [
     "plot_segment",
     "default_covariates",
     "COMPETING_RISKS_AT",
+    "DRAINING_COLUMNS",
     "RISK_SCORE_COLUMNS",
+    "already_draining",
     "brier_notes",
     "clv_summary",
     "clv_with_tiers",
@@ -206,6 +219,7 @@ __all__ = [
     "count_formats",
     "customers_to_score",
     "cv_display",
+    "draining_notes",
     "entry_bias",
     "fit_with_ph_check",
     "hazard_display",
@@ -234,9 +248,11 @@ __all__ = [
     "warning_list",
     "MIN_HISTORY_MONTHS",
     "data_months",
+    "draining_at",
     "model_frames",
     "plan_for",
     "scoring_frame",
     "split_plan",
+    "without_draining",
     "SplitPlan",
 ]

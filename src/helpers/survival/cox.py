@@ -15,11 +15,9 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.exceptions import ConvergenceError
-from lifelines.statistics import proportional_hazard_test
 from lifelines.utils import concordance_index
 
 from helpers import i18n
-from helpers.formatting import Note
 from helpers.survival.covariates import (
     DEFAULT_COVARIATES,
     OTHER_LEVEL,
@@ -50,6 +48,11 @@ MONEY_COLUMNS = frozenset(
 # Ratios like AUM now / AUM k months ago - 1 explode when the old balance was near zero;
 # clipping keeps a handful of customers from dominating the fit.
 TREND_CLIP = (-1.0, 2.0)
+
+#: Covariates that record what the bank *did* (RM contacts): RMs call customers whose balance is
+#: falling, so their hazard ratio mixes the call's effect with the reason for the call. The
+#: table reads them as associations; what a call does is measured by a randomised campaign.
+POLICY_RESPONSES = frozenset({"contacts_3m", "contacts_12m", "rm_contact_3m"})
 
 
 class ChurnCox:
@@ -309,17 +312,26 @@ class ChurnCox:
         return centred * self.cox_.params_[self.design_columns_]
 
     def hazard_ratios(self, lang: str = "zh") -> pd.DataFrame:
-        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, sorted by HR."""
+        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, reading; sorted by HR.
+
+        ``policy_response`` marks covariates in :data:`POLICY_RESPONSES` and ``reading`` is
+        ``"association"`` for them (``"driver"`` otherwise): an HR of RM contacts is not the
+        effect of a contact.
+        """
         summary = self.cox_.summary
+        names = summary.index.astype(str)
+        policy = [name.split("=", 1)[0].removeprefix("log_") in POLICY_RESPONSES for name in names]
         table = pd.DataFrame(
             {
-                "covariate": summary.index.astype(str),
-                "label": [covariate_label(c, lang) for c in summary.index.astype(str)],
+                "covariate": names,
+                "label": [covariate_label(c, lang) for c in names],
                 "coef": summary["coef"].to_numpy(),
                 "hazard_ratio": summary["exp(coef)"].to_numpy(),
                 "ci_lower": summary["exp(coef) lower 95%"].to_numpy(),
                 "ci_upper": summary["exp(coef) upper 95%"].to_numpy(),
                 "p_value": summary["p"].to_numpy(),
+                "policy_response": policy,
+                "reading": np.where(policy, "association", "driver"),
             }
         )
         return table.sort_values("hazard_ratio", ascending=False).reset_index(drop=True)
@@ -338,7 +350,13 @@ def covariate_label(design_column: str, lang: str = "zh") -> str:
 
 
 def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> list[str]:
-    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk."""
+    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk.
+
+    Policy responses (RM contacts) are not listed as drivers: one sentence says what their
+    HR is and why it is an association, whatever its direction.
+    """
+    policy = table.get("policy_response", pd.Series(False, index=table.index)).astype(bool)
+    responses, table = table[policy], table[~policy]
     significant = table[table["p_value"] < alpha]
     raising = significant[significant["hazard_ratio"] > 1].sort_values(
         "hazard_ratio", ascending=False
@@ -355,6 +373,8 @@ def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float =
         parts.append(i18n.t("surv_hr_lower", lang, items=describe(lowering.head(4))))
     if not len(raising) and not len(lowering):
         parts.append(i18n.t("surv_hr_none", lang))
+    for row in responses.itertuples():
+        parts.append(i18n.t("surv_hr_association", lang, label=row.label, hr=row.hazard_ratio))
     return parts
 
 
@@ -420,81 +440,6 @@ def choose_penalizer(
         )
     best = float(table.loc[table["mean_log_likelihood"].idxmax(), "penalizer"])
     return best, table
-
-
-def check_proportional_hazards(
-    model: ChurnCox,
-    frame: pd.DataFrame,
-    sample_cap: int | None = 5000,
-    seed: int = 0,
-    alpha: float = 0.01,
-) -> pd.DataFrame:
-    """Proportional-hazards test (scaled Schoenfeld residuals vs rank of time) on a sample.
-
-    The test runs on a capped sample: on a million rows any tiny departure is "significant"
-    and the residuals are expensive. lifelines cannot compute residuals for a fit with delayed
-    entry ("Residuals for entries not implemented"), so the model's covariates are refitted on
-    the sample on the *time since entry* clock (everyone starts at 0 at the as-of month, so no
-    truncation), with the same penalizer, and tested there. It asks the question that matters
-    for a prediction h months ahead: does a covariate's effect fade or grow with time?
-
-    Returns
-    -------
-    DataFrame
-        ``covariate``, ``test_statistic``, ``p_value``, ``fails`` (p < alpha).
-    """
-    data = _sample(frame, sample_cap, seed)
-    design = model.design(data)[model.design_columns_]
-    entry = data["entry"].to_numpy(float) if model.entry_col_ else 0.0
-    training = design.assign(
-        duration=data["duration"].to_numpy(float) - entry, event=data["event"].to_numpy(bool)
-    )
-    refit = CoxPHFitter(penalizer=model.penalizer).fit(training, "duration", "event")
-    result = proportional_hazard_test(refit, training, time_transform="rank")
-    summary = result.summary
-    covariates = [index[0] if isinstance(index, tuple) else index for index in summary.index]
-    return pd.DataFrame(
-        {
-            "covariate": covariates,
-            "test_statistic": summary["test_statistic"].to_numpy(),
-            "p_value": summary["p"].to_numpy(),
-        }
-    ).assign(fails=lambda table: table["p_value"] < alpha)
-
-
-def ph_remedy_strata(ph_table: pd.DataFrame, model: ChurnCox, max_strata: int = 2) -> list[str]:
-    """Covariates to stratify on: the worst PH violators (at most ``max_strata``).
-
-    Returns original ABT column names (a one-hot ``tier=wealth`` maps back to ``tier``; a
-    ``log_aum`` to ``aum``). Stratifying removes the covariate's hazard ratio and gives each
-    stratum its own baseline hazard, so its effect may change over tenure freely.
-    """
-    failing = ph_table[ph_table["fails"]].sort_values("p_value")
-    chosen: list[str] = []
-    for design_column in failing["covariate"]:
-        column = design_column.split("=", 1)[0]
-        if column.startswith("log_") and column[4:] in model.covariates:
-            column = column[4:]
-        if column in model.covariates and column not in chosen:
-            chosen.append(column)
-        if len(chosen) >= max_strata:
-            break
-    return chosen
-
-
-def ph_notes(strata: list[str], sample_size: int, alpha: float, lang: str = "zh") -> list[Note]:
-    """A remark: did proportional hazards hold and, if not, which remedy was applied."""
-    if not strata:
-        return [Note("surv_ph_ok", n=sample_size, alpha=alpha)]
-    items = ", ".join(covariate_label(column, lang) for column in strata)
-    return [Note("surv_ph_remedy", n=sample_size, alpha=alpha, items=items)]
-
-
-def ph_in_words(
-    ph_table: pd.DataFrame, strata: list[str], sample_size: int, alpha: float, lang: str = "zh"
-) -> str:
-    """Say whether proportional hazards held and, if not, which remedy was applied."""
-    return " ".join(note.text(lang) for note in ph_notes(strata, sample_size, alpha, lang))
 
 
 def fit_time_varying(

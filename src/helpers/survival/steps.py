@@ -18,13 +18,7 @@ from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt, survival_frame
 from helpers.formatting import Bullets, Note, Skipped, is_skipped, kpi, skippable
-from helpers.survival.cox import (
-    ChurnCox,
-    check_proportional_hazards,
-    covariate_label,
-    hazard_ratio_sentences,
-    ph_remedy_strata,
-)
+from helpers.survival.cox import ChurnCox, covariate_label, hazard_ratio_sentences
 from helpers.survival.curves import (
     brier_score,
     calibration_table,
@@ -38,8 +32,9 @@ from helpers.survival.curves import (
     prepare_frame,
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
+from helpers.survival.ph import check_proportional_hazards, ph_remedy_strata
 from helpers.survival.plots import plot_km, plot_km_entry_bias
-from helpers.survival.workflow import SplitPlan, flat_abt, scoring_frame
+from helpers.survival.workflow import SplitPlan, draining_at, flat_abt, scoring_frame
 
 #: Tenure (months) at which the competing-risks remark compares closure and run-off.
 COMPETING_RISKS_AT = 60
@@ -242,13 +237,16 @@ def ph_display(ph: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def hazard_display(hazard_ratios: pd.DataFrame) -> pd.DataFrame:
-    """Hazard ratios with their intervals and p-values, label-key headers."""
+def hazard_display(hazard_ratios: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Hazard ratios with their intervals, p-values and reading (driver or association)."""
     shown = hazard_ratios[["label", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]]
+    reading = hazard_ratios.get("reading", pd.Series("driver", index=hazard_ratios.index))
+    shown = shown.assign(reading=[i18n.t(f"surv_reading_{r}", lang) for r in reading])
     return shown.set_axis(
-        ["surv_covariate", "surv_hazard_ratio", "surv_ci_lower", "surv_ci_upper", "surv_p_value"],
+        ["surv_covariate", "surv_hazard_ratio", "surv_ci_lower", "surv_ci_upper", "surv_p_value",
+         "surv_reading"],
         axis="columns",
-    )
+    )  # fmt: skip
 
 
 def hazard_ratio_bullets(hazard_ratios: pd.DataFrame, lang: str = "zh") -> Bullets:
@@ -259,6 +257,41 @@ def hazard_ratio_bullets(hazard_ratios: pd.DataFrame, lang: str = "zh") -> Bulle
 def refit_final(model: ChurnCox, final: pd.DataFrame) -> ChurnCox:
     """The scoring model: ``model``'s covariates, penalizer and strata refitted on ``final``."""
     return ChurnCox(model.covariates, model.penalizer, model.strata).fit(final)
+
+
+# ----------------------------------------------------------------------------- already draining
+#: Columns of the "already draining" list.
+DRAINING_COLUMNS = ["customer_id", "rm_id", "tier", "aum", "aum_avg_12m", "onset_month",
+                    "months_flagged"]  # fmt: skip
+
+
+def already_draining(
+    ds, plan: SplitPlan, churn: ChurnDefinition, ladder: pd.DataFrame | None = None
+) -> pd.DataFrame | Skipped:
+    """Customers in a run-off this month that churn has not confirmed yet, richest first.
+
+    They are left out of the model's training, evaluation and warning list (a model cannot
+    warn about a departure under way) and listed here instead; flat data: skipped.
+    """
+    if plan.mode == "flat":
+        return _flat()
+    rows = draining_at(ds, plan, churn, ladder)
+    rows = rows[[c for c in DRAINING_COLUMNS if c in rows.columns]]
+    rows = rows.assign(tier=rows["tier"].astype(str))
+    return rows.sort_values("aum_avg_12m", ascending=False, ignore_index=True)
+
+
+@skippable
+def draining_notes(draining: pd.DataFrame, score: pd.DataFrame) -> list[Note]:
+    """How many customers are already draining, and what they held over the last year."""
+    return [
+        Note(
+            "surv_draining",
+            count=len(draining),
+            share=len(draining) / max(len(draining) + len(score), 1),
+            aum=float(draining["aum_avg_12m"].sum()),
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- competing risks
@@ -375,19 +408,31 @@ def survival_kpis(
     concordance: float,
     brier: float | Skipped,
     clv: pd.DataFrame,
+    draining: pd.DataFrame | Skipped | None = None,
 ) -> list[dict]:
     """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
-    and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing."""
+    and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing.
+
+    Customers already draining count as churning (probability 1) in the churn rate, and
+    their AUM as at risk: they are outside the model, not outside the bank's losses. The
+    concordance is measured on customers not yet draining.
+    """
     median = fit_kaplan_meier(surv)["all"].median_survival_time_
-    at_risk = score["aum_at_risk"].sum(min_count=1)  # missing without a value column
     known_median = pd.notna(median) and median != float("inf")
+    leaving = draining if isinstance(draining, pd.DataFrame) else score.iloc[:0]
+    customers = len(score) + len(leaving)
+    churn_rate = (float(score["p_churn"].sum()) + len(leaving)) / max(customers, 1)
+    kept = float(leaving["aum"].sum()) if "aum" in leaving.columns else 0.0
+    # missing (NaN) without a value column: nothing is "at risk" in money then
+    at_risk = float(score["aum_at_risk"].sum(min_count=1)) + kept
     return [
-        kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True),
-        kpi("aum_at_risk", float(at_risk), "rmb", headline=True),
+        kpi("churn_rate", churn_rate, "pct", headline=True),
+        kpi("aum_at_risk", at_risk, "rmb", headline=True),
         kpi("median_tenure", float(median) if known_median else None, "months"),
         kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),
         kpi("surv_kpi_expected_churners", float(score["p_churn"].sum()), "count"),
         kpi("surv_kpi_warning_list_size", len(warning), "count"),
+        kpi("surv_kpi_already_draining", len(leaving), "count"),
         kpi("surv_kpi_concordance", concordance, "ratio"),
         kpi("surv_kpi_brier", None if is_skipped(brier) else brier, "ratio"),
         kpi("surv_kpi_total_clv", float(clv["clv"].sum(min_count=1)), "rmb"),
