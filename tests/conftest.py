@@ -124,3 +124,14 @@ def run_notebook():
         return notebook, artifacts
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _default_vocabulary():
+    """Each test starts with the bank's words: ``notebook.start`` sets the data's words
+    process-wide (``helpers.i18n.use_vocabulary``), which must not leak between tests."""
+    from helpers import i18n
+
+    previous = i18n.use_vocabulary(None)
+    yield
+    i18n.use_vocabulary(previous if previous.is_default else None)

@@ -90,7 +90,7 @@ def test_kpi_records_keep_intervals_and_say_not_significant():
     record = formatting.kpi("campaign_roi", 0.2, "pct", lower=-0.1, upper=0.5)
     assert record["significant"] is False and record["lower"] == -0.1
     table = formatting.kpi_table([record], "en")
-    assert table.iloc[0, 1] == "not significant"
+    assert table.iloc[0, 1] == "not significant (estimate 20.0%; interval -10.0% to 50.0%)"
     assert "significant" not in formatting.kpi("customers", 5)
 
 

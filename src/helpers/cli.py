@@ -6,6 +6,7 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 - ``fishpond synth``   -> :func:`helpers.synth.cli_synth`
 - ``fishpond validate`` -> :func:`helpers.data.cli_validate`
 - ``fishpond run``     -> :func:`helpers.batch.runner.cli_run`
+- ``fishpond init DIR`` -> :func:`helpers.batch.workspace.cli_init`
 - ``fishpond course build`` -> :func:`helpers.course.cli_course_build`
 - ``fishpond course progress`` -> :func:`helpers.course.cli_course_progress`
 - ``fishpond lab``     -> :func:`helpers.lab.cli_lab`
@@ -106,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also print the index and the monthly summary to PDF (headless Chromium)",
     )
     run.set_defaults(target=("helpers.batch.runner", "cli_run"))
+
+    init = sub.add_parser("init", help="lay out a working folder: notebooks, sample, reports")
+    init.add_argument("dir", help="folder to create or fill (existing files are kept)")
+    init.set_defaults(target=("helpers.batch.workspace", "cli_init"))
 
     course = sub.add_parser("course", help="training-course edition of the notebooks")
     course_sub = course.add_subparsers(dest="course_command", required=True)

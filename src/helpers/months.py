@@ -75,6 +75,26 @@ def month_index(month: str | pd.Timestamp | pd.Period) -> int:
     return period.year * 12 + period.month
 
 
+def months_on_book(month, open_month):
+    """Months on book in ``month`` (indexes or arrays): the opening month is month 1.
+
+    The one tenure convention of the generator and every estimator (AT_RISK_RULE): a churn in
+    month t happens at ``months_on_book(t, open)`` months, the baseline hazard of the
+    generator is indexed by it, and a survival frame's ``duration`` is it.
+    """
+    return month - open_month + 1
+
+
+#: Who is at risk of churn (and take-up) in month t, for the generator and every estimator.
+AT_RISK_RULE = (
+    "a customer is at risk in month t when they have a monthly_balances row at t-1 and no "
+    "churn event yet; covariates are measured at t-1; the time scale is months on book in "
+    "month t (the opening month is month 1), so nobody is at risk in the opening month or in "
+    "the data window's first month, and a customer opened before the window enters the risk "
+    "set at the months on book completed at the end of the window's first month"
+)
+
+
 def months_between(first: str, last: str) -> list[str]:
     """Every ``YYYY-MM`` from ``first`` to ``last``, both included."""
     return [str(p) for p in pd.period_range(_period(first), _period(last), freq="M")]
@@ -88,6 +108,17 @@ def month_ends(last: str, count: int) -> pd.DatetimeIndex:
 
 def last_complete_month(today: dt.date | None = None) -> str:
     """The last complete calendar month before ``today`` (default: today), as ``YYYY-MM``."""
+    today = today or dt.date.today()
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last_month_end:%Y-%m}"
+
+
+def default_flat_month(today: dt.date | None = None) -> str:
+    """Report month for data without monthly history (flat mode): the last complete month.
+
+    A flat extract is a snapshot with no month column; the batch that runs it in November
+    reports on October, as the monthly cycle does. ``--month`` overrides it.
+    """
     today = today or dt.date.today()
     last_month_end = today.replace(day=1) - dt.timedelta(days=1)
     return f"{last_month_end:%Y-%m}"

@@ -10,9 +10,11 @@ shows the characters) plus .xlsx.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import random
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,22 @@ from helpers.formatting import Bullets, Note, Skipped, kpi_table
 from helpers.months import check_month
 from helpers.parameters import declared_parameters, registry
 from helpers.provenance import git_commit, package_versions
+
+#: The run's model-quality artifact and its columns (``RunContext.save_metrics``).
+METRICS_FILE = "model_metrics.csv"
+METRIC_COLUMNS = ("notebook", "target", "model", "chosen", "metric", "value", "lower", "upper", "n")
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """An exclusive lock on ``lock_path`` (POSIX ``flock``) for a read-modify-write."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ----------------------------------------------------------------------------- run context
@@ -66,8 +84,18 @@ class RunContext:
 
     @property
     def ladder(self) -> pd.DataFrame:
-        """The pack's tier ladder (``tier_thresholds`` applied), the same in every notebook."""
-        return config.resolve_ladder(self.params.get("tier_thresholds") or None)
+        """The pack's tier ladder, the same in every notebook.
+
+        Precedence: the ``tier_thresholds`` parameter when set, else the spec's own ladder
+        (``ds.spec_ladder()``: its ``tiers:``, names and currency), else the bundled default.
+        (A mapped tier column still wins over any ladder for the customers' tiers.)
+        """
+        thresholds = self.params.get("tier_thresholds") or None
+        if thresholds:
+            return config.resolve_ladder(thresholds)
+        spec_ladder = getattr(self.dataset, "spec_ladder", None)  # absent on stand-in datasets
+        from_spec = spec_ladder() if callable(spec_ladder) else None
+        return from_spec if from_spec is not None else config.resolve_ladder(None)
 
     @property
     def churn(self) -> config.ChurnDefinition:
@@ -196,12 +224,44 @@ class RunContext:
         write_text_atomic(self.artifacts / f"kpis_{self.notebook}.json", text)
         self.show(kpi_table(records, self.lang))
 
+    def save_metrics(self, records: list[dict] | Skipped | None) -> Path | None:
+        """Write this notebook's model-quality rows to ``<artifacts>/model_metrics.csv``.
+
+        One file for the whole run (columns :data:`METRIC_COLUMNS`): the rows this notebook
+        wrote before are replaced, other notebooks' rows are kept, so notebooks running in
+        parallel each add their own (the read-modify-write holds a file lock). ``records``
+        come from the domain's helper (e.g. ``survival.metric_records``); an empty list or a
+        Skipped removes this notebook's rows.
+        """
+        rows = [] if records is None or isinstance(records, Skipped) else list(records)
+        for row in rows:
+            missing = [c for c in METRIC_COLUMNS if c not in row]
+            if missing:
+                raise ValueError(f"model metric record lacks {missing}: {row}")
+        path = self.artifacts / METRICS_FILE
+        new = pd.DataFrame(
+            [{c: r[c] for c in METRIC_COLUMNS} for r in rows], columns=METRIC_COLUMNS
+        )
+        new["notebook"] = self.notebook
+        with _locked(path.with_suffix(".lock")):
+            old = (
+                pd.read_csv(path, dtype={"notebook": str, "target": str})
+                if path.is_file()
+                else None
+            )
+            if old is not None:
+                old = old[old["notebook"] != self.notebook]
+            frames = [f for f in (old, new) if f is not None and len(f)]
+            table = pd.concat(frames, ignore_index=True) if frames else new
+            atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        return path
+
     def save_list(self, frame: pd.DataFrame | Skipped | None, name: str):
         """Write an RM list as CSV (UTF-8 with BOM) and .xlsx: PII masked, formulas inert."""
         if frame is None or isinstance(frame, Skipped):
             return None
         masked = privacy.mask_frame(frame)
-        ready, number_formats = rm_ready(masked, self.lang, self.params.get("currency", "CNY"))
+        ready, number_formats = rm_ready(masked, self.lang, self.params.get("currency"))
         csv_path = exports.write_csv(ready, self.artifacts / f"{name}.csv")
         sheet = self.t(f"list_{name}") if f"list_{name}" in i18n.catalogue() else name
         xlsx_path = exports.write_xlsx(
@@ -325,7 +385,7 @@ def list_header(column: str, lang: str) -> str:
     return i18n.t(key, lang) if key in i18n.catalogue() else formatting.column_label(column, lang)
 
 
-def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = "CNY"):
+def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = None):
     """An RM list as RMs read it, and the Excel number format of each column.
 
     Codes become words (tiers, stages, offers, products), booleans 是/否 (Yes/No), money is
@@ -424,6 +484,18 @@ def read_parameters(notebook: str, namespace: dict) -> dict:
     return values
 
 
+def vocabulary_for(dataset) -> i18n.Vocabulary:
+    """The data's words (:class:`helpers.i18n.Vocabulary`): currency from the spec (CNY by
+    default), balances only with a monthly balance history, offers only with campaigns."""
+    roles = set(dataset.roles()) if hasattr(dataset, "roles") else set()
+    currency = getattr(dataset, "currency", None) or "CNY"  # the spec's currency option
+    return i18n.Vocabulary(
+        currency=str(currency).upper(),
+        balances="balances_history" in roles,
+        campaigns="campaigns" in roles,
+    )
+
+
 def start(notebook: str, namespace: dict) -> RunContext:
     """Begin a notebook run: check parameters, load and validate data, seed, find artifacts.
 
@@ -478,5 +550,6 @@ def start(notebook: str, namespace: dict) -> RunContext:
     )
     # This notebook's artifacts are being rewritten: until the last cell, nobody may trust them.
     context._run_record_path().unlink(missing_ok=True)
+    i18n.use_vocabulary(vocabulary_for(data))
     plotting.set_theme()
     return context

@@ -11,9 +11,14 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Notebooks and the synthetic sample shipped inside the installed package (a wheel built by
+#: ``pip install .`` copies ``notebooks/`` and ``data/sample/`` here; see setup.py).
+BUNDLE_DIR = PACKAGE_DIR / "bundle"
 
 
 def _find_root() -> Path:
+    """The project (working) folder: ``FISHPOND_ROOT``, else the checkout the code sits in,
+    else the current folder (an installed package run from the analyst's folder)."""
     env = os.environ.get("FISHPOND_ROOT")
     if env:
         return Path(env).resolve()
@@ -24,10 +29,18 @@ def _find_root() -> Path:
     return Path.cwd().resolve()
 
 
+def _here_or_bundled(relative: str) -> Path:
+    """``PROJECT_ROOT / relative`` when that exists (a checkout, or a folder laid out by
+    ``fishpond init``), else the copy bundled with the installed package."""
+    local = PROJECT_ROOT / relative
+    bundled = BUNDLE_DIR / relative
+    return bundled if not local.exists() and bundled.exists() else local
+
+
 PROJECT_ROOT = _find_root()
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-DATA_DIR = PROJECT_ROOT / "data"
-SAMPLE_DIR = DATA_DIR / "sample"
+NOTEBOOKS_DIR = _here_or_bundled("notebooks")
+SAMPLE_DIR = _here_or_bundled("data/sample")
+DATA_DIR = SAMPLE_DIR.parent
 SAMPLE_SPEC = SAMPLE_DIR / "dataset.yaml"
 # The same sample exported as one flat customer table (GB18030 CSV, Chinese headers).
 SAMPLE_FLAT_SPEC = SAMPLE_DIR / "flat" / "dataset.yaml"

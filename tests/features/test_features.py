@@ -19,6 +19,7 @@ from helpers.features import (
     abt_columns,
     abt_feature_columns,
     build_abt,
+    draining_customers,
     survival_frame,
     time_varying_frame,
 )
@@ -434,12 +435,14 @@ def test_survival_frame_entry_duration_event_for_left_truncated_customers():
     )
     surv = survival_frame(ds).set_index("customer_id")
     assert list(surv.index) == ["drains", "new", "old"]
-    # old: 60 months on book completed before January 2025 (Jan 2020 .. Dec 2024). Onset
-    # dating ends follow-up soft_months - 1 = 2 months before December: October 2025 = 70
-    assert surv.loc["old", ["entry", "duration", "event"]].tolist() == [60, 70, False]
+    # old: at risk from February 2025 (a row the month before: helpers.months.AT_RISK_RULE),
+    # so it enters at the 61 months on book completed at the end of January 2025 (Jan 2020 ..
+    # Jan 2025). Onset dating ends follow-up soft_months - 1 = 2 months before December:
+    # October 2025 = 70
+    assert surv.loc["old", ["entry", "duration", "event"]].tolist() == [61, 70, False]
     assert surv.loc["new", ["entry", "duration"]].tolist() == [0, 7]  # Apr .. Oct
-    # drains: Oct 2024 .. May 2025 = 8 months on book at the onset; entry Oct-Dec 2024 = 3
-    assert surv.loc["drains", ["entry", "duration", "event"]].tolist() == [3, 8, True]
+    # drains: Oct 2024 .. May 2025 = 8 months on book at the onset; entry Oct 2024-Jan 2025 = 4
+    assert surv.loc["drains", ["entry", "duration", "event"]].tolist() == [4, 8, True]
     assert surv.loc["drains", "event_type"] == "soft"
     # covariates at the first window month
     assert surv.loc["old", "product_count"] == 1  # insurance opens in February
@@ -717,3 +720,28 @@ def test_time_varying_cox_recovers_the_true_hazard_ratios(kind):
         assert np.sign(estimate) == np.sign(value), (name, estimate, value)
         # 12 estimates (6 x 2 kinds): 3.5 standard errors keeps chance failures rare
         assert abs(estimate - value) < 3.5 * error, (name, estimate, value, error)
+
+
+# --------------------------------------------------------------------------------------------
+# Already draining: a run-off under way that the churn definition has not confirmed yet
+# --------------------------------------------------------------------------------------------
+def test_draining_customers_are_those_mid_run_off_at_the_as_of_month():
+    ds = make_bank(
+        {
+            "steady": [5000] * 12,
+            "drains": [5000] * 4 + [800] * 8,  # flagged from May: confirmed in July
+            "dips": [5000] * 5 + [900] + [5000] * 6,  # one flagged month (June), then back
+        }
+    )
+    assert draining_customers(ds, "2025-04").empty
+    may = draining_customers(ds, "2025-05")
+    assert may["customer_id"].tolist() == ["drains"] and may["months_flagged"].tolist() == [1]
+    assert may["onset_month"].tolist() == [pd.Timestamp("2025-05-31")]
+    june = draining_customers(ds, "2025-06").set_index("customer_id")
+    assert june["months_flagged"].to_dict() == {"dips": 1, "drains": 2}
+    assert "dips" not in set(draining_customers(ds, "2025-07")["customer_id"])
+    # only data up to the as-of month: June does not know July confirms the run
+    abt = build_abt(ds, "2025-06", 3)
+    assert set(june.index) <= set(abt["customer_id"])  # still "active" in the ABT
+    assert bool(one(abt, "drains")["churn_label"]) is True  # ... and about to be confirmed
+    assert draining_customers(ds, "2025-06", ChurnDefinition(kind="hard")).empty

@@ -60,7 +60,8 @@ def _expected_counts(thresholds, basis: str) -> pd.Series:
 
 def test_notebook_metadata_and_parameters():
     notebook = nbformat.read(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", as_version=4)
-    assert notebook.metadata["fishpond"]["requires"] == []
+    # tiers need a value to rank on or a mapped tier column (issue 13: not applicable, not a crash)
+    assert notebook.metadata["fishpond"]["requires"] == ["value|tier"]
     assert notebook.metadata["kernelspec"]["name"] == "fishpond"
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1

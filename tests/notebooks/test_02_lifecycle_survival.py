@@ -50,8 +50,15 @@ def test_sample_pack_survival_artifacts(sample_pack):
     artifacts = sample_pack.out_dir / "artifacts"
     clv = pd.read_parquet(artifacts / "clv.parquet")
     assert list(clv.columns) == CLV_COLUMNS
-    active = features.build_abt(load_dataset(paths.SAMPLE_SPEC), "2026-10", 6)
-    assert sorted(clv["customer_id"]) == sorted(active["customer_id"])
+    sample = load_dataset(paths.SAMPLE_SPEC)
+    active = features.build_abt(sample, "2026-10", 6)
+    draining = set(features.draining_customers(sample, "2026-10")["customer_id"])
+    listed = pd.read_csv(
+        artifacts / "already_draining_list.csv", dtype={"customer_id": str}, encoding="utf-8-sig"
+    )
+    # the already draining are listed apart, and scored, valued and warned about nowhere else
+    assert set(listed["customer_id"]) == draining & set(active["customer_id"]) and len(listed)
+    assert sorted(clv["customer_id"]) == sorted(set(active["customer_id"]) - draining)
     assert clv["p_churn_h"].between(0, 1).all() and clv["p_churn_h"].std() > 0
     assert clv["expected_months"].between(0, 36).all()
     assert (clv["clv"] <= clv["monthly_margin"] * 36 + 1e-6).all()
@@ -59,20 +66,33 @@ def test_sample_pack_survival_artifacts(sample_pack):
     assert 0 < len(warning) <= 500
     assert warning["rm_id"].fillna("unassigned").value_counts().max() <= 20
     assert warning["aum_at_risk"].is_monotonic_decreasing  # ranked by expected AUM lost
+    assert (warning["churn_score"] == warning["p_churn"]).all()  # with history: one probability
     assert not privacy.has_unmasked_pii(warning)
     assert warning["top_drivers"].iloc[0]
     kpis = _kpis(artifacts)
     # The keys the monthly summary reads (docs/architecture.md §10).
     assert 0 < kpis["churn_rate"]["value"] < 0.5 and kpis["churn_rate"]["unit"] == "pct"
-    assert kpis["churn_rate"]["value"] == pytest.approx(clv["p_churn_h"].mean())
+    # the already draining count as churning (probability 1) in the churn rate
+    assert kpis["surv_kpi_already_draining"]["value"] == len(listed)
+    assert kpis["churn_rate"]["value"] == pytest.approx(
+        (clv["p_churn_h"].sum() + len(listed)) / (len(clv) + len(listed))
+    )
+    assert not set(warning["customer_id"]) & draining
     assert kpis["median_tenure"]["unit"] == "months"
     assert 0 < kpis["surv_kpi_window_churn_rate"]["value"] < 1
     assert kpis["surv_kpi_concordance"]["value"] > 0.65  # a useful ranking, on a time split
     assert kpis["surv_kpi_brier"]["value"] < 0.1
     assert kpis["aum_at_risk"]["unit"] == "rmb" and kpis["aum_at_risk"]["value"] > 0
     assert sum(record["headline"] for record in kpis.values()) == 2  # churn rate and AUM at risk
+    metrics = pd.read_csv(artifacts / "model_metrics.csv")
+    churn = metrics[metrics["notebook"] == NOTEBOOK]
+    assert sorted(churn["model"]) == ["cox", "gradient_boosting", "logistic"]
+    assert churn["chosen"].sum() == 1 and set(churn["target"]) == {"churn"}
+    chosen = churn[churn["chosen"]].iloc[0]
+    assert chosen["value"] == churn["value"].max() and chosen["lower"] < chosen["value"] > 0.65
     html = (sample_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "流失预警名单" in html and "Traceback" not in html
+    assert "关联(非效果)" in html  # RM contacts read as an association in the HR table
     assert html.count("<img") >= 7  # curves, forest plot, incidence, calibration, CLV
 
 

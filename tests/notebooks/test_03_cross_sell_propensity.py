@@ -29,6 +29,7 @@ PARAMETERS = [
     "model_sample_cap",
     "min_probability",
     "calls_per_rm",
+    "call_lift",
     "holdout_share",
     "importance_cap",
     "importance_repeats",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pandas as pd
@@ -33,13 +34,15 @@ def _outputs_text(notebook) -> str:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             parts.append(str(data.get("text/markdown", "")) + str(data.get("text/html", "")))
-    return "\n".join(parts)
+    # data text in markdown is escaped (``02\\_lifecycle``); compare what a reader sees
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|<>~])", r"\1", "\n".join(parts))
 
 
 def test_committed_notebook_is_clean_and_declares_its_roles():
     notebook = nbformat.read(paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", as_version=4)
-    # the ROI planner always applies: with no campaign it plans from risk and an assumed uplift
-    assert notebook.metadata["fishpond"]["requires"] == []
+    # with no campaign the ROI planner plans from churn risk and an assumed uplift, so it
+    # needs churn or a campaign; the value weighting needs a value (issue 13: else not applicable)
+    assert notebook.metadata["fishpond"]["requires"] == ["value", "event|treatment"]
     # the CLV of notebook 02 is read when that notebook ran in the same run
     assert notebook.metadata["fishpond"]["upstream"] == ["02_lifecycle_survival"]
     assert notebook.metadata["kernelspec"]["name"] == "fishpond"
@@ -59,7 +62,7 @@ def _check_plan(artifacts, budget, contacts_per_rm):
     plan = pd.read_parquet(artifacts / "retention_plan.parquet")
     assert len(plan) > 0
     assert plan["cost"].sum() <= budget + 1e-6
-    assert (plan["net_value"] > 0).all() and plan["recommended"].all()
+    assert (plan["net_value"] > 0).all() and plan["customer_id"].is_unique  # one offer each
     assert plan["best_offer"].isin(["rate_coupon", "fee_waiver", "offer"]).all()
     if "rm_id" in plan.columns and plan["rm_id"].notna().any():
         assert plan["rm_id"].dropna().value_counts().max() <= contacts_per_rm
@@ -85,18 +88,29 @@ def test_panel_run_evaluates_the_campaign_and_plans_under_budget(run_notebook, t
     assert "Planner mode" not in text and "Traceback" not in text
     results = pd.read_parquet(artifacts / "campaign_results.parquet")
     assert set(zip(results["metric"], results["offer"], strict=True)) == {
-        ("retained", "rate_coupon"),
-        ("retained", "fee_waiver"),
-        ("aum_after", "rate_coupon"),
-        ("aum_after", "fee_waiver"),
+        (metric, offer)
+        for metric in ("retained", "aum_after", "aum_after_unadjusted")
+        for offer in ("rate_coupon", "fee_waiver")
     }
+    # the AUM effect is adjusted for AUM before the campaign (ANCOVA), the raw one follows
+    tests = dict(zip(results["metric"], results["test"], strict=False))
+    assert (
+        tests["aum_after"] == "ancova (aum_before)" and tests["aum_after_unadjusted"] == "welch t"
+    )
     assert (results["ci_low"] <= results["difference"]).all()
     assert (results["difference"] <= results["ci_high"]).all()
     assert results["p_value"].between(0, 1).all()
     value = pd.read_parquet(artifacts / "campaign_value.parquet")
     assert (value["spend"] > 0).all() and (value["mean_clv"] > 0).all()
     qini = pd.read_parquet(artifacts / "uplift_qini.parquet")
-    assert set(qini["score"]) == {"uplift", "risk"} and (qini["lower"] <= qini["upper"]).all()
+    assert set(qini["score"]) == {"t", "x", "dr", "risk"}
+    assert (qini["lower"] <= qini["upper"]).all()
+    # the words follow the evidence: each offer says whether the plan uses the model
+    assert (
+        text.count("the plan does not use a customer-level uplift model")
+        + text.count("The plan ranks by the model's bands")
+        == 2
+    )
     plan = _check_plan(artifacts, budget, contacts_per_rm)
     targets = _target_list(artifacts)
     assert len(targets) == min(len(plan), 40)
@@ -116,6 +130,11 @@ def test_panel_run_evaluates_the_campaign_and_plans_under_budget(run_notebook, t
     assert kpis["next_campaign_value"]["value"] == pytest.approx(plan["net_value"].sum())
     assert kpis["campaign_roi"]["value"] is not None
     assert kpis["rr_kpi_incremental_aum"]["unit"] == "rmb"
+    for key in ("campaign_roi", "rr_kpi_incremental_retained", "rr_kpi_incremental_aum",
+                "next_campaign_value", "rr_kpi_next_roi"):  # fmt: skip
+        record = kpis[key]
+        assert record["lower"] <= record["value"] <= record["upper"], key
+        assert record["significant"] == (record["lower"] > 0 or record["upper"] < 0), key
 
 
 @pytest.mark.slow
@@ -137,6 +156,9 @@ def test_planner_mode_without_campaign_roles(run_notebook, tmp_path):
     kpis = _kpis(artifacts)
     assert kpis["campaign_roi"]["value"] is None
     assert kpis["next_campaign_value"]["value"] > 0
+    # an assumed save rate is no measurement: no interval, and the notebook says so
+    assert "lower" not in kpis["next_campaign_value"]
+    assert "rests on the assumed save rate" in text
 
 
 @pytest.mark.slow
@@ -148,7 +170,8 @@ def test_sample_pack_retention(sample_pack):
     assert not privacy.has_unmasked_pii(_target_list(artifacts))
     html = (sample_pack.out_dir / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert "Qini" in html and "Traceback" not in html
-    assert html.count("<img") >= 7  # balance, effects, Qini, deciles, mix, budget, tornado
+    # balance, effects, Qini, deciles, held-out outcomes, expected mix, budget, tornado
+    assert html.count("<img") >= 8
 
 
 @pytest.mark.slow

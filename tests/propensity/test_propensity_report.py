@@ -225,7 +225,20 @@ def test_rm_call_list_has_reasons_names_and_capacity(fitted):
     everyone = propensity.rm_pipeline(calls, "en")
     assert "No RM assigned" in set(everyone["rm_id"])
     assert everyone["ps_listed"].sum() == len(calls)
-    assert everyone["ps_pipeline_value"].sum() == pytest.approx(calls["expected_value"].sum())
+    assert everyone["ps_pipeline_value"].sum() == pytest.approx(calls["incremental_value"].sum())
+    # what a call adds over organic take-up, on the 6-month horizon: 0.2 x p x value x 7 / 24
+    assert calls["incremental_value"].to_numpy() == pytest.approx(
+        0.2 * calls["expected_value"].to_numpy() * 7 / 24
+    )
+    doubled = propensity.rm_call_list(_Data(people), score, recommendations, models, 3, "en", 0.4)
+    assert doubled["incremental_value"].sum() == pytest.approx(2 * calls["incremental_value"].sum())
+
+
+def test_incremental_value_by_hand():
+    # 0.25 probability of a product worth 1,200 a year: expected 300; a call adds 10% of the
+    # probability; a 3-month window earns (3 + 1) / 2 = 2 months on average: 300 x 0.1 x 2 / 12
+    assert propensity.incremental_value([300.0], 0.1, 3)[0] == pytest.approx(5.0)
+    assert np.isnan(propensity.incremental_value([300.0], 0.1, 3, flat=True)[0])
 
 
 def test_kpis_are_records_with_the_summary_keys(fitted):
@@ -233,6 +246,7 @@ def test_kpis_are_records_with_the_summary_keys(fitted):
     scores = models.predict(frame)
     recommendations = propensity.next_best_product(scores)
     calls = propensity.call_lists(recommendations, frame[["customer_id", "rm_id"]], capacity=5)
+    calls["incremental_value"] = propensity.incremental_value(calls["expected_value"], 0.2, 6)
     records = propensity.cross_sell_kpis(calls, recommendations, scores, models)
     values = {r["key"]: r for r in records}
     assert list(values) == [
@@ -241,7 +255,9 @@ def test_kpis_are_records_with_the_summary_keys(fitted):
     ]  # fmt: skip
     assert records == [formatting.kpi(**{k: r[k] for k in ("key", "value", "unit", "headline")})
                        for r in records]  # fmt: skip
-    assert values["pipeline_value"]["value"] == pytest.approx(calls["expected_value"].sum())
+    # the pipeline counts what calls add over organic take-up, not the organic take-up itself
+    assert values["pipeline_value"]["value"] == pytest.approx(calls["incremental_value"].sum())
+    assert values["pipeline_value"]["value"] < 0.2 * calls["expected_value"].sum()
     assert values["pipeline_value"]["unit"] == "rmb" and values["pipeline_value"]["headline"]
     assert values["ps_kpi_customers_listed"]["value"] == len(calls)
     assert values["ps_kpi_products_modelled"]["value"] == 1
@@ -254,3 +270,4 @@ def test_kpis_are_records_with_the_summary_keys(fitted):
     finally:
         models.mode_ = panel_mode
     assert flat[-1]["value"] is None  # look-alike scores forecast no take-ups
+    assert flat[0]["value"] is None  # nor a pipeline over a take-up horizon

@@ -409,7 +409,9 @@ def test_attach_value_fills_missing_customers_with_medians():
 def test_check_parameters_gives_clear_errors():
     costs = {"phone": 15.0}
     rr.check_parameters("t", "phone", costs, 0.3, 1000.0, 0.95)
-    with pytest.raises(ValueError, match="learner must be 't'"):
+    rr.check_parameters("auto", "phone", costs, 0.3, 1000.0, 0.95)
+    rr.check_parameters("dr", "phone", costs, 0.3, 1000.0, 0.95)
+    with pytest.raises(ValueError, match="learner must be 'auto'.*'dr'"):
         rr.check_parameters("s", "phone", costs, 0.3, 1000.0, 0.95)
     with pytest.raises(ValueError, match=r"'visit' has no cost.*\['phone'\]"):
         rr.check_parameters("t", "visit", costs, 0.3, 1000.0, 0.95)

@@ -61,13 +61,17 @@ def test_every_campaign_step_passes_planner_mode_on(no_campaign):
     assert rr.plot_campaign_effects(evaluation, "en") is campaign
     valued = rr.with_value(campaign, no_campaign, 36, 6, 0.05, 1.0)
     assert rr.campaign_value(valued, evaluation, "phone", {"phone": 15.0}) is campaign
-    uplift = rr.uplift_models(valued, "t", 5, 0)
-    assert rr.learner_comparison(uplift, valued, 0) is campaign
-    qini = rr.qini_curves(uplift, valued, 10, 100, 0)
+    uplift = rr.uplift_models(valued, "auto", 5, 0)
+    qini = rr.learner_comparison(uplift, valued, 10, 100, 0.95, 0)
+    assert qini is campaign
     assert rr.qini_coefficients(qini) is campaign
-    assert rr.plot_qini_by_offer(qini, valued, 100, "en") is campaign
-    assert rr.plot_deciles_by_offer(rr.uplift_deciles(uplift, valued, 0), "en") is campaign
-    mix = rr.campaign_targeting_mix(uplift, valued, share=0.3, seed=0)
+    gate = rr.evidence(qini, uplift)
+    assert gate is campaign and rr.evidence_remarks(gate, campaign) == []
+    assert rr.plot_qini_by_offer(qini, valued, gate, 100, "en") is campaign
+    deciles = rr.uplift_deciles(uplift, valued, gate, 0)
+    assert rr.plot_deciles_by_offer(deciles, "en") is campaign
+    mix = rr.campaign_targeting_mix(uplift, valued, gate, 0.3, 0.95, 0)
+    assert rr.plot_targeting_outcomes(mix, "en") is campaign
     assert rr.plot_targeting_mix(mix, "en") is campaign
     assert rr.aum_uplift_deciles(valued, uplift, 5, 0) is campaign
 
@@ -120,7 +124,7 @@ def test_load_clv_takes_the_upstream_table_or_says_why_not(panel):
     assert {"customer_id", "clv", "p_churn_h"} <= set(clv.columns)
 
 
-def test_best_offers_in_planner_mode_assume_a_save_rate():
+def test_plan_options_in_planner_mode_assume_a_save_rate():
     candidates = pd.DataFrame(
         {
             "customer_id": ["a", "b"],
@@ -129,14 +133,20 @@ def test_best_offers_in_planner_mode_assume_a_save_rate():
             "rm_id": ["R1", None],
         }
     )
-    best = rr.best_offers(candidates, NEEDS_CAMPAIGN, NEEDS_CAMPAIGN, 15.0, {}, 50.0, 0.1)
-    # a: 0.05 x 10,000 - 65 = 435; b: 0.01 x 1,000 - 65 < 0 -> do not contact
-    by_id = best.set_index("customer_id")
+    skipped = (NEEDS_CAMPAIGN,) * 3
+    options = rr.plan_options(candidates, *skipped, 15.0, {}, 50.0, 0.1)
+    # a: 0.05 x 10,000 - 65 = 435; b: 0.01 x 1,000 - 65 < 0
+    by_id = options.options.set_index("customer_id")
     assert by_id.loc["a", "net_value"] == pytest.approx(435.0)
-    assert by_id["best_offer"].tolist() == ["offer", "none"]
-    assert by_id["rm_id"].tolist() == ["R1", None] and "p_churn_h" in best.columns
-    priced = rr.best_offers(candidates, NEEDS_CAMPAIGN, NEEDS_CAMPAIGN, 15.0, {"offer": 5.0})
-    assert priced.set_index("customer_id").loc["a", "cost"] == pytest.approx(20.0)
+    assert by_id.loc["b", "net_value"] == pytest.approx(-55.0)
+    assert set(by_id["offer"]) == {"offer"} and set(by_id["basis"]) == {"assumed"}
+    assert by_id["uplift_se"].isna().all()  # assumed, not measured: no interval
+    assert rr.planning_segments(options) == formatting.Skipped("rr_note_planner_no_segments")
+    plan = rr.select_plan(options.options, 1000.0)
+    assert plan["customer_id"].tolist() == ["a"] and plan["best_offer"].tolist() == ["offer"]
+    assert [n.key for n in rr.plan_notes(plan)] == ["rr_choice_exact", "rr_plan_value_assumed"]
+    priced = rr.plan_options(candidates, *skipped, 15.0, {"offer": 5.0})
+    assert priced.options.set_index("customer_id").loc["a", "cost"] == pytest.approx(20.0)
 
 
 def test_display_table_names_columns_by_label_key_and_translates_codes():
@@ -196,17 +206,27 @@ def test_summaries_and_sensitivity_of_a_plan():
     assert sensitivity["roi_base"].iloc[0] == pytest.approx(470 / 130)
     candidates = pd.DataFrame({"clv": [100.0, 300.0], "p_churn_h": [0.1, 0.2]})
     text = rr.candidate_summary(candidates, "artifact", "en")["rr_col_value_text"].tolist()
+    candidates.attrs["counts"] = {"draining": 3, "outside_population": 7}
+    counted = rr.candidate_summary(candidates, "artifact", "en")["rr_col_value_text"].tolist()
+    assert counted[:3] == ["2", "3", "7"]
     assert text == ["2", "200", "15.0%", "the clv artifact of this run's survival notebook"]
 
 
 def test_greedy_gap_samples_at_most_exact_cap():
     rng = np.random.default_rng(0)
-    best = pd.DataFrame(
-        {"net_value": rng.uniform(1, 100, 50), "cost": rng.uniform(10, 60, 50)}
-        | {"recommended": [True] * 40 + [False] * 10}
+    options = pd.DataFrame(
+        {
+            "customer_id": np.repeat([f"c{i}" for i in range(25)], 2),
+            "offer": ["a", "b"] * 25,
+            "net_value": np.r_[rng.uniform(1, 100, 40), -rng.uniform(1, 10, 10)],
+            "cost": rng.uniform(10, 60, 50),
+            "rm_id": None,
+        }
     )
-    gaps = rr.greedy_gap(best, 500.0, exact_cap=20, seed=1)
+    gaps = rr.greedy_gap(rr.PlanOptions(options, pd.DataFrame()), 500.0, 0, exact_cap=20, seed=1)
     assert len(gaps) == 4
     assert (gaps["exact_value"] >= gaps["greedy_value"] - 1e-9).all()
-    # budgets up to twice the sampled share of the budget: 2 x 500 x 20 / 40
-    assert gaps["budget"].max() <= 2 * 500.0 * 20 / 40 + 1e-9
+    assert (gaps["lp_bound"] >= gaps["exact_value"] - 1e-6).all()  # a true upper bound
+    # 20 customers with a worthwhile option, 10 of them drawn (2 options each):
+    # budgets up to twice the sampled share of the budget, 2 x 500 x 10 / 20
+    assert gaps["budget"].max() <= 2 * 500.0 * 10 / 20 + 1e-9

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.datasets import load_rossi
-from lifelines.statistics import multivariate_logrank_test
+from lifelines.statistics import multivariate_logrank_test, proportional_hazard_test
 from lifelines.utils import restricted_mean_survival_time
 
 from helpers import survival
@@ -502,3 +502,21 @@ def test_survival_labels_have_both_languages():
         or not all(isinstance(text, str) and text for text in texts.values())
     ]
     assert broken == []
+
+
+def test_schoenfeld_test_on_delayed_entry_agrees_with_lifelines_without_entry():
+    """With every entry at 0 and no tied times, the PH test is lifelines' rank test exactly."""
+    rossi = load_rossi()
+    rossi["week"] = rossi["week"] + np.random.default_rng(0).random(len(rossi)) * 0.5
+    fitted = CoxPHFitter().fit(rossi, "week", "arrest")
+    reference = proportional_hazard_test(fitted, rossi, time_transform="rank").summary
+    reference.index = [name[0] if isinstance(name, tuple) else name for name in reference.index]
+    ours = survival.schoenfeld_test(
+        rossi.drop(columns=["week", "arrest"]), rossi["week"].to_numpy(),
+        rossi["arrest"].to_numpy(), None, fitted.params_, fitted.variance_matrix_,
+    ).set_index("covariate")  # fmt: skip
+    np.testing.assert_allclose(
+        ours["test_statistic"], reference.loc[ours.index, "test_statistic"], rtol=1e-6
+    )
+    # age breaks proportional hazards in the rossi data (a known result)
+    assert ours.loc["age", "p_value"] < 0.01 and ours.loc["fin", "p_value"] > 0.5

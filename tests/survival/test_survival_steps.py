@@ -218,7 +218,23 @@ def test_kpis_are_the_records_the_summary_reads(fitted):
     assert keyed["median_tenure"]["unit"] == "months"
     stays = frame.assign(event=False)  # the curve never drops to one half
     none = survival.survival_kpis(stays, score, warning, 0.7, 0.04, clv)
-    assert none[2]["value"] is None and none[7]["value"] == 0.04
+    assert none[2]["value"] is None and none[8]["value"] == 0.04
+    assert keyed["surv_kpi_already_draining"]["value"] == 0
+
+
+def test_kpis_count_the_already_draining_as_churning(fitted):
+    """Customers in a run-off are outside the model, not outside the bank's losses."""
+    frame, _ = fitted
+    score = pd.DataFrame({"p_churn": [0.1, 0.3], "aum_at_risk": [10.0, 30.0]})
+    clv = pd.DataFrame({"clv": [100.0, 50.0]})
+    draining = pd.DataFrame({"customer_id": ["d"], "aum": [500.0]})
+    kpis = {r["key"]: r for r in survival.survival_kpis(
+        frame, score, score.iloc[:0], 0.7, 0.1, clv, draining
+    )}  # fmt: skip
+    # (0.1 + 0.3 + 1) / 3 customers; 10 + 30 + the 500 still there
+    assert kpis["churn_rate"]["value"] == pytest.approx(1.4 / 3)
+    assert kpis["aum_at_risk"]["value"] == pytest.approx(540.0)
+    assert kpis["surv_kpi_already_draining"]["value"] == 1
 
 
 def test_display_tables_use_label_keys():

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import cli, paths
+from helpers import cli, paths, synth
 from helpers.config import ChurnDefinition, cross_sell_products, tier_ladder
+from helpers.data import Dataset
 from helpers.synth import generate
 
 SAMPLE_ARGS = dict(customers=10_000, months=24, end_month="2026-10", seed=20261031)
@@ -352,14 +353,27 @@ def test_true_uplift_is_heterogeneous_as_documented(tables):
     assert others["true_uplift_rate_coupon"].isna().all()
 
 
-def test_truth_average_effects_match_truth_customers(tables, truth):
-    campaign_ids = tables["campaigns"]["customer_id"]
-    truth_customers = tables["truth_customers"].set_index("customer_id").loc[campaign_ids]
-    for offer in ("rate_coupon", "fee_waiver"):
-        effect = truth["campaign"]["average_effect"][offer]
-        assert effect["retention"] == pytest.approx(truth_customers[f"true_uplift_{offer}"].mean())
-        assert effect["aum"] == pytest.approx(truth_customers[f"true_aum_uplift_{offer}"].mean())
-        assert -0.05 < effect["retention"] < 0.1
+def test_person_month_truth_counts_every_event_and_follows_the_at_risk_rule(tables, bank):
+    """The person-month table counts the events of the canonical tables, on months on book.
+
+    Nobody is at risk in the window's first month or in their opening month
+    (helpers.months.AT_RISK_RULE), so month 0 and months-on-book 1 never appear.
+    """
+    months = read(bank, "truth_person_months")
+    customers = tables["customers"].set_index("customer_id")
+    truth_customers = tables["truth_customers"]
+    churned = truth_customers[truth_customers["true_churn_month"].notna()]
+    assert months["events"].sum() == len(churned)
+    first = tables["monthly_balances"]["month"].min()
+    assert months["month"].min() > first and months["months_on_book"].min() >= 2
+    # the months on book of each event match the customers' open dates
+    opened = pd.to_datetime(customers.loc[churned["customer_id"], "open_date"])
+    churn_month = pd.to_datetime(churned["true_churn_month"]).to_numpy()
+    on_book = (
+        churn_month.astype("datetime64[M]") - opened.to_numpy().astype("datetime64[M]")
+    ).astype(int) + 1
+    counted = months.groupby("months_on_book")["events"].sum()
+    assert (pd.Series(on_book).value_counts().sort_index() == counted[counted > 0]).all()
 
 
 @pytest.mark.slow
@@ -448,7 +462,7 @@ def test_truth_json_documents_every_driver(truth):
     covariates = [item["name"] for item in truth["propensity"]["covariates"]]
     for product in coefficients.values():
         assert set(product) == {"intercept", *covariates}
-    assert truth["campaign"]["assigned_month"] == "2026-01"
+    assert truth["campaign"]["assigned_month"] == "2025-10"
     assert truth["propensity"]["as_of"] == "2026-04"
     assert truth["window"] == {"first_month": "2024-11", "last_month": "2026-10"}
 
@@ -568,3 +582,30 @@ def test_committed_sample_is_what_the_documented_command_generates(tmp_path):
     for name in ("truth.json", "flat/customers_flat.csv"):
         assert (tmp_path / "sample" / name).read_bytes() == (paths.SAMPLE_DIR / name).read_bytes()
     shutil.rmtree(tmp_path / "sample")
+
+
+def test_true_offer_uplift_follows_the_effect_model(bank):
+    """The truth a plan is scored against: the campaign's effect model at a month-end."""
+    frames = {name: read(bank, name) for name in ("customers", "monthly_balances", "holdings",
+                                                   "contacts")}  # fmt: skip
+    truth = synth.true_offer_uplift(Dataset.from_frames(frames), "2026-10")
+    x = synth.covariates_at(Dataset.from_frames(frames), "2026-10").set_index("customer_id")
+    truth = truth.set_index("customer_id").join(x)
+    calm = truth["contacts_3m"] < 2
+    rich, small = truth["aum"] >= 50_000, truth["aum"] < 20_000
+    assert (truth.loc[rich & calm, "true_uplift_rate_coupon"] > 0).all()
+    assert (truth.loc[small & calm, "true_uplift_rate_coupon"] == 0).all()
+    assert (truth.loc[rich & calm, "true_uplift_fee_waiver"] == 0).all()
+    digital = truth["digital_active"] > 0
+    assert (truth.loc[~rich & digital & calm, "true_uplift_fee_waiver"] > 0).all()
+    assert (truth.loc[~calm & small, "true_uplift_rate_coupon"] < 0).all()  # annoyed
+    plan = pd.DataFrame(
+        {"customer_id": truth.index[:2], "best_offer": ["rate_coupon", "fee_waiver"]}
+        | {"clv": [1000.0, 2000.0], "cost": [10.0, 20.0]}
+    )
+    expected = (
+        truth["true_uplift_rate_coupon"].iloc[0] * 1000
+        + truth["true_uplift_fee_waiver"].iloc[1] * 2000
+        - 30
+    )
+    assert synth.plan_truth_value(plan, truth.reset_index()) == pytest.approx(expected)

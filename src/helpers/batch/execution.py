@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 
-from helpers import paths
+from helpers import i18n, paths
 from helpers.batch import export
 
 #: How many times a run that failed while starting its kernel is tried again.
@@ -33,7 +35,37 @@ STATUS_FAILED = "failed"
 STATUS_NOT_APPLICABLE = "not_applicable"
 
 
-class EncryptedKernelManager(AsyncKernelManager):
+#: Kernel name of "this interpreter" when no ``fishpond`` kernel is registered.
+CURRENT_KERNEL = "fishpond-current-interpreter"
+
+
+class _SpecsWithCurrentInterpreter(KernelSpecManager):
+    """Registered kernel specs, plus :data:`CURRENT_KERNEL`: ``sys.executable`` + ipykernel."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        if kernel_name == CURRENT_KERNEL:
+            from ipykernel.kernelspec import get_kernel_dict
+
+            # ipykernel's own spec for this interpreter: its argv and the metadata the
+            # encrypting manager checks (supported_encryption: curve).
+            spec = get_kernel_dict()
+            return KernelSpec(
+                argv=spec["argv"],
+                display_name="Python (current interpreter)",
+                language="python",
+                metadata=spec.get("metadata", {}),
+            )
+        return super().get_kernel_spec(kernel_name)
+
+
+class PlainKernelManager(AsyncKernelManager):
+    """Kernel manager that also knows :data:`CURRENT_KERNEL` (no registration needed)."""
+
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return _SpecsWithCurrentInterpreter(data_dir=self.data_dir)
+
+
+class EncryptedKernelManager(PlainKernelManager):
     """Kernel manager that provisions CurveZMQ keys, so kernel traffic is encrypted.
 
     ipykernel 7.4 warns that TCP traffic is plain text; with ``transport_encryption =
@@ -53,7 +85,7 @@ def _kernel_manager_class(kernel_log: Path | None = None) -> type[AsyncKernelMan
     """
     import zmq
 
-    base = EncryptedKernelManager if zmq.has("curve") else AsyncKernelManager
+    base = EncryptedKernelManager if zmq.has("curve") else PlainKernelManager
     if kernel_log is None:
         return base
 
@@ -65,6 +97,25 @@ def _kernel_manager_class(kernel_log: Path | None = None) -> type[AsyncKernelMan
                 return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return LoggedKernelManager
+
+
+def kernel_choice() -> dict[str, str]:
+    """The kernel notebooks run on: the registered ``fishpond`` kernel when there is one,
+    else the interpreter running Fishpond (an environment made with ``pip install`` or
+    ``conda env create`` alone has no registered kernel: NoSuchKernel before this fallback).
+
+    Returns
+    -------
+    dict
+        ``name`` (kernel name passed to Papermill), ``source`` ("registered kernel" or
+        "current interpreter") and ``python`` (the interpreter it runs), for the manifest.
+    """
+    try:
+        spec = KernelSpecManager().get_kernel_spec(paths.KERNEL_NAME)
+    except NoSuchKernel:
+        return {"name": CURRENT_KERNEL, "source": "current interpreter", "python": sys.executable}
+    python = spec.argv[0] if spec.argv else ""
+    return {"name": paths.KERNEL_NAME, "source": "registered kernel", "python": python}
 
 
 class _ParameterNoiseFilter(logging.Filter):
@@ -102,10 +153,13 @@ def execute_notebook(
     cwd: str | Path | None = None,
     start_timeout: int = 60,
     kernel_log: str | Path | None = None,
+    kernel: str | None = None,
 ) -> nbformat.NotebookNode:
     """Execute one notebook with Papermill the way the batch does.
 
-    The kernel is always ``fishpond`` (a notebook saved from another environment still runs),
+    The kernel is ``kernel`` (default :func:`kernel_choice`: the registered ``fishpond``
+    kernel, else the current interpreter), whatever the notebook names (a notebook saved from
+    another environment still runs),
     the working directory is ``cwd`` (default: the notebook's folder), every cell has
     ``timeout`` seconds, and the output is written to a temporary name that is renamed to
     ``output_path`` at the end, also when execution fails (the audit copy of a failure).
@@ -153,7 +207,7 @@ def execute_notebook(
             str(input_path),
             str(partial),
             parameters=dict(parameters or {}),
-            kernel_name=paths.KERNEL_NAME,
+            kernel_name=kernel or kernel_choice()["name"],
             cwd=str(cwd or input_path.parent),
             progress_bar=False,
             start_timeout=start_timeout,
@@ -274,6 +328,10 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     executed_path = pack_dir / "executed" / f"{name}.ipynb"
     kernel_log = pack_dir / "executed" / f"{name}.kernel.log"
     html_path = pack_dir / f"{name}.html"
+    # Kernels resolve the project folder as the runner does (an installed package's bundled
+    # notebooks run in site-packages, but their scratch files belong to the analyst's folder).
+    os.environ["FISHPOND_ROOT"] = str(paths.PROJECT_ROOT)
+    i18n.use_vocabulary(task["page"].get("vocabulary"))  # the data's words on its pages
     if task.get("threads"):
         # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
         for variable in THREAD_VARIABLES:
@@ -300,6 +358,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
                 timeout=task["timeout"],
                 cwd=notebook_path.parent,
                 kernel_log=kernel_log,
+                kernel=task.get("kernel"),
             )
             error = None
             break

@@ -13,7 +13,7 @@ import html
 import json
 import os
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,10 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from helpers import paths, summary
+from helpers import i18n, paths, summary
 from helpers.batch.layers import ReportLayersPreprocessor
 from helpers.batch.notebooks import SUMMARY_NOTEBOOK
-from helpers.formatting import format_kpi as format_figure
+from helpers.formatting import format_kpi_record, round_half_up
 
 TEMPLATE_NAME = "fishpond"
 PAGES_DIR = paths.TEMPLATES_DIR / "pages"
@@ -398,6 +398,9 @@ def notebook_to_html(notebook, *, page: dict[str, Any], title: str | None = None
     """
     lang = page["lang"]
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # deep copy
+    for cell in notebook.cells:  # narrative in the data's words (currency, value, offers)
+        if cell.cell_type == "markdown":
+            cell.source = i18n.apply_vocabulary(cell.source, lang)
     notebook.metadata["title"] = title or notebook_title_for(notebook, lang) or "Fishpond"
     ui = dict(UI[lang])
     resources = {"fishpond": {**page, "ui": ui}}
@@ -450,7 +453,12 @@ def _render_page(template: str, *, page: dict, title: str, is_index: bool = Fals
             css=CSS_PATH.read_text(encoding="utf-8"),
             is_index=is_index,
             status_label=lambda status: ui.get(f"status_{status}", status),
-            role_help=lambda role: ROLE_HELP[lang].get(role, role),
+            role_help=lambda role: i18n.apply_vocabulary(
+                (" 或 " if lang == "zh" else " or ").join(
+                    ROLE_HELP[lang].get(part, part) for part in role.split("|")
+                ),
+                lang,
+            ),
             **context,
         )
     )
@@ -482,12 +490,6 @@ def write_not_applicable_page(html_path, *, entry: dict, page: dict) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def round_half_up(value, digits: int = 0) -> Decimal:
-    """Round like a bank (half away from zero), not like Python's half-to-even."""
-    quantum = Decimal(1).scaleb(-digits)
-    return Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
-
-
 def format_kpi(value, unit: str, lang: str = "zh") -> str:
     """Display text for a KPI value: thousands separators, half-up rounding.
 
@@ -505,9 +507,10 @@ def format_kpi(value, unit: str, lang: str = "zh") -> str:
         return str(value)
     if unit == "count":
         return f"{round_half_up(number, 0):,}"
-    if unit == "rmb":
+    if unit == "rmb":  # an amount in the data's currency (the unit keeps its old name)
         rounded = round_half_up(number, 0)
-        return f"{'-' if rounded < 0 else ''}¥{abs(rounded):,}"
+        symbol = i18n.vocabulary().currency_word[2]
+        return f"{'-' if rounded < 0 else ''}{symbol}{abs(rounded):,}"
     if unit == "pct":
         return f"{round_half_up(number * 100, 1):,}%"
     if unit == "months":
@@ -546,13 +549,10 @@ def read_kpis(
                     "label": label,
                     "value": kpi.get("value"),
                     "unit": kpi.get("unit", ""),
-                    "display": format_figure(
-                        kpi.get("value"),
-                        kpi.get("unit", ""),
-                        lang,
-                        compact=True,
-                        significant=kpi.get("significant"),
-                    ),
+                    # an estimate whose interval crosses zero reads "not significant", never
+                    # as a bare number (helpers.formatting.kpi); amounts in 万/亿, million
+                    "display": format_kpi_record(kpi, lang, compact=True),
+                    "significant": kpi.get("significant"),
                 }
             )
     return items

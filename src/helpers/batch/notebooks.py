@@ -64,6 +64,11 @@ def notebook_requirements(notebook_path: str | Path) -> list[str]:
     return [str(role) for role in requires]
 
 
+def missing_roles(requires: list[str], roles: set[str]) -> list[str]:
+    """The requirements the dataset's ``roles`` do not meet; ``"value|tier"`` is met by either."""
+    return sorted(role for role in set(requires) if not set(role.split("|")) & set(roles))
+
+
 def notebook_upstream(notebook_path: str | Path) -> list[str]:
     """Notebooks whose artifacts this one reads (``metadata.fishpond.upstream``)."""
     notebook = nbformat.read(notebook_path, as_version=4)

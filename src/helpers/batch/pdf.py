@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -116,3 +117,13 @@ def record_pdfs(pack_dir: str | Path, manifest: dict) -> dict:
     except PdfError as error:
         manifest["pdf_error"] = str(error)
     return manifest
+
+
+def announce_pdfs(pack_dir: str | Path, manifest: dict) -> bool:
+    """Print where the PDFs went (stdout) or why there are none (stderr); False on the latter."""
+    for name in manifest.get("pdf", []):
+        print(f"PDF: {Path(pack_dir) / name}")
+    if manifest.get("pdf_error"):
+        print(f"fishpond run: no PDF: {manifest['pdf_error']}", file=sys.stderr)
+        return False
+    return True

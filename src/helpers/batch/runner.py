@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import errno
 import json
 import multiprocessing
 import re
@@ -34,11 +33,12 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, paths
+from helpers import config, i18n, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
     STATUS_NOT_APPLICABLE,
+    kernel_choice,
     one_line,
     run_one_notebook,
     thread_limit,
@@ -48,6 +48,7 @@ from helpers.batch.notebooks import (
     check_extra_parameters,
     discover_notebooks,
     load_extra_parameters,
+    missing_roles,
     notebook_parameters,
     notebook_requirements,
     notebook_upstream,
@@ -60,13 +61,16 @@ from helpers.batch.packs import (
     check_free_space,
     check_out_folder,
     check_same_pack,
+    describe_error,
     new_build_dir,
     place_pack,
     remove_stale_builds,
 )
-from helpers.batch.pdf import record_pdfs
+from helpers.batch.pdf import announce_pdfs, record_pdfs
 from helpers.batch.progress import Progress
 from helpers.data import load_dataset
+from helpers.months import default_flat_month
+from helpers.notebook import vocabulary_for
 from helpers.provenance import git_commit, package_versions
 
 
@@ -112,6 +116,7 @@ class DatasetInfo:
     latest_month: str | None
     fingerprint: dict
     months: list[str] = field(default_factory=list)
+    vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
     quarantine: list = field(default_factory=list)
 
 
@@ -138,6 +143,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
         months=months,
+        vocabulary=vocabulary_for(dataset),
         quarantine=dataset.quarantine_summary().to_dict("records"),
     )
 
@@ -145,17 +151,6 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
 # --------------------------------------------------------------------------------------------
 # Run metadata
 # --------------------------------------------------------------------------------------------
-
-
-def default_flat_month(today: dt.date | None = None) -> str:
-    """Report month for data without monthly history (flat mode): the last complete month.
-
-    A flat extract is a snapshot with no month column; the batch that runs it in November
-    reports on October, as the monthly cycle does. ``--month`` overrides it.
-    """
-    today = today or dt.date.today()
-    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
-    return f"{last_month_end:%Y-%m}"
 
 
 def _now() -> str:
@@ -284,7 +279,7 @@ def run_pack(
     progress_stream : file, optional
         Where progress goes; default ``sys.stderr``.
     pdf : bool
-        Also print the index and the summary to ``pdf/`` (:func:`helpers.batch.record_pdfs`).
+        Also print the index and the summary to PDF (:func:`helpers.batch.record_pdfs`).
 
     Returns
     -------
@@ -361,20 +356,13 @@ def run_pack(
             shutil.rmtree(build_dir, ignore_errors=True)
             if isinstance(error, Exception) and not isinstance(error, PackError):
                 raise RunFailed(
-                    f"the run could not finish the pack ({_describe_error(error)}). Nothing "
+                    f"the run could not finish the pack ({describe_error(error)}). Nothing "
                     f"was replaced: the previous pack in {out_dir} is unchanged"
                 ) from error
             raise
     finally:
         progress.close()
         lock.release()
-
-
-def _describe_error(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        where = f" while writing {error.filename}" if error.filename else ""
-        return f"no space left on the device{where}"
-    return one_line(f"{type(error).__name__}: {error}") or type(error).__name__
 
 
 def _build_pack(
@@ -398,13 +386,16 @@ def _build_pack(
         "month": month,
         "dataset_name": info.name,
         "run_id": run_id,
+        "vocabulary": info.vocabulary.as_dict(),  # the data's words on every page
     }
+    i18n.use_vocabulary(info.vocabulary)
     core = {
         "dataset": str(info.spec),
         "month": str(month),
         "lang": lang,
         "artifacts_dir": str(build_dir / "artifacts"),
     }
+    kernel = kernel_choice()
     entries: dict[str, dict] = {}
     tasks = []
     for notebook in notebooks:
@@ -414,11 +405,12 @@ def _build_pack(
             "timeout": settings["timeout"],
             "page": page,
             "threads": thread_limit(jobs) if jobs > 1 else None,
+            "kernel": kernel["name"],
             "upstream": [],
         }
         try:
             task["upstream"] = notebook_upstream(notebook)
-            missing = sorted(set(notebook_requirements(notebook)) - info.roles)
+            missing = missing_roles(notebook_requirements(notebook), info.roles)
             if not missing:
                 task["parameters"] = notebook_parameters(notebook, core, extras)
         except Exception as error:  # unreadable notebook or parameters cell: its failure
@@ -459,6 +451,7 @@ def _build_pack(
             "fingerprint": info.fingerprint,
             "quarantine": info.quarantine,
         },
+        "kernel": kernel,
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started_at": started[0],
@@ -556,7 +549,7 @@ def cli_run(args) -> int:
         # PackError and DataValidationError are ValueErrors: their message says what to fix.
         if debug:
             raise
-        print(f"fishpond run: {_describe_error(error) if isinstance(error, OSError) else error}",
+        print(f"fishpond run: {describe_error(error) if isinstance(error, OSError) else error}",
               file=sys.stderr)  # fmt: skip
         return 2
     finally:
@@ -567,12 +560,8 @@ def cli_run(args) -> int:
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     print(f"Report pack: {result.index}  ({summary})")
-    for name in result.manifest.get("pdf", []):
-        print(f"PDF: {result.out_dir / name}")
-    if result.manifest.get("pdf_error"):
-        print(f"fishpond run: no PDF: {result.manifest['pdf_error']}", file=sys.stderr)
-        if result.ok:
-            return 1
+    if not announce_pdfs(result.out_dir, result.manifest) and result.ok:
+        return 1
     if not result.ok:
         failed = [name for name, status in result.statuses.items() if status == STATUS_FAILED]
         print(

@@ -172,6 +172,9 @@ def build_course(
 def cli_course_build(args) -> int:
     """``fishpond course build --lang zh|en --out DIR``."""
     written = build_course(lang=args.lang, out=args.out)
+    if not written:  # an empty course is a failed build, not a success
+        print(f"course ({args.lang}): no notebooks found to build; nothing written to {args.out}")
+        return 1
     learners = [p for p in written if p.parent.name == "learner"]
     message = i18n.t(
         "course_built",

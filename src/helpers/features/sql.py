@@ -139,6 +139,35 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
         WHERE run_rank = 1"""
 
 
+def soft_flags_sql(churn: ChurnDefinition, up_to: str) -> str:
+    """Customer-months flagged by the soft-churn rule, up to the month-end literal ``up_to``.
+
+    The flag of :func:`soft_churn_sql` (AUM below the floor, or below ``1 - soft_drop`` of
+    the trailing average of the previous 12 months), computed from months up to ``up_to``
+    only. Columns: ``customer_id``, ``month``, ``month_index``.
+    """
+    drop_factor = 1.0 - float(churn.soft_drop)
+    return f"""
+        SELECT customer_id, month, month_index
+        FROM (
+            SELECT customer_id, month, month_index, aum_total,
+                   AVG(aum_total) OVER (
+                       PARTITION BY customer_id ORDER BY month_index
+                       RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING
+                   ) AS trailing_aum
+            FROM (
+                SELECT customer_id,
+                       LAST_DAY(CAST(month AS DATE)) AS month,
+                       {month_index_sql("month")} AS month_index,
+                       CAST(aum_total AS DOUBLE) AS aum_total
+                FROM monthly_balances
+                WHERE CAST(month AS DATE) <= {up_to}
+            ) AS balances
+        ) AS flagged
+        WHERE aum_total < {float(churn.soft_floor)!r}
+           OR aum_total < {drop_factor!r} * trailing_aum"""
+
+
 def churn_events_sql(churn: ChurnDefinition, dating: str = "confirmed") -> str:
     """One row per churned customer: ``customer_id, churn_month, churn_type``.
 

@@ -4,11 +4,15 @@ Public entry points are re-exported by :mod:`helpers.features.abt` (``survival_f
 ``time_varying_frame``); the SQL runs in DuckDB over the dataset's views.
 
 Time scale: months on book, the opening month counting as month 1 (as ``tenure_months`` in
-the ABT). A customer who opened before the data window is *left-truncated*: it is in the data
-only because it was still there when the window opened, so it enters the risk set at
-``entry`` = the months on book completed before the window's first month, not at zero.
-A customer opened inside the window has ``entry = 0``. Churn in month t gives
-``duration`` = months on book at t, so ``duration > entry`` always (lifelines requires it).
+the ABT; :func:`helpers.months.months_on_book`). The at-risk rule is the generator's
+(:data:`helpers.months.AT_RISK_RULE`): a customer is at risk in month t with a row at t-1. A
+customer who opened before the data window is *left-truncated*: it is in the data only because
+it was still there when the window opened, and it is at risk from the window's second month,
+so it enters the risk set at ``entry`` = the months on book completed at the end of the
+window's first month, not at zero. A customer opened inside the window has ``entry = 0``
+(nobody is at risk in their opening month, so 0 and 1 give the same curves). Churn in month t
+gives ``duration`` = months on book at t, so ``duration > entry`` (lifelines requires it;
+a closure in the window's first month, not at risk under the rule, is left out).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from helpers.features.sql import (
     churn_events_sql,
     date_literal,
     month_index_sql,
+    soft_flags_sql,
     string_literal,
 )
-from helpers.months import month_index, month_start, shift_month
+from helpers.months import month_end, month_index, month_start, shift_month
 
 #: Covariates of :func:`time_varying_frame`, each measured at the end of the previous month.
 TIME_VARYING_COVARIATES = [
@@ -53,6 +58,61 @@ def follow_up_end(churn: ChurnDefinition, last_month: pd.Timestamp, soft_dating:
     if soft_dating == "onset" and churn.kind != "hard":
         return shift_month(last_month, -(int(churn.soft_months) - 1))
     return last_month
+
+
+def draining_customers(ds, as_of: str | None = None, churn: ChurnDefinition | None = None):
+    """Customers in a run-off at ``as_of`` that the churn definition has not confirmed yet.
+
+    Soft churn is confirmed only after ``soft_months`` consecutive flagged months, so at an
+    as-of month a customer whose balance has been flagged for the last 1 .. ``soft_months - 1``
+    months is still "active" in the ABT, yet already leaving: a model that learns from them
+    learns to spot a run-off under way (it will be confirmed within the horizon), which makes
+    it look better than it is and says nothing about whom a call could still keep. Survival
+    training and evaluation leave them out; reports list them separately as "already
+    draining". Only data up to ``as_of`` is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (str), ``onset_month`` (month-end of the run's first flagged month),
+        ``months_flagged`` (int); empty for ``churn.kind == "hard"`` and for flat datasets.
+        Customers who already churned by ``as_of`` may appear; callers keep the active ones.
+    """
+    churn = _check_churn(churn or ChurnDefinition())
+    empty = pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=str),
+            "onset_month": pd.Series(dtype="datetime64[ns]"),
+            "months_flagged": pd.Series(dtype="int64"),
+        }
+    )
+    if ds.mode == "flat" or churn.kind == "hard" or int(churn.soft_months) < 2:
+        return empty
+    _require_panel(ds, "draining_customers")
+    first_month, last_month = _data_window(ds)
+    as_of_end = last_month if as_of in (None, "") else month_end(as_of)
+    as_of_index = month_index(as_of_end)
+    earliest = as_of_index - (int(churn.soft_months) - 2)
+    sql = f"""
+        WITH flags AS ({soft_flags_sql(churn, date_literal(as_of_end))})
+        SELECT customer_id, MIN(month) AS onset_month,
+               CAST(COUNT(*) AS BIGINT) AS months_flagged
+        FROM flags
+        WHERE month_index >= {earliest} AND month_index <= {as_of_index}
+        GROUP BY customer_id
+        HAVING MAX(month_index) = {as_of_index}
+           AND COUNT(*) = {as_of_index} - MIN(month_index) + 1
+        ORDER BY customer_id"""
+    frame = _fetch(ds, sql)
+    if frame.empty:
+        return empty
+    frame = _as_ns(frame, ["onset_month"])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["months_flagged"] = frame["months_flagged"].astype("int64")
+    # A run that started before the window's first month is not known to be short: keep it,
+    # its length inside the window is what the data can say.
+    frame.attrs.update({"as_of": f"{as_of_end:%Y-%m}", "first_month": f"{first_month:%Y-%m}"})
+    return frame.reset_index(drop=True)
 
 
 def _population_sql(
@@ -116,7 +176,8 @@ def survival_frame(
         Sorted by ``customer_id``:
 
         - ``customer_id`` (str);
-        - ``entry`` (int): months on book completed before the window's first month, 0 for
+        - ``entry`` (int): months on book completed at the end of the window's first month
+          for customers opened before it (at risk from the second window month), 0 for
           customers opened inside the window;
         - ``duration`` (int): months on book at the churn month, or at censoring (the end of
           follow-up; a closure censors when ``churn.kind == "soft"``);
@@ -182,7 +243,8 @@ def survival_frame(
             WHERE month_rank = 1
         ){holdings_cte}
         SELECT p.customer_id,
-               CAST(GREATEST({first_index} - p.open_index, 0) AS BIGINT) AS entry,
+               CAST(CASE WHEN p.open_index < {first_index}
+                         THEN {first_index} - p.open_index + 1 ELSE 0 END AS BIGINT) AS entry,
                CAST(p.end_index - p.open_index + 1 AS BIGINT) AS duration,
                p.churn_month_in IS NOT NULL AS event,
                p.event_type,
@@ -196,6 +258,7 @@ def survival_frame(
         FROM population AS p
         LEFT JOIN first_balance AS f ON f.customer_id = p.customer_id
         {products_join}
+        WHERE p.open_index >= {first_index} OR p.end_index > {first_index}
         ORDER BY p.customer_id"""
     frame = _fetch(ds, sql)
     frame = _as_ns(frame, ["entry_month"])

@@ -143,13 +143,17 @@ def portfolio_kpis(ds, month: str) -> list[dict]:
     last_day = month_end(month)
     month_start = last_day.to_period("M").to_timestamp()
     snapshot = month_snapshot(ds, month)
-    held_by = con.execute(
-        "SELECT h.customer_id FROM holdings h JOIN monthly_balances b "
-        "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
-        "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
-        [last_day.date(), last_day.date(), last_day.date()],
-    ).df()
-    held = int(held_by["customer_id"].isin(snapshot["customer_id"]).sum())
+    # holdings is optional (the README requires only customers + monthly_balances); only
+    # the one customer base (active customers) counts
+    held = None
+    if ds.has("holdings"):
+        held_by = con.execute(
+            "SELECT h.customer_id FROM holdings h JOIN monthly_balances b "
+            "ON b.customer_id = h.customer_id AND b.month = ? WHERE h.open_date <= ? "
+            "AND (h.close_date IS NULL OR h.close_date > ?) AND h.product <> 'current_account'",
+            [last_day.date(), last_day.date(), last_day.date()],
+        ).df()
+        held = int(held_by["customer_id"].isin(snapshot["customer_id"]).sum())
     customers = ds.table("customers")
     opened = customers["open_date"].between(month_start, last_day)
     closed = customers["close_date"].between(month_start, last_day)
@@ -160,7 +164,11 @@ def portfolio_kpis(ds, month: str) -> list[dict]:
         kpi("ov_total_aum", float(aum.sum()), "rmb", headline=True),
         kpi("ov_avg_aum", float(aum.mean()) if active else None, "rmb"),
         kpi("ov_median_aum", float(aum.median()) if active else None, "rmb"),
-        kpi("ov_products_per_customer", held / active if active else None, "ratio"),
+        kpi(
+            "ov_products_per_customer",
+            held / active if active and held is not None else None,
+            "ratio",
+        ),
         kpi("ov_payroll_share", float(snapshot["payroll"].mean()) if active else None, "pct"),
         kpi(
             "ov_digital_share",
@@ -223,7 +231,10 @@ def monthly_trend(ds):
 
 
 def product_penetration(ds, month: str) -> pd.DataFrame:
-    """Share of the month's active customers holding each catalogue product."""
+    """Share of the month's active customers holding each catalogue product (no rows without
+    a holdings table: the chart then says the data hold no products)."""
+    if not ds.has("holdings"):
+        return pd.DataFrame(columns=["code", "name_zh", "name_en", "holders", "penetration"])
     con = ds.connect()
     last_day = month_end(month).date()
     holders = con.execute(
@@ -370,6 +381,12 @@ def plot_trend(trend: pd.DataFrame, lang: str = "zh", ax=None):
 @skippable
 def plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
     """Share of customers holding each product (Skipped when the data has no products)."""
+    if penetration.empty:  # no holdings table, or a flat table without product flags
+        return Skipped("ov_no_products")
+    return _plot_penetration(penetration, lang, ax)
+
+
+def _plot_penetration(penetration: pd.DataFrame, lang: str = "zh", ax=None):
     import matplotlib.pyplot as plt
 
     if penetration.empty:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
+from helpers.formatting import Skipped
 from helpers.propensity.actions import feature_label, product_label
 from helpers.propensity.evaluation import gain_curve, reliability_table
 
@@ -49,8 +50,13 @@ def plot_penetration(penetration: pd.DataFrame, tier_names=None, lang="zh", ax=N
 
 
 def plot_affinity(affinity: pd.DataFrame, lang: str = "zh", ax=None):
-    """Heatmap of co-holding lift: row = holds this product, column = also holds that one."""
+    """Heatmap of co-holding lift: row = holds this product, column = also holds that one.
+
+    With fewer than two products there is nothing to pair: a Skipped step says so."""
     import seaborn as sns
+
+    if len(affinity) == 0 or affinity["antecedent"].nunique() < 2:
+        return Skipped("ps_affinity_one_product")
 
     table = affinity.pivot(index="antecedent", columns="consequent", values="lift")
     order = list(dict.fromkeys(affinity["antecedent"]))

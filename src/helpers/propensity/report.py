@@ -8,6 +8,7 @@ pandas pipeline, lambda or KPI dict and never branches on the data.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from helpers import i18n, privacy
@@ -32,6 +33,7 @@ CALL_LIST_COLUMNS = (
     "product_name",
     "probability",
     "expected_value",
+    "incremental_value",
     "reason",
 )
 
@@ -189,6 +191,25 @@ def capture_table(
 
 
 # ----------------------------------------------------------------------------- section 9
+def incremental_value(
+    expected_value, call_lift: float = 0.2, horizon: int = 6, flat: bool = False
+) -> np.ndarray:
+    """What a call adds within the take-up horizon, over the customer's organic take-up.
+
+    The propensity is the chance of taking the product *without* a call (organic take-up,
+    which the bank gets anyway), so a call is worth only the take-up it adds: ``call_lift``
+    x the probability (a relative lift, assumed until a cross-sell A/B test measures it).
+    Value on the same horizon as the probability: a product taken in month m of an
+    h-month window earns ``h - m + 1`` months of its annual value, ``(h + 1) / 2`` months on
+    average, so ``incremental = call_lift x probability x annual value x (h + 1) / 24``.
+    Flat look-alike models forecast no take-up window: NaN.
+    """
+    values = np.asarray(expected_value, dtype=float)
+    if flat:
+        return np.full(values.shape, np.nan)
+    return float(call_lift) * values * (int(horizon) + 1) / 24.0
+
+
 def rm_call_list(
     ds,
     score: pd.DataFrame,
@@ -196,12 +217,16 @@ def rm_call_list(
     models: CrossSellModels,
     capacity: int = 20,
     lang: str = "zh",
+    call_lift: float = 0.2,
+    horizon: int = 6,
 ) -> pd.DataFrame:
     """The RM call lists (:func:`call_lists`) with reasons in words and product names.
 
     Names and mobiles come from the ``customers`` table when the data has one (masked only
     when written or shown); the reasons explain each listed customer's own product
-    (:meth:`CrossSellModels.reasons`). Columns: :data:`CALL_LIST_COLUMNS` that exist.
+    (:meth:`CrossSellModels.reasons`); ``incremental_value`` is what the call adds over organic
+    take-up within the ``horizon`` (:func:`incremental_value`). Columns:
+    :data:`CALL_LIST_COLUMNS` that exist.
     """
     if ds.has("customers"):
         people = ds.table("customers")[["customer_id", "name", "mobile"]]
@@ -213,6 +238,9 @@ def rm_call_list(
     listed = score.set_index("customer_id").loc[calls["customer_id"]].reset_index()
     calls["reason"] = models.reasons(listed, calls["product"], lang).to_numpy()
     calls["product_name"] = calls["product"].map(lambda code: product_label(code, lang))
+    calls["incremental_value"] = incremental_value(
+        calls["expected_value"], call_lift, horizon, models.mode_ == "flat"
+    )
     return calls[[c for c in CALL_LIST_COLUMNS if c in calls.columns]]
 
 
@@ -231,19 +259,36 @@ def call_list_preview(calls: pd.DataFrame, rows: int = 20) -> pd.DataFrame:
             "product_name": "ps_next_best_product",
             "probability": "ps_probability",
             "expected_value": "ps_expected_value",
+            "incremental_value": "ps_incremental_value",
             "reason": "ps_reason",
         }
     )
 
 
+def pipeline_notes(models: CrossSellModels, call_lift: float, horizon: int) -> list[Note]:
+    """How the pipeline is valued (incremental, assumed lift, one horizon); flat: nothing."""
+    if models.mode_ == "flat":
+        return []
+    return [Note("ps_call_lift_note", lift=call_lift, horizon=horizon)]
+
+
+def _pipeline_column(calls: pd.DataFrame) -> str:
+    """The value the pipeline sums: incremental over organic (flat: the expected value)."""
+    if "incremental_value" in calls.columns and calls["incremental_value"].notna().any():
+        return "incremental_value"
+    return "expected_value"
+
+
 def rm_pipeline(calls: pd.DataFrame, lang: str = "zh", top: int = 15) -> pd.DataFrame:
     """Customers listed and pipeline value per RM, the ``top`` RMs by value.
 
+    The pipeline value is what the calls add over organic take-up within the take-up horizon
+    (``incremental_value``; a flat look-alike model has none and shows its expected value).
     Customers without an RM are one pool, labelled "no RM assigned".
     """
     pool = calls.assign(rm_id=calls["rm_id"].fillna(i18n.t("ps_unassigned", lang)))
     per_rm = pool.groupby("rm_id", sort=False).agg(
-        ps_listed=("customer_id", "size"), ps_pipeline_value=("expected_value", "sum")
+        ps_listed=("customer_id", "size"), ps_pipeline_value=(_pipeline_column(calls), "sum")
     )
     return per_rm.reset_index().sort_values("ps_pipeline_value", ascending=False).head(top)
 
@@ -257,16 +302,88 @@ def cross_sell_kpis(
 ) -> list[dict]:
     """The notebook's KPI records (:func:`helpers.formatting.kpi`), read by the summary.
 
-    Pipeline value (the expected annual value of every listed customer), customers listed,
+    Pipeline value (what the listed calls add over organic take-up within the take-up horizon,
+    :func:`incremental_value`; None for flat look-alike models), customers listed,
     customers with an offer, products modelled, mean holdout AUC, and expected take-ups (the
     sum of every probability; None for flat look-alike models, which forecast nothing).
     """
-    takeups = None if models.mode_ == "flat" else float(scores.filter(like="p_").sum().sum())
+    flat = models.mode_ == "flat"
+    takeups = None if flat else float(scores.filter(like="p_").sum().sum())
+    pipeline = None
+    if not flat and "incremental_value" in calls.columns:
+        pipeline = float(calls["incremental_value"].sum())
     return [
-        kpi("pipeline_value", float(calls["expected_value"].sum()), "rmb", headline=True),
+        kpi("pipeline_value", pipeline, "rmb", headline=True),
         kpi("ps_kpi_customers_listed", len(calls), "count", headline=True),
         kpi("ps_kpi_customers_with_offer", int(recommendations["product"].notna().sum())),
         kpi("ps_kpi_products_modelled", len(models.products_)),
         kpi("ps_kpi_mean_auc", float(models.metrics_["roc_auc"].mean()), "ratio", headline=True),
         kpi("ps_kpi_expected_takeups", takeups),
+    ]
+
+
+def metric_records(models: CrossSellModels) -> list[dict]:
+    """Rows of ``model_metrics.csv``: each product's candidates with their cross-validated
+    ROC AUC (mean over the folds, 95% interval from the Hanley-McNeil standard error at the
+    rows compared), the chosen one marked, plus the chosen model's holdout AUC."""
+    records = []
+    comparison = models.comparison_
+    buyers = {}
+    if len(models.holdout_):
+        buyers = models.holdout_.groupby("product")["y"].agg(["sum", "size"]).to_dict("index")
+    for row in comparison.itertuples():
+        share = buyers.get(row.product, {"sum": 0, "size": 1})
+        positives = max(1, round(row.rows_compared * share["sum"] / max(share["size"], 1)))
+        lower, upper = auc_interval(row.roc_auc_mean, positives, row.rows_compared - positives)
+        records.append(
+            {
+                "notebook": "03_cross_sell_propensity", "target": row.product,
+                "model": row.model, "chosen": bool(row.chosen), "metric": "roc_auc",
+                "value": float(row.roc_auc_mean), "lower": lower, "upper": upper,
+                "n": int(row.rows_compared),
+            }
+        )  # fmt: skip
+    for row in models.metrics_.itertuples():
+        auc = getattr(row, "roc_auc", float("nan"))
+        positives, total = int(getattr(row, "buyers", 0)), int(getattr(row, "customers", 0))
+        lower, upper = auc_interval(auc, positives, total - positives)
+        records.append(
+            {
+                "notebook": "03_cross_sell_propensity", "target": row.product,
+                "model": row.model, "chosen": True, "metric": "holdout_roc_auc",
+                "value": float(auc), "lower": lower, "upper": upper, "n": total,
+            }
+        )  # fmt: skip
+    return records
+
+
+def auc_interval(auc: float, positives: int, negatives: int, z: float = 1.96):
+    """95% interval of an AUC from the Hanley-McNeil (1982) standard error."""
+    if positives < 1 or negatives < 1 or auc != auc:
+        return float("nan"), float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    ) / (positives * negatives)
+    se = max(variance, 0.0) ** 0.5
+    return max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
+#: A propensity model this good usually means a column restates the product (issue 13 §4).
+LEAK_MODEL_AUC = 0.99
+
+
+def leakage_notes(models: CrossSellModels) -> list[Note]:
+    """The leakage guard: a warning per product whose chosen model reaches AUC >= 0.99.
+
+    Such a model usually learns from a column that restates the holding (a charge that is
+    the sum of the services held, a count that includes the product)."""
+    comparison = models.comparison_
+    if not len(comparison):
+        return []
+    chosen = comparison[comparison["chosen"]]
+    leaking = chosen[chosen["roc_auc_mean"] >= LEAK_MODEL_AUC]
+    return [
+        Note("ps_leak_model", product=row.product, auc=f"{row.roc_auc_mean:.3f}")
+        for row in leaking.itertuples()
     ]

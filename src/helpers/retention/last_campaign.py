@@ -16,6 +16,15 @@ import pandas as pd
 from helpers.config import assign_tiers
 from helpers.formatting import Note, Skipped, skippable
 from helpers.retention.ab import CONTROL, evaluate_campaign, standardized_mean_differences
+from helpers.retention.evidence import (
+    RISK,
+    choose_learners,
+    evidence_notes,
+    qini_by_learner,
+    targeting_outcomes,
+    uplift_evidence,
+)
+from helpers.retention.offers import offer_rules, uplift_feature_columns
 from helpers.retention.plan import arm_summary, attach_value, aum_kept_ratio, balance_covariates
 from helpers.retention.plots import (
     plot_balance,
@@ -29,13 +38,8 @@ from helpers.retention.roi import (
     load_clv,
     offer_costs_from_campaign,
 )
-from helpers.retention.uplift import TLearner, XLearner, feature_matrix
-from helpers.retention.uplift_eval import (
-    deciles_by_offer,
-    qini_by_offer,
-    qini_table,
-    targeting_mix_by_offer,
-)
+from helpers.retention.uplift import DRLearner, TLearner, XLearner, feature_matrix
+from helpers.retention.uplift_eval import deciles_by_offer, targeting_mix_by_offer
 
 CAMPAIGN_ROLES = frozenset({"treatment", "outcome"})
 #: Columns attached for valuation that are no features of the uplift models.
@@ -58,15 +62,12 @@ class Campaign:
 
 @dataclass(frozen=True)
 class UpliftModels:
-    """Cross-fitted T- and X-learners on the campaign and the one chosen for targeting."""
+    """Cross-fitted T-, X- and DR-learners on the campaign; ``learner`` as asked
+    (``"auto"``: per offer, the best held-out Qini, see :func:`evidence`)."""
 
     features: pd.DataFrame
     models: dict
-    learner: str = "t"
-
-    @property
-    def model(self):
-        return self.models[self.learner]
+    learner: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def retention_rows(evaluation: pd.DataFrame) -> pd.DataFrame:
 
 @skippable
 def plot_campaign_effects(evaluation: pd.DataFrame, lang: str = "zh"):
-    """Forest plots of the effects on retention and (when measured) on AUM after."""
+    """Forest plots of the effects on retention and (when measured) on AUM after (adjusted)."""
     metrics = ["retained"] + (["aum_after"] if (evaluation["metric"] == "aum_after").any() else [])
     figure, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 2.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -194,45 +195,64 @@ def campaign_value(
 
 
 # ----------------------------------------------------------------------------- uplift
+LEARNER_CLASSES = {"t": TLearner, "x": XLearner, "dr": DRLearner}
+
+
 @skippable
 def uplift_models(
-    campaign: Campaign, learner: str = "t", n_folds: int = 5, seed: int = 0
+    campaign: Campaign,
+    learner: str = "auto",
+    n_folds: int = 5,
+    seed: int = 0,
+    rules: dict | None = None,
 ) -> UpliftModels:
-    """Cross-fit a T- and an X-learner on the campaign (features before it, value excluded)."""
+    """Cross-fit the T-, X- and DR-learners on the campaign (features before it, value excluded).
+
+    The features are the pre-registered ``uplift_features`` of the offer rules that the data
+    has (all features when fewer than three are available); ``learner`` (``"auto"``, ``"t"``,
+    ``"x"`` or ``"dr"``) is applied per offer by :func:`uplift_evidence`.
+    """
     frame = campaign.frame
-    features = feature_matrix(frame, exclude=list(VALUE_COLUMNS))
+    rules = rules if rules is not None else offer_rules()
+    columns = uplift_feature_columns(frame, rules)
+    features = feature_matrix(frame, columns=columns, exclude=list(VALUE_COLUMNS))
     models = {
-        "t": TLearner(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"]),
-        "x": XLearner(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"]),
+        name: cls(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"])
+        for name, cls in LEARNER_CLASSES.items()
     }
     return UpliftModels(features, models, learner)
 
 
 @skippable
-def learner_comparison(uplift: UpliftModels, campaign: Campaign, seed: int = 0) -> pd.DataFrame:
-    """Qini and AUUC of both learners and of churn risk alone, per offer (:func:`qini_table`)."""
-    frame = campaign.frame
-    return qini_table(
-        {name: model.oof_uplift_ for name, model in uplift.models.items()},
-        frame["arm"], frame["retained"], risk=frame["p_churn_h"], seed=seed,
-    )  # fmt: skip
-
-
-@skippable
-def qini_curves(
+def learner_comparison(
     uplift: UpliftModels,
     campaign: Campaign,
     n_boot: int = 200,
     sample_cap: int | None = 20000,
+    confidence: float = 0.95,
     seed: int = 0,
 ) -> QiniResult:
-    """Bootstrap Qini curves and coefficients of the chosen learner and of risk, per offer."""
+    """Held-out Qini of every learner and of churn risk alone, per offer, paired bootstrap."""
     frame = campaign.frame
-    curves, coefficients = qini_by_offer(
-        uplift.model.oof_uplift_, frame["arm"], frame["retained"], frame["p_churn_h"],
-        n_boot, sample_cap, seed,
+    curves, coefficients = qini_by_learner(
+        {name: model.oof_uplift_ for name, model in uplift.models.items()},
+        frame["arm"], frame["retained"], frame["p_churn_h"], n_boot, sample_cap, confidence,
+        seed,
     )  # fmt: skip
     return QiniResult(curves, coefficients)
+
+
+@skippable
+def evidence(qini: QiniResult, uplift: UpliftModels) -> pd.DataFrame:
+    """Per offer: the learner chosen on held-out Qini and whether the plan may use it."""
+    return uplift_evidence(qini.coefficients, choose_learners(qini.coefficients, uplift.learner))
+
+
+def evidence_remarks(table: pd.DataFrame | Skipped, campaign: Campaign | Skipped) -> list:
+    """The gate in words (nothing to say in planner mode: there is no campaign)."""
+    if isinstance(table, Skipped) or isinstance(campaign, Skipped):
+        return []
+    return evidence_notes(table)
 
 
 @skippable
@@ -241,26 +261,41 @@ def qini_coefficients(qini: QiniResult) -> pd.DataFrame:
     return qini.coefficients
 
 
+def _chosen_scores(uplift: UpliftModels, table: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-fold uplift of the learner chosen for each offer."""
+    chosen = dict(zip(table["offer"], table["learner"], strict=True))
+    return pd.DataFrame({o: uplift.models[m].oof_uplift_[o] for o, m in chosen.items()})
+
+
 @skippable
 def plot_qini_by_offer(
-    qini: QiniResult, campaign: Campaign, sample_cap: int | None = 20000, lang: str = "zh"
+    qini: QiniResult,
+    campaign: Campaign,
+    table: pd.DataFrame,
+    sample_cap: int | None = 20000,
+    lang: str = "zh",
 ):
-    """One Qini chart per offer, side by side, noting the bootstrap sample size."""
-    offers = list(dict.fromkeys(qini.curves["offer"]))
+    """One Qini chart per offer: the chosen learner and risk-only targeting, with bands."""
+    offers = list(table["offer"])
     figure, axes = plt.subplots(1, len(offers), figsize=(6.5 * len(offers), 4.2), squeeze=False)
-    for ax, offer in zip(axes[0], offers, strict=True):
-        total = int(campaign.frame["arm"].isin([offer, CONTROL]).sum())
+    for ax, row in zip(axes[0], table.itertuples(), strict=True):
+        total = int(campaign.frame["arm"].isin([row.offer, CONTROL]).sum())
         shown = min(total, sample_cap) if sample_cap else total
-        curves = qini.curves[qini.curves["offer"] == offer]
-        plot_qini(curves, offer, shown, total, lang=lang, ax=ax)
+        curves = qini.curves[(qini.curves["offer"] == row.offer)]
+        curves = curves[curves["score"].isin([row.learner, RISK])]
+        curves = curves.assign(score=curves["score"].replace({row.learner: "uplift"}))
+        plot_qini(curves, row.offer, shown, total, lang=lang, ax=ax)
     return figure
 
 
 @skippable
-def uplift_deciles(uplift: UpliftModels, campaign: Campaign, seed: int = 0) -> pd.DataFrame:
+def uplift_deciles(
+    uplift: UpliftModels, campaign: Campaign, table: pd.DataFrame, seed: int = 0
+) -> pd.DataFrame:
     """Observed and predicted uplift by decile of the chosen learner's uplift, per offer."""
     frame = campaign.frame
-    return deciles_by_offer(uplift.model.oof_uplift_, frame["arm"], frame["retained"], seed=seed)
+    return deciles_by_offer(_chosen_scores(uplift, table), frame["arm"], frame["retained"],
+                            seed=seed)  # fmt: skip
 
 
 @skippable
@@ -275,10 +310,36 @@ def plot_deciles_by_offer(deciles: pd.DataFrame, lang: str = "zh"):
 
 @skippable
 def campaign_targeting_mix(
-    uplift: UpliftModels, campaign: Campaign, share: float = 0.3, seed: int = 0
+    uplift: UpliftModels,
+    campaign: Campaign,
+    table: pd.DataFrame,
+    share: float = 0.3,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Expected response types reached by uplift, risk-only and random targeting, per offer."""
-    return targeting_mix_by_offer(uplift.model, campaign.frame["p_churn_h"], share=share, seed=seed)
+    """Uplift, risk-only and random targeting of the top ``share``, per offer.
+
+    ``saved`` (with ``saved_low`` / ``saved_high``) is measured on held-out outcomes: the
+    retention difference between the offer's and control customers among those the strategy
+    would contact. The response-type columns (``persuadable``, ``sure_thing``, ``lost_cause``,
+    ``sleeping_dog``, ``expected_saved``) are the chosen model's *expectation*, labelled so.
+    """
+    frame = campaign.frame
+    scores = _chosen_scores(uplift, table)
+    observed, expected = [], []
+    for row in table.itertuples():
+        strategies = {"uplift": scores[row.offer].to_numpy(), RISK: frame["p_churn_h"].to_numpy()}
+        observed.append(
+            targeting_outcomes(
+                strategies, frame["arm"], frame["retained"], row.offer, share, confidence, seed
+            )  # fmt: skip
+        )
+        model = uplift.models[row.learner]
+        mix = targeting_mix_by_offer(model, frame["p_churn_h"], share=share, seed=seed)
+        expected.append(mix[mix["offer"] == row.offer])
+    observed = pd.concat(observed, ignore_index=True)
+    expected = pd.concat(expected, ignore_index=True).drop(columns="contacts")
+    return observed.merge(expected, on=["offer", "strategy"], how="left")
 
 
 @skippable

@@ -1,9 +1,10 @@
 """Planning the next retention campaign: parameters, candidates, plan, target list, KPIs.
 
 The notebook-sized steps of ``04_retention_roi`` that turn uplift and customer value into a
-contact plan: check the parameters, pick the candidates the uplift model may be applied to,
-attach CLV and churn risk, select the plan under a budget and RM capacity, write the RM target
-list and the KPIs.
+contact plan: check the parameters, pick the candidates the campaign's estimates hold for
+(its tested population, without the customers already draining), attach CLV and churn risk,
+choose one offer per customer and whom to contact under a budget and RM capacity together,
+write the RM target list and the KPIs (each with its interval).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from helpers.features import build_abt
+from helpers.features import build_abt, draining_customers
 from helpers.formatting import Skipped, kpi
-from helpers.retention.targeting import budget_curve, greedy_targets
+from helpers.retention.offers import campaign_population, offer_rules
+from helpers.retention.segments import value_interval
+from helpers.retention.targeting import choice_budget_curve, choose_offers_and_targets
 
 BALANCE_COVARIATES = (
     "aum",
@@ -40,8 +44,11 @@ def check_parameters(
     confidence: float,
 ) -> None:
     """Clear errors for the notebook's parameters (raised before any work is done)."""
-    if learner not in {"t", "x"}:
-        raise ValueError(f"learner must be 't' (T-learner) or 'x' (X-learner), not {learner!r}")
+    if learner not in {"auto", "t", "x", "dr"}:
+        raise ValueError(
+            f"learner must be 'auto' (the best held-out Qini per offer), 't' (T-learner), "
+            f"'x' (X-learner) or 'dr' (DR-learner), not {learner!r}"
+        )
     if contact_channel not in contact_costs:
         raise ValueError(
             f"contact_channel {contact_channel!r} has no cost in contact_costs "
@@ -92,32 +99,49 @@ def next_campaign_candidates(
     ds,
     month: str | None,
     clv_table: pd.DataFrame,
-    share: float = 0.3,
+    share: float = 1.0,
     churn=None,
     margin_scale: float = 1.0,
     ladder: pd.DataFrame | None = None,
+    rules: Mapping | None = None,
 ) -> pd.DataFrame:
-    """Customers to consider for the next campaign: the ``share`` at highest churn risk.
+    """Customers the next campaign may contact: those like the ones the last campaign tested.
 
-    The uplift models learn from the last campaign, which (like most retention campaigns)
-    contacted the customers at highest risk; scoring far outside that population would be
-    extrapolation, so candidates are chosen the same way. Panel: ABT at ``month`` (tiers on
-    the pack's ``ladder`` when given); flat: the customers who have not churned. ``clv`` is
-    multiplied by ``margin_scale`` (the bank's margins against the catalogue's).
+    The ABT at ``month`` (panel; flat: the customers who have not churned), without the
+    customers already draining (a run-off under way: listed by notebook 02, not offered a
+    coupon), restricted to the last campaign's eligibility rules (``campaign_population`` of
+    :func:`helpers.retention.offer_rules`: its uplift estimates hold only for customers like
+    those it tested), then the ``share`` at highest churn risk. ``clv`` is multiplied by
+    ``margin_scale`` (the bank's margins against the catalogue's). ``attrs["counts"]`` says
+    how many were active, draining, outside the tested population and kept.
     """
-
+    rules = rules if rules is not None else offer_rules()
     abt = build_abt(ds, month if ds.mode == "panel" else None, churn=churn, ladder=ladder)
     if ds.mode == "flat" and "event" in abt.columns:
         abt = abt[~abt["event"].astype(bool)]
+    active = len(abt)
+    draining = draining_customers(ds, month, churn) if ds.mode == "panel" else None
+    if draining is not None and len(draining):
+        abt = abt[~abt["customer_id"].isin(set(draining["customer_id"]))]
+    after_draining = len(abt)
     candidates = attach_value(abt, clv_table.assign(clv=clv_table["clv"] * margin_scale))
+    candidates = candidates[campaign_population(candidates, rules).to_numpy()]
+    tested = len(candidates)
     keep = int(np.ceil(share * len(candidates)))
     order = np.argsort(-candidates["p_churn_h"].to_numpy(), kind="stable")[:keep]
-    return candidates.iloc[order].reset_index(drop=True)
+    result = candidates.iloc[order].reset_index(drop=True)
+    result.attrs["counts"] = {
+        "active": active,
+        "draining": active - after_draining,
+        "outside_population": after_draining - tested,
+        "candidates": len(result),
+    }
+    return result
 
 
-def offer_mix(best: pd.DataFrame) -> pd.DataFrame:
-    """How many customers each recommendation covers, with mean uplift and value."""
-    table = best.groupby("best_offer").agg(
+def offer_mix(plan: pd.DataFrame) -> pd.DataFrame:
+    """Per offer in the plan: customers, mean uplift counted on, mean CLV, net value."""
+    table = plan.groupby("best_offer").agg(
         customers=("customer_id", "size"),
         uplift=("uplift", "mean"),
         clv=("clv", "mean"),
@@ -126,15 +150,17 @@ def offer_mix(best: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"best_offer": "offer"})
 
 
-def budget_grid(budget: float, best: pd.DataFrame | None = None, steps: int = 8) -> np.ndarray:
+def budget_grid(budget: float, options: pd.DataFrame | None = None, steps: int = 8) -> np.ndarray:
     """Budgets for the value-by-budget curve.
 
-    Up to twice ``budget``, but no further than what contacting every recommended option
-    would cost (``best``; beyond that more budget buys nothing), in ``steps`` even steps.
+    Up to twice ``budget``, but no further than what contacting every customer with a
+    worthwhile option would cost (``options``: their cheapest worthwhile option each, +10%;
+    beyond that more budget buys nothing), in ``steps`` even steps.
     """
     upper = 2.0 * max(float(budget), 1.0)
-    if best is not None and "recommended" in best.columns:
-        needed = float(best.loc[best["recommended"], "cost"].sum()) * 1.1
+    if options is not None and len(options) and "net_value" in options.columns:
+        useful = options[options["net_value"] > 0]
+        needed = float(useful.groupby("customer_id")["cost"].max().sum()) * 1.1
         if needed > 0:
             upper = min(upper, needed)
     return np.linspace(upper / steps, upper, steps)
@@ -155,23 +181,40 @@ def capacity_arguments(rows: pd.DataFrame, contacts_per_rm: int, group: str = "r
     return None, None
 
 
-def select_plan(best: pd.DataFrame, budget: float, contacts_per_rm: int = 0) -> pd.DataFrame:
-    """Greedy plan for the recommended options: rows of ``best`` to contact, best first.
+#: Columns of the retention plan (one row per customer contacted).
+PLAN_COLUMNS = ["customer_id", "best_offer", "segment", "basis", "uplift", "uplift_se", "clv",
+                "gross_value", "offer_cost", "cost", "net_value", "p_churn_h", "rm_id"]  # fmt: skip
 
-    ``contacts_per_rm`` > 0 limits contacts per RM (customers without an RM, served by the call
-    centre, are not limited); 0 means no capacity limit.
+
+def select_plan(
+    options: pd.DataFrame, budget: float, contacts_per_rm: int = 0, exact_cap: int = 5000
+) -> pd.DataFrame:
+    """Whom to contact with which offer: the joint offer-and-budget choice, best first.
+
+    One offer per customer, chosen inside the budget and the RM capacity
+    (:func:`choose_offers_and_targets`: exact for up to ``exact_cap`` worthwhile options,
+    greedy with a stated bound above). ``contacts_per_rm`` > 0 limits contacts per RM
+    (customers without an RM, served by the call centre, are not limited). ``attrs["choice"]``
+    holds the method, value, bound and gap.
     """
-    plan = best[best["recommended"]].reset_index(drop=True)
-    capacity, groups = capacity_arguments(plan, contacts_per_rm)
-    chosen = greedy_targets(plan["net_value"], plan["cost"], budget, capacity, groups)
-    return plan[chosen].sort_values("net_value", ascending=False, ignore_index=True)
+    capacity, _ = capacity_arguments(options, contacts_per_rm)
+    frame = options.copy()
+    if capacity is not None:
+        frame["rm_id"] = frame["rm_id"].astype(object)
+    chosen, info = choose_offers_and_targets(frame, budget, capacity, "rm_id", exact_cap)
+    plan = frame[chosen].rename(columns={"offer": "best_offer"})
+    plan = plan[[c for c in PLAN_COLUMNS if c in plan.columns]]
+    plan = plan.sort_values("net_value", ascending=False, ignore_index=True)
+    plan.attrs["choice"] = info
+    return plan
 
 
-def plan_budget_curve(best: pd.DataFrame, budgets, contacts_per_rm: int = 0) -> pd.DataFrame:
-    """:func:`budget_curve` of the recommended options under the same RM capacity."""
-    plan = best[best["recommended"]].reset_index(drop=True)
-    capacity, groups = capacity_arguments(plan, contacts_per_rm)
-    return budget_curve(plan["gross_value"], plan["cost"], budgets, capacity, groups)
+def plan_budget_curve(
+    options: pd.DataFrame, budgets, contacts_per_rm: int = 0, exact_cap: int = 5000
+) -> pd.DataFrame:
+    """:func:`choice_budget_curve`: the same choice, costs and RM capacity at each budget."""
+    capacity, _ = capacity_arguments(options, contacts_per_rm)
+    return choice_budget_curve(options, budgets, capacity, "rm_id", exact_cap)
 
 
 def target_list(plan: pd.DataFrame, ds, candidates: pd.DataFrame, size: int = 500) -> pd.DataFrame:
@@ -196,35 +239,62 @@ def target_list(plan: pd.DataFrame, ds, candidates: pd.DataFrame, size: int = 50
     return table.sort_values("net_value", ascending=False, ignore_index=True).head(size)
 
 
+def _interval_sum(values, lows, highs, confidence: float) -> tuple[float, float, float]:
+    """Sum of independent estimates with normal intervals: (sum, low, high)."""
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    values, lows, highs = (np.asarray(a, dtype=float) for a in (values, lows, highs))
+    se = (highs - lows) / (2 * z)
+    total, spread = float(values.sum()), float(np.sqrt((se**2).sum()))
+    return total, total - z * spread, total + z * spread
+
+
 def retention_kpis(
     value: pd.DataFrame | Skipped | None,
     evaluation: pd.DataFrame | Skipped | None,
     plan: pd.DataFrame,
+    confidence: float = 0.95,
 ) -> list[dict]:
-    """KPIs of the notebook as :func:`helpers.formatting.kpi` records (last campaign, next plan).
+    """KPIs of the notebook as :func:`helpers.formatting.kpi` records, each with its interval.
 
-    The last campaign's KPIs are None in planner mode (``value`` and ``evaluation`` skipped).
+    Last campaign (None in planner mode): customers kept and ROI from the A/B effect on
+    retention, AUM kept from the ANCOVA-adjusted effect on AUM after; next campaign: the
+    plan's net value and ROI with the interval of the segment effects it counts on. A KPI
+    whose interval crosses zero is recorded as not significant (never stated as a fact).
     """
-    campaign_roi_value = kept = kept_aum = None
+    records = []
+    roi = kept = kept_aum = (None, None, None)
     if isinstance(value, pd.DataFrame) and len(value):
-        spend = value["spend"].sum()
-        campaign_roi_value = float((value["value"].sum() - spend) / spend) if spend > 0 else None
-        kept = float(value["incremental_retained"].sum())
+        kept = _interval_sum(value["incremental_retained"], value["incremental_low"],
+                             value["incremental_high"], confidence)  # fmt: skip
+        spend = float(value["spend"].sum())
+        clv_value = _interval_sum(value["value"], value["incremental_low"] * value["mean_clv"],
+                                  value["incremental_high"] * value["mean_clv"], confidence)  # fmt: skip
+        if spend > 0:
+            roi = tuple((v - spend) / spend for v in clv_value)
     if isinstance(evaluation, pd.DataFrame) and (evaluation["metric"] == "aum_after").any():
         aum = evaluation[evaluation["metric"] == "aum_after"]
-        kept_aum = float((aum["difference"] * aum["n_treated"]).sum())
+        n = aum["n_treated"].to_numpy(float)
+        kept_aum = _interval_sum(aum["difference"] * n, aum["ci_low"] * n, aum["ci_high"] * n,
+                                 confidence)  # fmt: skip
     spend_next = float(plan["cost"].sum())
-    net_next = float(plan["net_value"].sum())
+    assumed = "uplift_se" not in plan.columns or plan["uplift_se"].isna().all()
+    if assumed:
+        net = (float(plan["net_value"].sum()), None, None)
+    else:
+        net = value_interval(plan, confidence)
+    next_roi = tuple(None if v is None or spend_next <= 0 else v / spend_next for v in net)
     break_even = float(plan["cost"].sum() / plan["clv"].sum()) if len(plan) else None
-    return [
-        kpi("campaign_roi", campaign_roi_value, "pct", headline=True),
-        kpi("rr_kpi_incremental_retained", kept, "count"),
-        kpi("rr_kpi_incremental_aum", kept_aum, "rmb"),
-        kpi("next_campaign_value", net_next, "rmb", headline=True),
-        kpi("rr_kpi_next_roi", net_next / spend_next if spend_next > 0 else None, "pct"),
+    # ROI as a share (-40.5%, as the summary says it), with its interval
+    records += [
+        kpi("campaign_roi", roi[0], "pct", headline=True, lower=roi[1], upper=roi[2]),
+        kpi("rr_kpi_incremental_retained", kept[0], "count", lower=kept[1], upper=kept[2]),
+        kpi("rr_kpi_incremental_aum", kept_aum[0], "rmb", lower=kept_aum[1], upper=kept_aum[2]),
+        kpi("next_campaign_value", net[0], "rmb", headline=True, lower=net[1], upper=net[2]),
+        kpi("rr_kpi_next_roi", next_roi[0], "pct", lower=next_roi[1], upper=next_roi[2]),
         kpi("rr_kpi_next_contacts", int(len(plan)), "count"),
         kpi("rr_kpi_break_even_uplift", break_even, "pp"),
     ]
+    return records
 
 
 def aum_kept_ratio(frame: pd.DataFrame, cap: float = 3.0) -> pd.Series:

@@ -134,8 +134,30 @@ def plot_uplift_deciles(table: pd.DataFrame, offer: str = "", lang: str = "zh", 
 
 
 @skippable
+def plot_targeting_outcomes(mix: pd.DataFrame, lang: str = "zh", ax=None):
+    """Extra customers kept by each strategy's contacts, measured on held-out outcomes (CI)."""
+    ax = _axes(ax, (8, 0.45 * len(mix) + 1.8))
+    y = np.arange(len(mix))
+    colours = [STRATEGY_COLOURS.get(s, "#9D9D9D") for s in mix["strategy"]]
+    ax.barh(y, mix["saved"], color=colours)
+    ax.errorbar(mix["saved"], y, xerr=[mix["saved"] - mix["saved_low"],
+                mix["saved_high"] - mix["saved"]], fmt="none", color="#333333", capsize=3)  # fmt: skip
+    ax.axvline(0, color="#666666", lw=1, ls="--")
+    labels = [i18n.t(f"rr_strategy_{s}", lang) for s in mix["strategy"]]
+    labels = [f"{offer_label(o, lang)} · {s}" for o, s in zip(mix["offer"], labels, strict=True)]
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(i18n.t("rr_saved_axis", lang))
+    ax.set_title(i18n.t("rr_title_outcomes", lang))
+    return ax
+
+
+@skippable
 def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
-    """Stacked bars: expected response types among the customers each strategy contacts."""
+    """Stacked bars: the model's *expected* response types among each strategy's contacts.
+
+    Titled as a model expectation: response types are never observed for one customer.
+    """
     ax = _axes(ax, (8, 0.45 * len(mix) + 1.8))
     types = ["persuadable", "sure_thing", "lost_cause", "sleeping_dog"]
     shares = mix[types].div(mix["contacts"], axis=0) * 100
@@ -154,7 +176,7 @@ def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel(i18n.t("rr_share_of_contacts", lang))
-    ax.set_title(i18n.t("rr_title_mix", lang))
+    ax.set_title(i18n.t("rr_title_mix_expected", lang))
     ax.legend(fontsize=8, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     return ax
 
@@ -162,7 +184,7 @@ def plot_targeting_mix(mix: pd.DataFrame, lang: str = "zh", ax=None):
 @skippable
 def plot_budget_curve(curve: pd.DataFrame, chosen_budget: float | None = None, lang: str = "zh",
                       ax=None):  # fmt: skip
-    """Expected net value (bars) and ROI (line) of the greedy plan at each budget."""
+    """Expected net value (bars) and ROI (line) of the plan chosen at each budget."""
     ax = _axes(ax)
     x = curve["budget"] / 1e4
     width = (x.iloc[1] - x.iloc[0]) * 0.7 if len(x) > 1 else 1.0
@@ -210,8 +232,10 @@ VALUE_PREFIXES = {
     "arm": "rr_offer_",
     "score": "rr_strategy_",
     "strategy": "rr_strategy_",
+    "learner": "rr_strategy_",
     "metric": "rr_metric_",
     "parameter": "rr_param_",
+    "basis": "rr_basis_",
 }
 
 

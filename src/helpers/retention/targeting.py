@@ -326,3 +326,219 @@ def greedy_vs_exact(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- offer and budget
+def _codes(values) -> np.ndarray:
+    return pd.factorize(pd.Series(values).astype(str))[0]
+
+
+def greedy_choice(
+    value: Sequence[float],
+    cost: Sequence[float],
+    customer: Sequence,
+    budget: float,
+    capacity: int | Mapping | None = None,
+    group: Sequence | None = None,
+    max_passes: int = 50,
+) -> np.ndarray:
+    """Greedy multiple-choice knapsack: at most one option (offer) per customer.
+
+    Options with positive net ``value`` are taken by value per unit cost, skipping options of
+    customers already chosen, options that no longer fit the budget and RMs that are full; a
+    second walk then upgrades chosen customers to a better option of theirs (by extra value
+    per extra cost) while the budget allows. Vectorised in passes like :func:`greedy_targets`.
+    Its distance to the optimum is bounded by :func:`lagrangian_bound`.
+
+    Returns
+    -------
+    Boolean array over the options: True = chosen.
+    """
+    value = np.asarray(value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    if np.any(cost <= 0):
+        raise ValueError("every cost must be positive (a contact always costs something)")
+    n = len(value)
+    customers = _codes(customer)
+    codes, slots_left = _capacity_limits(
+        None if group is None else np.asarray(group, dtype=object), capacity, n
+    )
+    slots_left = slots_left.copy()
+    taken = np.zeros(customers.max() + 1 if n else 0, dtype=bool)
+    order = np.lexsort((-value, -(value / np.where(cost > 0, cost, 1.0))))
+    chosen = np.zeros(n, dtype=bool)
+    remaining = float(budget)
+    for _ in range(max_passes):
+        eligible = (~chosen[order]) & (value[order] > 0) & (cost[order] <= remaining + 1e-9)
+        eligible &= ~taken[customers[order]] & (slots_left[codes[order]] > 0)
+        index = order[eligible]
+        if index.size == 0:
+            break
+        index = index[~pd.Series(customers[index]).duplicated().to_numpy()]
+        rank = pd.Series(codes[index]).groupby(codes[index]).cumcount().to_numpy()
+        index = index[rank < slots_left[codes[index]]]
+        fits = np.cumsum(cost[index]) <= remaining + 1e-9
+        stop = len(fits) if fits.all() else int(np.argmin(fits))
+        picked = index[:stop]
+        if picked.size == 0:
+            break
+        chosen[picked] = True
+        taken[customers[picked]] = True
+        remaining -= float(cost[picked].sum())
+        np.subtract.at(slots_left, codes[picked], 1)
+        if stop == len(fits):
+            break
+    return _upgrade(value, cost, customers, codes, chosen, remaining)
+
+
+def _upgrade(value, cost, customers, codes, chosen, remaining: float) -> np.ndarray:
+    """Move chosen customers to a more valuable option of theirs while the budget allows.
+
+    Only to an option in the same capacity group (a customer's offers share their RM), so
+    the RMs' loads do not change.
+    """
+    if not chosen.any():
+        return chosen
+    current = pd.Series(np.where(chosen, np.arange(len(value)), -1)).groupby(customers).max()
+    held = current.reindex(customers).to_numpy()
+    has = held >= 0
+    extra_value = np.where(has, value - value[np.maximum(held, 0)], 0.0)
+    extra_cost = np.where(has, cost - cost[np.maximum(held, 0)], 0.0)
+    better = has & ~chosen & (extra_value > 0) & (codes == codes[np.maximum(held, 0)])
+    if not better.any():
+        return chosen
+    candidates = np.flatnonzero(better)
+    ratio = extra_value[candidates] / np.maximum(extra_cost[candidates], 1e-9)
+    candidates = candidates[np.argsort(-ratio, kind="stable")]
+    candidates = candidates[~pd.Series(customers[candidates]).duplicated().to_numpy()]
+    spend = np.cumsum(np.maximum(extra_cost[candidates], 0.0))
+    moved = candidates[spend <= remaining + 1e-9]
+    chosen = chosen.copy()
+    chosen[held[moved]] = False
+    chosen[moved] = True
+    return chosen
+
+
+def lagrangian_bound(
+    value: Sequence[float],
+    cost: Sequence[float],
+    customer: Sequence,
+    budget: float,
+    capacity: int | Mapping | None = None,
+    group: Sequence | None = None,
+    iterations: int = 60,
+) -> float:
+    """Upper bound on any plan's value with one option per customer, a budget and RM capacity.
+
+    Relaxing the budget with a multiplier ``lam >= 0`` leaves a problem solved exactly by
+    sorting: each customer's best reduced value ``max_o(value - lam x cost)``, at most
+    ``capacity`` customers per RM, so ``bound(lam) = lam x budget + that sum`` is above the
+    optimum for every ``lam`` (weak duality); the bound is minimised over ``lam`` (convex, so a
+    ternary search). Unlike the single-offer LP bound of :func:`lp_bound`, it stays valid with
+    the offer choice and per-RM capacity.
+    """
+    value = np.asarray(value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    if len(value) == 0:
+        return 0.0
+    customers = _codes(customer)
+    codes, slots = _capacity_limits(
+        None if group is None else np.asarray(group, dtype=object), capacity, len(value)
+    )
+    # the capacity group of a customer: that of their first option (an RM serves a customer)
+    customer_group = pd.Series(codes).groupby(customers).first().to_numpy()
+
+    def bound(lam: float) -> float:
+        reduced = pd.Series(value - lam * cost).groupby(customers).max().to_numpy()
+        reduced = np.maximum(reduced, 0.0)
+        order = np.lexsort((-reduced, customer_group))
+        rank = pd.Series(customer_group[order]).groupby(customer_group[order]).cumcount()
+        keep = rank.to_numpy() < slots[customer_group[order]]
+        return lam * float(budget) + float(reduced[order][keep].sum())
+
+    low, high = 0.0, float(np.max(np.where(cost > 0, value / cost, 0.0))) + 1.0
+    for _ in range(iterations):
+        a, b = low + (high - low) / 3, high - (high - low) / 3
+        if bound(a) <= bound(b):
+            high = b
+        else:
+            low = a
+    return min(bound(low), bound(high), bound(0.0))
+
+
+def choose_offers_and_targets(
+    options: pd.DataFrame,
+    budget: float,
+    capacity: int | Mapping | None = None,
+    group_column: str = "rm_id",
+    exact_cap: int = 5000,
+    time_limit: float = 30.0,
+) -> tuple[np.ndarray, dict]:
+    """Joint offer-and-budget choice: one offer per customer, within budget and RM capacity.
+
+    ``options`` has one row per (customer, offer): ``customer_id``, ``net_value``, ``cost`` and
+    (for capacity) ``group_column``. Options with positive value number at most ``exact_cap``:
+    solved exactly (mixed-integer programme, :func:`exact_targets` with a choice constraint);
+    more: :func:`greedy_choice`, with :func:`lagrangian_bound` stating how far from the
+    optimum it can be.
+
+    Returns
+    -------
+    (chosen, info)
+        Boolean array over ``options``; ``info``: ``method`` ("exact" or "greedy"),
+        ``value``, ``bound`` (upper bound on the optimum), ``gap`` (bound - value, RMB).
+    """
+    value = options["net_value"].to_numpy(float)
+    cost = options["cost"].to_numpy(float)
+    customer = options["customer_id"].to_numpy()
+    group = options[group_column].to_numpy(dtype=object) if capacity is not None else None
+    useful = value > 0
+    chosen = np.zeros(len(options), dtype=bool)
+    if useful.sum() == 0:
+        return chosen, {"method": "exact", "value": 0.0, "bound": 0.0, "gap": 0.0}
+    sub = np.flatnonzero(useful)
+    sub_group = None if group is None else group[sub]
+    if useful.sum() <= exact_cap:
+        picked = exact_targets(value[sub], cost[sub], budget, capacity, sub_group,
+                               choice=customer[sub], time_limit=time_limit)  # fmt: skip
+        chosen[sub[picked]] = True
+        total = float(value[chosen].sum())
+        return chosen, {"method": "exact", "value": total, "bound": total, "gap": 0.0}
+    picked = greedy_choice(value[sub], cost[sub], customer[sub], budget, capacity, sub_group)
+    chosen[sub[picked]] = True
+    total = float(value[chosen].sum())
+    upper = lagrangian_bound(value[sub], cost[sub], customer[sub], budget, capacity, sub_group)
+    return chosen, {"method": "greedy", "value": total, "bound": upper, "gap": upper - total}
+
+
+def choice_budget_curve(
+    options: pd.DataFrame,
+    budgets: Sequence[float],
+    capacity: int | Mapping | None = None,
+    group_column: str = "rm_id",
+    exact_cap: int = 5000,
+) -> pd.DataFrame:
+    """Value and ROI of the joint offer-and-budget plan at each budget (same costs, same rules).
+
+    Returns
+    -------
+    DataFrame: ``budget``, ``contacts``, ``spend``, ``expected_gross``, ``expected_net``,
+    ``roi`` (net / spend), ``method``.
+    """
+    rows = []
+    for budget in budgets:
+        chosen, info = choose_offers_and_targets(options, budget, capacity, group_column, exact_cap)
+        spend = float(options.loc[chosen, "cost"].sum())
+        net = float(options.loc[chosen, "net_value"].sum())
+        rows.append(
+            {
+                "budget": float(budget),
+                "contacts": int(chosen.sum()),
+                "spend": spend,
+                "expected_gross": float(options.loc[chosen, "gross_value"].sum()),
+                "expected_net": net,
+                "roi": net / spend if spend > 0 else np.nan,
+                "method": info["method"],
+            }
+        )
+    return pd.DataFrame(rows)

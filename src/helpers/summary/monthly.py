@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from helpers import i18n
-from helpers.formatting import Bullets, Skipped, format_change, format_kpi, format_money
+from helpers.formatting import (
+    Bullets,
+    Skipped,
+    format_change,
+    format_kpi,
+    format_kpi_record,
+    format_money,
+    kpi_is_fact,
+)
 from helpers.months import month_label
 from helpers.paths import NOTEBOOKS_DIR
 from helpers.plotting import tier_palette
@@ -97,7 +105,7 @@ def upstream_status(
             requires = list(
                 nbformat.read(path, as_version=4).metadata.get("fishpond", {}).get("requires", [])
             )
-        missing_roles = sorted(set(requires) - roles)
+        missing_roles = sorted(r for r in set(requires) if not set(r.split("|")) & roles)
         if (Path(artifacts) / f"kpis_{notebook}.json").exists():
             statuses.append(UpstreamStatus(notebook, "ok"))
         elif missing_roles:
@@ -155,11 +163,24 @@ def summary_table(current: dict, previous: dict, lang: str = "zh") -> pd.DataFra
                 "value": value,
                 "previous": before,
                 "change": change,
+                "lower": record.get("lower"),
+                "upper": record.get("upper"),
+                "significant": record.get("significant"),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["notebook", "key", "indicator", "unit", "value", "previous", "change"]
-    )
+    columns = ["notebook", "key", "indicator", "unit", "value", "previous", "change", "lower",
+               "upper", "significant"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _record(row) -> dict:
+    """A summary-table row as the KPI record :func:`format_kpi_record` reads."""
+    record = {"value": row["value"], "unit": row["unit"]}
+    for field in ("lower", "upper", "significant"):
+        value = row.get(field)
+        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            record[field] = value
+    return record
 
 
 def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
@@ -168,9 +189,13 @@ def display_table(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(
         {
             i18n.t("kpi_indicator", lang): table["indicator"],
+            # an estimate whose interval crosses zero reads "not significant", never a number
             i18n.t("sm_this_month", lang): [
-                format_kpi(v, u, lang, compact=True)
-                for v, u in zip(table["value"], table["unit"], strict=True)
+                # a KPI the data cannot give says so, instead of an empty number
+                i18n.t("sm_not_in_data", lang)
+                if _missing(row["value"])
+                else format_kpi_record(_record(row), lang, compact=True)
+                for _, row in table.iterrows()
             ],
             i18n.t("sm_last_month", lang): [
                 ""
@@ -203,15 +228,19 @@ def tier_mix(current: dict, previous: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["tier", "share", "previous"])
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _value(table: pd.DataFrame, key: str):
+    """(this month, last month) of a KPI; None for either when missing (never NaN, so a
+    sentence is never written around an empty number)."""
     match = table.loc[table["key"] == key]
     if match.empty:
         return None, None
     row = match.iloc[0]
-    previous = row["previous"]
-    return row["value"], None if previous is None or (
-        isinstance(previous, float) and np.isnan(previous)
-    ) else previous
+    value, previous = row["value"], row["previous"]
+    return (None if _missing(value) else value), (None if _missing(previous) else previous)
 
 
 def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "zh") -> Bullets:
@@ -234,7 +263,7 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{format_kpi(customers, 'count')} active customers this month (no previous pack to compare with)."
             )
-    if aum is not None and customers:
+    if aum is not None and customers:  # 万/亿 or million/billion, plain when small
         sentences.append(
             f"资产余额合计 {format_money(aum, lang)},户均 {format_money(aum / customers, lang)}。"
             if zh
@@ -273,6 +302,15 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
             else f"The RM call lists carry an expected cross-sell value of {format_money(pipeline, lang)}."
         )
     roi, _ = _value(table, "campaign_roi")
+    roi_row = table.loc[table["key"] == "campaign_roi"]
+    if roi is not None and len(roi_row) and not kpi_is_fact(_record(roi_row.iloc[0])):
+        text = format_kpi_record(_record(roi_row.iloc[0]), lang)
+        sentences.append(
+            f"上次挽留活动的投资回报率:{text};不能说它赚了还是亏了。"
+            if zh
+            else f"The last retention campaign's return on cost: {text}; it cannot be said to have paid or not."
+        )
+        roi = None
     if roi is not None:
         pays = roi > 0
         sentences.append(
@@ -287,7 +325,8 @@ def findings(table: pd.DataFrame, statuses: list[UpstreamStatus], lang: str = "z
                 if zh
                 else f"{status.notebook} does not apply to this dataset (missing: {status.reason})."
             )
-    return Bullets(sentences)
+    # The data's words: its currency; "value" for a table without balance history.
+    return Bullets([i18n.apply_vocabulary(sentence, lang) for sentence in sentences])
 
 
 def plot_headline_changes(table: pd.DataFrame, lang: str = "zh", ax=None):

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import ChurnDefinition, margin_rates
-from helpers.survival.cox import DEFAULT_COVARIATES, ChurnCox, available_covariates
+from helpers.survival.covariates import DEFAULT_COVARIATES, available_covariates
+from helpers.survival.cox import ChurnCox
 from helpers.survival.workflow import model_frames, scoring_frame, split_plan
 
 CLV_COLUMNS = ["customer_id", "clv", "expected_months", "monthly_margin", "p_churn_h"]
@@ -113,7 +114,9 @@ def clv_frame(
     -------
     DataFrame with :data:`CLV_COLUMNS`: ``customer_id``, ``clv`` (RMB, discounted),
     ``expected_months`` (restricted mean within ``horizon``), ``monthly_margin``,
-    ``p_churn_h`` (P(churn within ``churn_horizon`` months)).
+    ``p_churn_h`` (P(churn within ``churn_horizon`` months): the scored ``p_churn`` when
+    ``scoring`` has one, so CLV, the warning list and the churn KPIs state one probability;
+    else the Cox model's).
     """
     months = max(horizon, churn_horizon)
     survival = model.survival_matrix(scoring, months, current_col=current_col)
@@ -125,7 +128,11 @@ def clv_frame(
             "clv": clv,
             "expected_months": expected,
             "monthly_margin": margin.to_numpy(float),
-            "p_churn_h": 1.0 - survival[:, churn_horizon],
+            "p_churn_h": (
+                scoring["p_churn"].to_numpy(float)
+                if "p_churn" in scoring.columns
+                else 1.0 - survival[:, churn_horizon]
+            ),
         }
     )
 

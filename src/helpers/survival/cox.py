@@ -9,16 +9,22 @@ ignoring ``entry``: on left-truncated data that underestimates the baseline haza
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
-from lifelines.statistics import proportional_hazard_test
+from lifelines.exceptions import ConvergenceError
 from lifelines.utils import concordance_index
 
 from helpers import i18n
-from helpers.formatting import Note
+from helpers.survival.covariates import (
+    DEFAULT_COVARIATES,
+    OTHER_LEVEL,
+    RARE_LEVEL_ROWS,
+    RARE_LEVEL_SHARE,
+    _is_categorical,
+)
 from helpers.survival.curves import _check_survival_columns, _require_columns, _sample
 
 # ABT columns that are amounts of money: heavily skewed, so they enter the Cox model as
@@ -43,33 +49,10 @@ MONEY_COLUMNS = frozenset(
 # clipping keeps a handful of customers from dominating the fit.
 TREND_CLIP = (-1.0, 2.0)
 
-# Default Cox covariates: behaviour the bank observes every month and can act on. Columns that
-# are absent from a dataset (e.g. in flat mode) are dropped by :func:`available_covariates`.
-DEFAULT_COVARIATES = (
-    "aum",
-    "aum_trend_3m",
-    "payroll",
-    "product_count",
-    "digital_logins_3m",
-    "digital_logins_avg_3m",  # the flat sample's name: a monthly average, not a sum
-    "txn_count_3m",
-    "contacts_3m",
-    "age",
-)
-
-
-# ----------------------------------------------------------------------------- Cox design
-def available_covariates(frame: pd.DataFrame, covariates: Iterable[str]) -> list[str]:
-    """The requested covariates that exist in ``frame`` and vary (constant columns can't fit)."""
-    keep = []
-    for column in covariates:
-        if column in frame.columns and frame[column].nunique(dropna=True) > 1:
-            keep.append(column)
-    return keep
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+#: Covariates that record what the bank *did* (RM contacts): RMs call customers whose balance is
+#: falling, so their hazard ratio mixes the call's effect with the reason for the call. The
+#: table reads them as associations; what a call does is measured by a randomised campaign.
+POLICY_RESPONSES = frozenset({"contacts_3m", "contacts_12m", "rm_contact_3m"})
 
 
 class ChurnCox:
@@ -118,9 +101,18 @@ class ChurnCox:
     def _learn_design(self, frame: pd.DataFrame) -> None:
         _require_columns(frame, self.covariates + self.strata, "Cox covariates")
         self.levels_ = {}
+        self.pooled_ = {}
         for column in self.covariates:
             if _is_categorical(frame[column]):
                 counts = frame[column].astype(str).value_counts()
+                # Rare levels (under RARE_LEVEL_SHARE of rows or RARE_LEVEL_ROWS rows) have no
+                # estimable hazard ratio of their own: they are pooled into one "other" level.
+                floor = max(RARE_LEVEL_ROWS, RARE_LEVEL_SHARE * len(frame))
+                rare = sorted(counts.index[counts < floor])
+                if 1 < len(rare) < len(counts):  # tiny frames (every level rare) keep all
+                    self.pooled_[column] = set(rare)
+                    counts = counts.drop(rare)
+                    counts[OTHER_LEVEL] = int(frame[column].astype(str).isin(rare).sum())
                 # Most frequent level first: it becomes the reference (hazard ratio 1).
                 self.levels_[column] = sorted(counts.index, key=lambda v: (-counts[v], v))
         self.strata_edges_ = {}
@@ -138,6 +130,8 @@ class ChurnCox:
             series = frame[column]
             if column in self.levels_:
                 values = series.astype(str)
+                if column in self.pooled_:
+                    values = values.where(~values.isin(self.pooled_[column]), OTHER_LEVEL)
                 for level in self.levels_[column][1:]:
                     parts[f"{column}={level}"] = (values == level).astype(float)
                 continue
@@ -207,9 +201,12 @@ class ChurnCox:
         if not self.strata:
             return pd.Series("baseline", index=design.index)
         columns = self._strata_columns
-        if len(columns) == 1:
-            return design[columns[0]].map(lambda v: v)
-        return pd.Series(list(zip(*(design[c] for c in columns), strict=True)), index=design.index)
+        # One text key per stratum, however many strata: "wealth|True" (tuples would not
+        # compare element-wise with numpy, and broke prediction with two strata).
+        keys = design[columns[0]].astype(str)
+        for column in columns[1:]:
+            keys = keys + "|" + design[column].astype(str)
+        return keys
 
     def _breslow(self, data: pd.DataFrame) -> pd.DataFrame:
         """Breslow baseline cumulative hazard with delayed-entry risk sets, per stratum."""
@@ -315,17 +312,26 @@ class ChurnCox:
         return centred * self.cox_.params_[self.design_columns_]
 
     def hazard_ratios(self, lang: str = "zh") -> pd.DataFrame:
-        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, sorted by HR."""
+        """Hazard-ratio table: covariate, label, HR, 95% CI, p-value, reading; sorted by HR.
+
+        ``policy_response`` marks covariates in :data:`POLICY_RESPONSES` and ``reading`` is
+        ``"association"`` for them (``"driver"`` otherwise): an HR of RM contacts is not the
+        effect of a contact.
+        """
         summary = self.cox_.summary
+        names = summary.index.astype(str)
+        policy = [name.split("=", 1)[0].removeprefix("log_") in POLICY_RESPONSES for name in names]
         table = pd.DataFrame(
             {
-                "covariate": summary.index.astype(str),
-                "label": [covariate_label(c, lang) for c in summary.index.astype(str)],
+                "covariate": names,
+                "label": [covariate_label(c, lang) for c in names],
                 "coef": summary["coef"].to_numpy(),
                 "hazard_ratio": summary["exp(coef)"].to_numpy(),
                 "ci_lower": summary["exp(coef) lower 95%"].to_numpy(),
                 "ci_upper": summary["exp(coef) upper 95%"].to_numpy(),
                 "p_value": summary["p"].to_numpy(),
+                "policy_response": policy,
+                "reading": np.where(policy, "association", "driver"),
             }
         )
         return table.sort_values("hazard_ratio", ascending=False).reset_index(drop=True)
@@ -344,7 +350,13 @@ def covariate_label(design_column: str, lang: str = "zh") -> str:
 
 
 def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> list[str]:
-    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk."""
+    """Plain-words reading of the hazard-ratio table: which factors raise or lower risk.
+
+    Policy responses (RM contacts) are not listed as drivers: one sentence says what their
+    HR is and why it is an association, whatever its direction.
+    """
+    policy = table.get("policy_response", pd.Series(False, index=table.index)).astype(bool)
+    responses, table = table[policy], table[~policy]
     significant = table[table["p_value"] < alpha]
     raising = significant[significant["hazard_ratio"] > 1].sort_values(
         "hazard_ratio", ascending=False
@@ -361,6 +373,8 @@ def hazard_ratio_sentences(table: pd.DataFrame, lang: str = "zh", alpha: float =
         parts.append(i18n.t("surv_hr_lower", lang, items=describe(lowering.head(4))))
     if not len(raising) and not len(lowering):
         parts.append(i18n.t("surv_hr_none", lang))
+    for row in responses.itertuples():
+        parts.append(i18n.t("surv_hr_association", lang, label=row.label, hr=row.hazard_ratio))
     return parts
 
 
@@ -398,7 +412,13 @@ def choose_penalizer(
         for fold in range(folds):
             train = data[fold_of_row != fold]
             test = data[fold_of_row == fold]
-            model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            try:
+                model = ChurnCox(covariates, penalizer=penalizer).fit(train, entry_col=entry_col)
+            except ConvergenceError:
+                # Collinear covariates (a job role that fixes the department) make the
+                # unpenalised fit singular: this penalizer is out, a larger one will do.
+                scores.append(float("nan"))
+                continue
             test_data = model.design(test)[model.design_columns_].assign(
                 duration=test["duration"].to_numpy(float), event=test["event"].to_numpy(bool)
             )
@@ -413,83 +433,13 @@ def choose_penalizer(
             }
         )
     table = pd.DataFrame(rows)
+    if table["mean_log_likelihood"].isna().all():
+        raise ValueError(
+            "the Cox model did not converge with any penalizer in the grid "
+            f"{list(grid)}: add a larger one (e.g. 1.0) to penalizer_grid or fewer covariates"
+        )
     best = float(table.loc[table["mean_log_likelihood"].idxmax(), "penalizer"])
     return best, table
-
-
-def check_proportional_hazards(
-    model: ChurnCox,
-    frame: pd.DataFrame,
-    sample_cap: int | None = 5000,
-    seed: int = 0,
-    alpha: float = 0.01,
-) -> pd.DataFrame:
-    """Proportional-hazards test (scaled Schoenfeld residuals vs rank of time) on a sample.
-
-    The test runs on a capped sample: on a million rows any tiny departure is "significant"
-    and the residuals are expensive. lifelines cannot compute residuals for a fit with delayed
-    entry ("Residuals for entries not implemented"), so the model's covariates are refitted on
-    the sample on the *time since entry* clock (everyone starts at 0 at the as-of month, so no
-    truncation), with the same penalizer, and tested there. It asks the question that matters
-    for a prediction h months ahead: does a covariate's effect fade or grow with time?
-
-    Returns
-    -------
-    DataFrame
-        ``covariate``, ``test_statistic``, ``p_value``, ``fails`` (p < alpha).
-    """
-    data = _sample(frame, sample_cap, seed)
-    design = model.design(data)[model.design_columns_]
-    entry = data["entry"].to_numpy(float) if model.entry_col_ else 0.0
-    training = design.assign(
-        duration=data["duration"].to_numpy(float) - entry, event=data["event"].to_numpy(bool)
-    )
-    refit = CoxPHFitter(penalizer=model.penalizer).fit(training, "duration", "event")
-    result = proportional_hazard_test(refit, training, time_transform="rank")
-    summary = result.summary
-    covariates = [index[0] if isinstance(index, tuple) else index for index in summary.index]
-    return pd.DataFrame(
-        {
-            "covariate": covariates,
-            "test_statistic": summary["test_statistic"].to_numpy(),
-            "p_value": summary["p"].to_numpy(),
-        }
-    ).assign(fails=lambda table: table["p_value"] < alpha)
-
-
-def ph_remedy_strata(ph_table: pd.DataFrame, model: ChurnCox, max_strata: int = 2) -> list[str]:
-    """Covariates to stratify on: the worst PH violators (at most ``max_strata``).
-
-    Returns original ABT column names (a one-hot ``tier=wealth`` maps back to ``tier``; a
-    ``log_aum`` to ``aum``). Stratifying removes the covariate's hazard ratio and gives each
-    stratum its own baseline hazard, so its effect may change over tenure freely.
-    """
-    failing = ph_table[ph_table["fails"]].sort_values("p_value")
-    chosen: list[str] = []
-    for design_column in failing["covariate"]:
-        column = design_column.split("=", 1)[0]
-        if column.startswith("log_") and column[4:] in model.covariates:
-            column = column[4:]
-        if column in model.covariates and column not in chosen:
-            chosen.append(column)
-        if len(chosen) >= max_strata:
-            break
-    return chosen
-
-
-def ph_notes(strata: list[str], sample_size: int, alpha: float, lang: str = "zh") -> list[Note]:
-    """A remark: did proportional hazards hold and, if not, which remedy was applied."""
-    if not strata:
-        return [Note("surv_ph_ok", n=sample_size, alpha=alpha)]
-    items = ", ".join(covariate_label(column, lang) for column in strata)
-    return [Note("surv_ph_remedy", n=sample_size, alpha=alpha, items=items)]
-
-
-def ph_in_words(
-    ph_table: pd.DataFrame, strata: list[str], sample_size: int, alpha: float, lang: str = "zh"
-) -> str:
-    """Say whether proportional hazards held and, if not, which remedy was applied."""
-    return " ".join(note.text(lang) for note in ph_notes(strata, sample_size, alpha, lang))
 
 
 def fit_time_varying(

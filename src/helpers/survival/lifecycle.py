@@ -57,9 +57,9 @@ def lifecycle_stage(
         )
     if decline >= 0 or grow <= 0:
         raise ValueError(f"need decline < 0 < grow, got decline={decline}, grow={grow}")
-    aum = pd.to_numeric(abt["aum"], errors="coerce").fillna(0).to_numpy(float)
+    aum = pd.to_numeric(abt["aum"], errors="coerce").to_numpy(float)
     tenure = pd.to_numeric(abt[tenure_col], errors="coerce").fillna(0).to_numpy(float)
-    dormant = aum < dormant_floor
+    dormant = aum < dormant_floor  # a missing amount (no value column) is not "dormant"
     if "txn_count_3m" in abt.columns:
         dormant |= pd.to_numeric(abt["txn_count_3m"], errors="coerce").fillna(0).to_numpy() == 0
     if trend_col in abt.columns:

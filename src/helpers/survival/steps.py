@@ -18,12 +18,7 @@ from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt, survival_frame
 from helpers.formatting import Bullets, Note, Skipped, is_skipped, kpi, skippable
-from helpers.survival.cox import (
-    ChurnCox,
-    check_proportional_hazards,
-    hazard_ratio_sentences,
-    ph_remedy_strata,
-)
+from helpers.survival.cox import ChurnCox, covariate_label, hazard_ratio_sentences
 from helpers.survival.curves import (
     brier_score,
     calibration_table,
@@ -32,11 +27,14 @@ from helpers.survival.curves import (
     fit_cumulative_incidence,
     fit_kaplan_meier,
     km_entry_bias,
+    logrank_notes,
+    logrank_test,
     prepare_frame,
 )
 from helpers.survival.lifecycle import LifecycleRule, stage_transitions
-from helpers.survival.plots import plot_km_entry_bias
-from helpers.survival.workflow import SplitPlan, scoring_frame
+from helpers.survival.ph import check_proportional_hazards, ph_remedy_strata
+from helpers.survival.plots import plot_km, plot_km_entry_bias
+from helpers.survival.workflow import SplitPlan, draining_at, flat_abt, scoring_frame
 
 #: Tenure (months) at which the competing-risks remark compares closure and run-off.
 COMPETING_RISKS_AT = 60
@@ -77,7 +75,7 @@ def survival_data(
     flat ABT with entry 0 and no churn types. Tiers on ``ladder`` (the pack's ladder).
     """
     if plan.mode == "flat":
-        return prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+        return prepare_frame(flat_abt(ds, churn, ladder), flat=True)
     return survival_frame(ds, churn, ladder=ladder)
 
 
@@ -137,6 +135,66 @@ def transitions_from_last_month(
     return stage_transitions(previous, score)
 
 
+# ----------------------------------------------------------------------------- segments
+#: Preferred second segment when ``survival_segment`` is empty (kept for the bank sample).
+SEGMENT_PREFERENCE = ("payroll",)
+#: A segment for curves needs 2 to this many groups.
+MAX_SEGMENT_LEVELS = 8
+_NOT_SEGMENTS = frozenset({"customer_id", "as_of", "entry", "duration", "event", "event_type",
+                           "branch_id", "rm_id", "name", "mobile", "tier"})  # fmt: skip
+
+
+def _segment_ok(series: pd.Series) -> bool:
+    return 2 <= series.nunique(dropna=True) <= MAX_SEGMENT_LEVELS
+
+
+def segment_column(surv: pd.DataFrame, requested: str = "") -> str | Skipped:
+    """The column of the second survival segment (parameter ``survival_segment``).
+
+    A named column that exists is used as asked. Empty means "choose": ``payroll`` when the
+    data have it, else the first mapped feature with 2 to 8 groups (yes/no flags, text codes,
+    small integers), else ``tier``. A named column the data lack, or nothing suitable, gives a
+    Skipped step naming the columns that could be used.
+    """
+    if requested:
+        if requested in surv.columns and _segment_ok(surv[requested]):
+            return requested
+        usable = [c for c in surv.columns if c not in _NOT_SEGMENTS and _segment_ok(surv[c])]
+        return Skipped("surv_segment_missing", column=requested, usable=", ".join(usable) or "-")
+    candidates = [c for c in SEGMENT_PREFERENCE if c in surv.columns]
+    candidates += [
+        c for c in surv.columns
+        if c not in _NOT_SEGMENTS and not c.startswith(("held_", "took_")) and c != "aum"
+    ]  # fmt: skip
+    candidates.append("tier")
+    for column in candidates:
+        if column in surv.columns and _segment_ok(surv[column]):
+            return column
+    return Skipped("surv_segment_none")
+
+
+@skippable
+def segment_curves(surv: pd.DataFrame, segment: str) -> dict:
+    """Kaplan-Meier curves by the chosen segment (:func:`segment_column`)."""
+    return fit_kaplan_meier(surv, segment)
+
+
+@skippable
+def plot_segment(km_segment: dict, segment: str, lang: str = "zh"):
+    """The segment's curves, labelled with the segment's name."""
+    return plot_km(km_segment, covariate_label(segment, lang), lang)
+
+
+@skippable
+def segment_logrank_notes(
+    surv: pd.DataFrame, segment: str, lang: str = "zh"
+) -> list[Note] | Skipped:
+    """Log-rank test of the segment's curves, in words (skipped with a single group)."""
+    if segment not in surv.columns or surv[segment].nunique(dropna=True) < 2:
+        return Skipped("surv_logrank_one_group", segment=covariate_label(segment, lang))
+    return logrank_notes(logrank_test(surv, segment), covariate_label(segment, lang))
+
+
 # ----------------------------------------------------------------------------- Cox model
 def fit_with_ph_check(
     train: pd.DataFrame,
@@ -156,7 +214,9 @@ def fit_with_ph_check(
     """
     model = ChurnCox(covariates, penalizer).fit(train)
     ph = check_proportional_hazards(model, train, sample_cap, seed, alpha)
-    strata = ph_remedy_strata(ph, model)
+    # Stratification never takes every covariate: at least one keeps a hazard ratio (a model
+    # stratified on everything ranks no one: its concordance is 0.5).
+    strata = ph_remedy_strata(ph, model, max_strata=min(2, len(model.covariates) - 1))
     if strata:
         kept = [column for column in covariates if column not in strata]
         model = ChurnCox(kept, penalizer, strata).fit(train)
@@ -177,13 +237,16 @@ def ph_display(ph: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def hazard_display(hazard_ratios: pd.DataFrame) -> pd.DataFrame:
-    """Hazard ratios with their intervals and p-values, label-key headers."""
+def hazard_display(hazard_ratios: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Hazard ratios with their intervals, p-values and reading (driver or association)."""
     shown = hazard_ratios[["label", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]]
+    reading = hazard_ratios.get("reading", pd.Series("driver", index=hazard_ratios.index))
+    shown = shown.assign(reading=[i18n.t(f"surv_reading_{r}", lang) for r in reading])
     return shown.set_axis(
-        ["surv_covariate", "surv_hazard_ratio", "surv_ci_lower", "surv_ci_upper", "surv_p_value"],
+        ["surv_covariate", "surv_hazard_ratio", "surv_ci_lower", "surv_ci_upper", "surv_p_value",
+         "surv_reading"],
         axis="columns",
-    )
+    )  # fmt: skip
 
 
 def hazard_ratio_bullets(hazard_ratios: pd.DataFrame, lang: str = "zh") -> Bullets:
@@ -194,6 +257,41 @@ def hazard_ratio_bullets(hazard_ratios: pd.DataFrame, lang: str = "zh") -> Bulle
 def refit_final(model: ChurnCox, final: pd.DataFrame) -> ChurnCox:
     """The scoring model: ``model``'s covariates, penalizer and strata refitted on ``final``."""
     return ChurnCox(model.covariates, model.penalizer, model.strata).fit(final)
+
+
+# ----------------------------------------------------------------------------- already draining
+#: Columns of the "already draining" list.
+DRAINING_COLUMNS = ["customer_id", "rm_id", "tier", "aum", "aum_avg_12m", "onset_month",
+                    "months_flagged"]  # fmt: skip
+
+
+def already_draining(
+    ds, plan: SplitPlan, churn: ChurnDefinition, ladder: pd.DataFrame | None = None
+) -> pd.DataFrame | Skipped:
+    """Customers in a run-off this month that churn has not confirmed yet, richest first.
+
+    They are left out of the model's training, evaluation and warning list (a model cannot
+    warn about a departure under way) and listed here instead; flat data: skipped.
+    """
+    if plan.mode == "flat":
+        return _flat()
+    rows = draining_at(ds, plan, churn, ladder)
+    rows = rows[[c for c in DRAINING_COLUMNS if c in rows.columns]]
+    rows = rows.assign(tier=rows["tier"].astype(str))
+    return rows.sort_values("aum_avg_12m", ascending=False, ignore_index=True)
+
+
+@skippable
+def draining_notes(draining: pd.DataFrame, score: pd.DataFrame) -> list[Note]:
+    """How many customers are already draining, and what they held over the last year."""
+    return [
+        Note(
+            "surv_draining",
+            count=len(draining),
+            share=len(draining) / max(len(draining) + len(score), 1),
+            aum=float(draining["aum_avg_12m"].sum()),
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- competing risks
@@ -250,11 +348,23 @@ def brier_notes(brier: float, holdout: pd.DataFrame) -> list[Note]:
 
 
 # ----------------------------------------------------------------------------- scores and CLV
-def score_churn(model: ChurnCox, score: pd.DataFrame, plan: SplitPlan) -> pd.DataFrame:
-    """``score`` with ``p_churn`` (within the horizon) and ``aum_at_risk`` (p_churn x AUM)."""
+def score_churn(model: ChurnCox, score: pd.DataFrame, plan: SplitPlan, ranker=None) -> pd.DataFrame:
+    """``score`` with ``p_churn`` (within the horizon), ``churn_score`` and ``aum_at_risk``.
+
+    ``churn_score`` ranks the warning list: the chosen ranking model's score
+    (:class:`~helpers.survival.ranking.ChurnRanker`), or the Cox probability when the
+    ranking was skipped. With history the ranker predicts the horizon label itself, so its
+    calibrated probability is also ``p_churn``; in flat mode ``p_churn`` stays the Cox
+    probability of churning within the horizon (the ranker's label has no horizon there).
+    Without a value column ``aum_at_risk`` is missing.
+    """
     probability = model.predict_churn_probability(score, plan.horizon, plan.tenure_col)
     probability = probability.to_numpy()
-    return score.assign(p_churn=probability, aum_at_risk=probability * score["aum"])
+    rank = probability if ranker is None or is_skipped(ranker) else ranker.predict(score)
+    if plan.mode != "flat":
+        probability = rank
+    value = score["aum"] if "aum" in score.columns else float("nan")
+    return score.assign(p_churn=probability, churn_score=rank, aum_at_risk=probability * value)
 
 
 def risk_scores_table(score: pd.DataFrame) -> pd.DataFrame:
@@ -298,21 +408,34 @@ def survival_kpis(
     concordance: float,
     brier: float | Skipped,
     clv: pd.DataFrame,
+    draining: pd.DataFrame | Skipped | None = None,
     horizon: int = 6,
 ) -> list[dict]:
     """The notebook's KPI records (the monthly summary reads ``churn_rate``, ``aum_at_risk``
     and ``median_tenure``); a skipped Brier score (flat mode) is recorded as missing.
-    ``horizon`` (months) names the churn rate's window in its label."""
+    ``horizon`` (months) names the churn rate's window in its label.
+
+    Customers already draining count as churning (probability 1) in the churn rate, and
+    their AUM as at risk: they are outside the model, not outside the bank's losses. The
+    concordance is measured on customers not yet draining.
+    """
     median = fit_kaplan_meier(surv)["all"].median_survival_time_
     known_median = pd.notna(median) and median != float("inf")
+    leaving = draining if isinstance(draining, pd.DataFrame) else score.iloc[:0]
+    customers = len(score) + len(leaving)
+    churn_rate = (float(score["p_churn"].sum()) + len(leaving)) / max(customers, 1)
+    kept = float(leaving["aum"].sum()) if "aum" in leaving.columns else 0.0
+    # missing (NaN) without a value column: nothing is "at risk" in money then
+    at_risk = float(score["aum_at_risk"].sum(min_count=1)) + kept
     return [
-        kpi("churn_rate", float(score["p_churn"].mean()), "pct", headline=True, months=horizon),
-        kpi("aum_at_risk", float(score["aum_at_risk"].sum()), "rmb", headline=True),
+        kpi("churn_rate", churn_rate, "pct", headline=True, months=horizon),
+        kpi("aum_at_risk", at_risk, "rmb", headline=True),
         kpi("median_tenure", float(median) if known_median else None, "months"),
         kpi("surv_kpi_window_churn_rate", float(surv["event"].mean()), "pct"),
         kpi("surv_kpi_expected_churners", float(score["p_churn"].sum()), "count"),
         kpi("surv_kpi_warning_list_size", len(warning), "count"),
+        kpi("surv_kpi_already_draining", len(leaving), "count"),
         kpi("surv_kpi_concordance", concordance, "ratio"),
         kpi("surv_kpi_brier", None if is_skipped(brier) else brier, "ratio"),
-        kpi("surv_kpi_total_clv", float(clv["clv"].sum()), "rmb"),
+        kpi("surv_kpi_total_clv", float(clv["clv"].sum(min_count=1)), "rmb"),
     ]

@@ -22,6 +22,7 @@ WARNING_COLUMNS = (
     "stage",
     "aum",
     "p_churn",
+    "churn_score",
     "aum_at_risk",
     "top_drivers",
 )
@@ -31,6 +32,7 @@ _WARNING_LABELS = {
     "rank": "surv_rank",
     "stage": "surv_stage",
     "p_churn": "surv_p_churn",
+    "churn_score": "surv_churn_score",
     "aum_at_risk": "surv_aum_at_risk",
     "top_drivers": "surv_top_drivers",
 }
@@ -46,6 +48,8 @@ def drivers_in_words(
     below average on it (yes / no for a 0/1 factor), and the factor by which it multiplies
     their hazard. Customers with no positive contribution get an empty string.
     """
+    if frame.empty:
+        return pd.Series([], index=frame.index, name="top_drivers", dtype=object)
     contributions = model.contributions(frame)
     values = contributions.to_numpy(float)
     design = model.design(frame)[model.design_columns_]
@@ -137,6 +141,22 @@ def early_warning_list(
     return data
 
 
+#: The AUM floor is not applied when it would leave off more than this share of customers:
+#: then the value column is not a balance on the floor's scale (a monthly charge, a
+#: balance in thousands) and the floor would empty the list.
+FLOOR_MAX_SHARE = 0.9
+
+
+def effective_floor(scored: pd.DataFrame, min_aum: float, aum_col: str = "aum") -> float:
+    """``min_aum``, or 0 when the data have no value column or the floor would leave off more
+    than :data:`FLOOR_MAX_SHARE` of the customers (see :func:`drained_notes`)."""
+    if min_aum <= 0 or aum_col not in scored.columns or not len(scored):
+        return 0.0
+    if _below_aum_floor(scored, min_aum, aum_col).mean() > FLOOR_MAX_SHARE:
+        return 0.0
+    return min_aum
+
+
 def _below_aum_floor(scored: pd.DataFrame, min_aum: float, aum_col: str) -> pd.Series:
     _require_columns(scored, [aum_col], "early-warning list AUM floor")
     aum = pd.to_numeric(scored[aum_col], errors="coerce")
@@ -150,8 +170,11 @@ def drained_notes(scored: pd.DataFrame, min_aum: float, aum_col: str = "aum") ->
     gives the count and their AUM in all, so the reader sees how little there was to save;
     with ``min_aum`` of 0 or less it says the list has no floor.
     """
-    if min_aum <= 0:
+    if min_aum <= 0 or aum_col not in scored.columns:
         return [Note("surv_drained_no_floor")]
+    if effective_floor(scored, min_aum, aum_col) == 0:
+        share = float(_below_aum_floor(scored, min_aum, aum_col).mean())
+        return [Note("surv_floor_not_applied", floor=format_number(min_aum), share=f"{share:.0%}")]
     below = _below_aum_floor(scored, min_aum, aum_col)
     count = int(below.sum())
     floor = format_number(min_aum)
@@ -200,8 +223,19 @@ def warning_list(
         else scored[["customer_id"]]
     )
     merged = scored.merge(people, on="customer_id", how="left")
-    rank_by = "aum_at_risk" if "aum_at_risk" in merged.columns else "p_churn"
-    listed = early_warning_list(merged, "p_churn", per_rm, size, min_aum=min_aum, rank_by=rank_by)
+    # Ranked by expected AUM lost (the chosen ranking model's calibrated probability x AUM):
+    # a manager calls first where most money is at stake. Without a value column, by the
+    # ranking model's score (p_churn when there is none), and there is no AUM floor.
+    ranking = "churn_score" if "churn_score" in merged.columns else "p_churn"
+    at_risk = "aum_at_risk" in merged.columns and merged["aum_at_risk"].notna().any()
+    listed = early_warning_list(
+        merged,
+        ranking,
+        per_rm,
+        size,
+        min_aum=effective_floor(scored, min_aum),
+        rank_by="aum_at_risk" if at_risk else ranking,
+    )
     listed["top_drivers"] = drivers_in_words(model, listed, 3, lang).to_numpy()
     return listed[[column for column in WARNING_COLUMNS if column in listed.columns]]
 

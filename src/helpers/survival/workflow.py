@@ -11,6 +11,12 @@ With history (panel mode), a report month M and the churn horizon h (``churn_hor
   random into training and holdout customers.
 - **flat** (one customer table, no history): random split of the whole table without delayed
   entry; the customers who have not churned are scored at their current tenure.
+
+Customers already draining at an as-of month (a run-off under way that the churn definition
+has not confirmed yet: :func:`helpers.features.draining_customers`) are left out of every
+frame here, training, holdout and scoring alike: their "churn" is already happening, so
+learning from them teaches the model to spot run-offs, not to warn about customers who can
+still be kept. They are listed separately (:func:`draining_at`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import pandas as pd
 
 from helpers import i18n
 from helpers.config import ChurnDefinition
-from helpers.features import build_abt
+from helpers.features import build_abt, draining_customers
 from helpers.survival.curves import prepare_frame
 
 # Trailing 3-month features need three months of history at the training as-of month.
@@ -103,6 +109,47 @@ def split_plan(
     )
 
 
+#: Tier of every customer when a flat table maps neither a value nor a tier column.
+NO_TIER = "all"
+
+
+def flat_abt(ds, churn: ChurnDefinition | None = None, ladder: pd.DataFrame | None = None):
+    """The flat ABT for the survival steps, whatever the spec maps.
+
+    A table without a value column gets ``aum`` missing (nothing is "at risk" in money, and
+    nobody is called dormant for it); without value or tier, everyone is in one tier
+    (:data:`NO_TIER`), so the curves by tier show one curve and the test by tier is skipped.
+    """
+    abt = build_abt(ds, churn=churn, ladder=ladder)
+    if "aum" not in abt.columns:
+        abt["aum"] = np.nan
+    if "tier" not in abt.columns:
+        abt["tier"] = NO_TIER
+    return abt
+
+
+def without_draining(abt: pd.DataFrame, ds, as_of: str | None, churn) -> pd.DataFrame:
+    """``abt`` without the customers draining at ``as_of``; ``attrs["draining"]`` counts them."""
+    draining = draining_customers(ds, as_of, churn)
+    keep = ~abt["customer_id"].isin(set(draining["customer_id"]))
+    result = abt[keep].reset_index(drop=True)
+    result.attrs.update(abt.attrs)
+    result.attrs["draining"] = int((~keep).sum())
+    return result
+
+
+def draining_at(
+    ds, plan: SplitPlan, churn: ChurnDefinition | None = None, ladder: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The ABT rows (at the report month) of the customers already draining, with their run."""
+    churn = churn or ChurnDefinition()
+    if plan.mode == "flat":
+        return pd.DataFrame(columns=["customer_id", "onset_month", "months_flagged"])
+    draining = draining_customers(ds, plan.score_as_of, churn)
+    abt = build_abt(ds, plan.score_as_of, plan.horizon, churn, ladder=ladder)
+    return abt.merge(draining, on="customer_id", how="inner")
+
+
 def _random_halves(
     frame: pd.DataFrame, share: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,27 +164,34 @@ def model_frames(
     seed: int = 0,
     ladder: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(training, holdout, final) survival frames for ``plan``.
+    """(training, holdout, final) survival frames for ``plan``, without the already draining.
 
     ``final`` is what the scoring model is refitted on: the holdout frame's window (time
     split) or the whole frame (random split, flat). ``ladder`` tiers the customers (default:
-    the bundled ladder).
+    the bundled ladder). Panel frames carry ``attrs["draining"]``: how many customers
+    draining at that as-of month were left out.
     """
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        whole = prepare_frame(build_abt(ds, churn=churn, ladder=ladder), flat=True)
+        whole = prepare_frame(flat_abt(ds, churn, ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
         return train, holdout, whole
     evaluation = prepare_frame(
-        build_abt(ds, plan.eval_as_of, plan.horizon, churn, ladder=ladder),
+        without_draining(
+            build_abt(ds, plan.eval_as_of, plan.horizon, churn, ladder=ladder),
+            ds, plan.eval_as_of, churn,
+        ),
         followup_months=plan.horizon,
-    )
+    )  # fmt: skip
     if plan.mode == "time":
         train = prepare_frame(
-            build_abt(ds, plan.train_as_of, plan.horizon, churn, ladder=ladder),
+            without_draining(
+                build_abt(ds, plan.train_as_of, plan.horizon, churn, ladder=ladder),
+                ds, plan.train_as_of, churn,
+            ),
             followup_months=plan.horizon,
-        )
+        )  # fmt: skip
         return train, evaluation, evaluation
     train, holdout = _random_halves(evaluation, plan.holdout_share, seed)
     return train, holdout, evaluation
@@ -151,13 +205,14 @@ def scoring_frame(
 ) -> tuple[pd.DataFrame, str]:
     """(customers to score, column holding their current tenure: ``plan.tenure_col``).
 
-    Panel: the ABT at the report month (``tenure_months``). Flat: the customers who have not
-    churned, whose current tenure is ``duration``. ``ladder`` tiers them (default: bundled).
+    Panel: the ABT at the report month (``tenure_months``) without the customers already
+    draining (listed by :func:`draining_at`). Flat: the customers who have not churned, whose
+    current tenure is ``duration``. ``ladder`` tiers them (default: bundled).
     """
 
     churn = churn or ChurnDefinition()
     if plan.mode == "flat":
-        abt = build_abt(ds, churn=churn, ladder=ladder)
+        abt = flat_abt(ds, churn, ladder)
         return abt[~abt["event"].astype(bool)].reset_index(drop=True), plan.tenure_col
     scoring = build_abt(ds, plan.score_as_of, plan.horizon, churn, ladder=ladder)
-    return scoring, plan.tenure_col
+    return without_draining(scoring, ds, plan.score_as_of, churn), plan.tenure_col

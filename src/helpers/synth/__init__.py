@@ -9,8 +9,10 @@ from helpers.synth.bank import (
     generate,
 )
 from helpers.synth.campaign import (
+    accumulate_path,
     assign_campaign,
     campaign_outcome,
+    path_truth,
     randomise,
 )
 from helpers.synth.model import (
@@ -39,9 +41,15 @@ from helpers.synth.outputs import (
     customers_frame,
     flat,
     holdings_frame,
+    person_months_frame,
     summary,
     truth,
     truth_customers_frame,
+)
+from helpers.synth.scoring import (
+    covariates_at,
+    plan_truth_value,
+    true_offer_uplift,
 )
 from helpers.synth.simulation import (
     BankSimulation,
@@ -81,8 +89,10 @@ __all__ = [
     "TABLE_FILES",
     "cli_synth",
     "generate",
+    "accumulate_path",
     "assign_campaign",
     "campaign_outcome",
+    "path_truth",
     "randomise",
     "BALANCE_PRODUCTS",
     "CAMPAIGN",
@@ -107,9 +117,13 @@ __all__ = [
     "customers_frame",
     "flat",
     "holdings_frame",
+    "person_months_frame",
     "summary",
     "truth",
     "truth_customers_frame",
+    "covariates_at",
+    "plan_truth_value",
+    "true_offer_uplift",
     "BankSimulation",
     "CHANNELS",
     "CLOSE_REASONS",

@@ -17,12 +17,15 @@ How the truth stays recoverable (DESIGN.md §4.1):
   (:data:`CHURN_COVARIATES` gives the exact definitions, copied into ``truth.json``).
 - Product take-up: a logistic monthly hazard per product in the same lagged covariates.
 - A randomised retention campaign multiplies both churn hazards over its horizon by an offer-
-  and customer-dependent factor; the true uplift is a closed-form difference of survival
-  probabilities given the covariates at campaign time.
+  and customer-dependent factor; the true uplift is the difference of survival probabilities
+  with the hazards accumulated along each customer's simulated path.
 
-Rule for every hazard: a customer is at risk in month ``t`` when they have a
-``monthly_balances`` row at ``t-1`` and no churn event yet. Nobody churns or takes a product
-in the first window month, and new customers are at risk from the month after they open.
+Rule for every hazard (``helpers.months.AT_RISK_RULE``, shared with the estimators): a
+customer is at risk in month ``t`` when they have a ``monthly_balances`` row at ``t-1`` and no
+churn event yet, on the time scale of months on book in month ``t``
+(``helpers.months.months_on_book``). Nobody churns or takes a product in the first window
+month, and new customers are at risk from the month after they open. The person-month truth
+(``truth_person_months.parquet``) records who was at risk and the expected events.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ TABLE_FILES = [
     "products.parquet",
     "truth.json",
     "truth_customers.parquet",
+    "truth_person_months.parquet",
     "flat/customers_flat.csv",
 ]
 
@@ -145,6 +149,9 @@ def generate(
         product_catalogue().to_parquet(temporary / "products.parquet", index=False)
         truth_customers = outputs.truth_customers_frame(simulation)
         truth_customers.to_parquet(temporary / "truth_customers.parquet", index=False)
+        outputs.person_months_frame(simulation).to_parquet(
+            temporary / "truth_person_months.parquet", index=False
+        )
         tables.write_flat_csv(outputs.flat(simulation), temporary / "flat" / "customers_flat.csv")
         summary = outputs.summary(simulation, rows)
         truth = outputs.truth(simulation, settings, summary)

@@ -2,15 +2,18 @@
 
 At the assigned month-end the bank lists at-risk customers, randomises them to control /
 rate_coupon / fee_waiver, and each offer shifts both churn hazards over the horizon by a
-customer-dependent amount. The true uplift is the closed-form difference of survival
-probabilities with the covariates frozen at assignment.
+customer-dependent amount. The true uplift is the difference of survival probabilities with
+the hazards accumulated along each customer's simulated path over the horizon
+(:func:`accumulate_path`, :func:`path_truth`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from helpers.synth.model import ACTIVE, CAMPAIGN
+from helpers.months import months_on_book
+from helpers.synth.model import ACTIVE, CAMPAIGN, CHURN_COVARIATES
+from helpers.synth.tables import seasonal_factors
 
 # Each function takes the running ``helpers.synth.simulation.BankSimulation`` (``simulation``),
 # which calls them; importing it here would make the two modules import each other.
@@ -19,7 +22,6 @@ from helpers.synth.model import ACTIVE, CAMPAIGN
 def assign_campaign(simulation, t: int) -> None:
     """Pick at-risk customers at month-end c and randomise them in blocks of three."""
     rng = simulation.rng
-    horizon = CAMPAIGN["horizon_months"]
     # Retention offers go to at-risk customers worth an offer: AUM of at least min_aum.
     eligible = np.flatnonzero(
         (simulation.status == ACTIVE)
@@ -28,7 +30,7 @@ def assign_campaign(simulation, t: int) -> None:
     )
     x_all = simulation.covariates(t + 1)
     x = {key: value[eligible] for key, value in x_all.items()}
-    eta = simulation.log_hazards(x, t + 1 - simulation.open_month[eligible])
+    eta = simulation.log_hazards(x, months_on_book(t + 1, simulation.open_month[eligible]))
     risk = np.exp(eta["hard"]) + np.exp(eta["soft"])
     # The early-warning list takes the riskiest share within each tier, so that valuable
     # customers are not crowded out by the many small accounts with higher raw risk.
@@ -72,22 +74,20 @@ def assign_campaign(simulation, t: int) -> None:
     )
     simulation.coupon_growth[chosen] = np.where(arms == 2, growth_coupon, 0.0)
 
-    # True uplift with the covariates frozen at campaign time: S = exp(-exp(shift) * L).
-    cumulative = np.zeros(selected)
-    for k in range(1, horizon + 1):
-        eta_k = simulation.log_hazards(x_chosen, t + k - simulation.open_month[chosen])
-        cumulative += np.exp(eta_k["hard"]) + np.exp(eta_k["soft"])
-    survival_control = np.exp(-cumulative)
-    survival_coupon = np.exp(-np.exp(shift_coupon) * cumulative)
-    survival_fee = np.exp(-np.exp(shift_fee) * cumulative)
-    simulation.true_uplift = {
+    # The truth is accumulated along each customer's simulated path over the horizon
+    # (accumulate_path), not with the covariates frozen at assignment.
+    zeros = np.zeros(selected)
+    simulation.campaign_path = {
         "customer_index": chosen,
-        "true_uplift_rate_coupon": survival_coupon - survival_control,
-        "true_uplift_fee_waiver": survival_fee - survival_control,
-        "true_aum_uplift_rate_coupon": aum_before
-        * (survival_coupon * (1 + growth_coupon) - survival_control),
-        "true_aum_uplift_fee_waiver": aum_before * (survival_fee - survival_control),
-        "true_survival_control": survival_control,
+        "first_hard": zeros.copy(),
+        "first_soft": zeros.copy(),
+        "rest_hard": zeros.copy(),
+        "rest_soft": zeros.copy(),
+        "last_hard": np.exp(eta["hard"][order]),
+        "last_soft": np.exp(eta["soft"][order]),
+        "shift_coupon": shift_coupon,
+        "shift_fee": shift_fee,
+        "grown": (arms == 2) & high_aum,
         "high_aum": high_aum,
         "over_contacted": over_contacted,
         "digital_active": digital,
@@ -100,6 +100,73 @@ def assign_campaign(simulation, t: int) -> None:
         "contact_channel": np.where(
             arms == 1, "none", np.where(rng.random(selected) < 0.6, "sms", "phone")
         ),
+    }
+
+
+def accumulate_path(simulation, t: int, risk_index: np.ndarray, eta: dict) -> None:
+    """Add month t's unshifted hazards of the campaign customers along their simulated path.
+
+    A customer who has already left keeps the hazards of their last month at risk (their
+    covariates freeze at the event), so every customer gets one value per horizon month.
+    """
+    path = simulation.campaign_path
+    chosen = path["customer_index"]
+    hard = np.full(simulation.count, np.nan)
+    soft = np.full(simulation.count, np.nan)
+    hard[risk_index] = np.exp(eta["hard"])
+    soft[risk_index] = np.exp(eta["soft"])
+    hard, soft = hard[chosen], soft[chosen]
+    at_risk = ~np.isnan(hard)
+    path["last_hard"] = np.where(at_risk, hard, path["last_hard"])
+    path["last_soft"] = np.where(at_risk, soft, path["last_soft"])
+    which = "first" if t == simulation.campaign_month + 1 else "rest"
+    path[f"{which}_hard"] += path["last_hard"]
+    path[f"{which}_soft"] += path["last_soft"]
+
+
+def path_truth(simulation, t: int) -> dict[str, np.ndarray]:
+    """True uplift of each campaign customer from the hazards along their simulated path.
+
+    ``S_arm = exp(-exp(shift_arm) * L_arm)`` with ``L`` the horizon's cumulative (hard + soft)
+    hazard along the path; a high-AUM customer's coupon AUM growth lowers the hazards of the
+    months after the first (log_aum is higher), so ``L`` is adjusted for the arm's growth. AUM
+    kept: ``S_arm x`` the customer's latent balance at the horizon end (with the growth under
+    the coupon).
+    """
+    path = simulation.campaign_path
+    chosen = path["customer_index"]
+    coefficient = {item["name"]: item for item in CHURN_COVARIATES}["log_aum"]
+    log_growth = np.log1p(CAMPAIGN["coupon_aum_growth"])
+    cumulative = {}
+    for label, grown in (("plain", np.zeros(chosen.size, bool)), ("grown", path["high_aum"])):
+        total = np.zeros(chosen.size)
+        for kind in ("hard", "soft"):
+            # rate on the plain path = observed rate x exp(-beta x log growth) when it grew
+            change = coefficient[kind] * log_growth
+            factor = np.exp((grown.astype(float) - path["grown"]) * change)
+            total += path[f"first_{kind}"] + path[f"rest_{kind}"] * factor
+        cumulative[label] = total
+    survival_control = np.exp(-cumulative["plain"])
+    survival_coupon = np.exp(-np.exp(path["shift_coupon"]) * cumulative["grown"])
+    survival_fee = np.exp(-np.exp(path["shift_fee"]) * cumulative["plain"])
+    season = seasonal_factors(simulation.month_ends[t])["aum"]
+    latent = np.exp(simulation.level + simulation.dev + simulation.shock)[chosen]
+    latent_plain = latent / np.where(path["grown"], 1 + CAMPAIGN["coupon_aum_growth"], 1.0)
+    floor = simulation.floor[chosen]
+    aum_plain = (floor + latent_plain) * season
+    aum_coupon = (
+        floor + latent_plain * np.where(path["high_aum"], 1 + CAMPAIGN["coupon_aum_growth"], 1.0)
+    ) * season
+    return {
+        "customer_index": chosen,
+        "true_uplift_rate_coupon": survival_coupon - survival_control,
+        "true_uplift_fee_waiver": survival_fee - survival_control,
+        "true_aum_uplift_rate_coupon": survival_coupon * aum_coupon - survival_control * aum_plain,
+        "true_aum_uplift_fee_waiver": (survival_fee - survival_control) * aum_plain,
+        "true_survival_control": survival_control,
+        "high_aum": path["high_aum"],
+        "over_contacted": path["over_contacted"],
+        "digital_active": path["digital_active"],
     }
 
 
@@ -118,7 +185,7 @@ def randomise(simulation, chosen: np.ndarray, t: int) -> np.ndarray:
             simulation.logins_last[chosen],
             simulation.contact_history.sum(axis=0)[chosen],
             simulation.month_ends[t].year - simulation.birth_year[chosen],
-            t - simulation.open_month[chosen],
+            months_on_book(t, simulation.open_month[chosen]),
             simulation.holds[chosen].sum(axis=1),
         ]
     ).astype(float)
@@ -153,3 +220,4 @@ def campaign_outcome(simulation, t: int, aum: np.ndarray) -> None:
     rows["cost"] = np.round(
         np.select([arms == 2, arms == 3], [coupon_cost, CAMPAIGN["fee_waiver_cost"]], 0.0), 2
     )
+    simulation.true_uplift = path_truth(simulation, t)

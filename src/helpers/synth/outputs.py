@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import tier_ladder
+from helpers.months import AT_RISK_RULE
 from helpers.synth import tables as tables
 from helpers.synth.model import (
     ACTIVE,
@@ -91,6 +92,27 @@ def campaigns_frame(simulation: BankSimulation) -> pd.DataFrame:
             "retained": rows["retained"],
             "aum_before": rows["aum_before"],
             "aum_after": rows["aum_after"],
+        }
+    )
+
+
+def person_months_frame(simulation: BankSimulation) -> pd.DataFrame:
+    """Per (month, months on book): customers at risk and their expected churn events."""
+    columns = ["month_index", "months_on_book", "at_risk", "events", "events_hard",
+               "expected_events", "expected_hard"]  # fmt: skip
+    if not simulation.person_months:
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in ["month", *columns[1:]]})
+    parts = {c: np.concatenate([p[c] for p in simulation.person_months]) for c in columns}
+    month_ends = np.asarray(simulation.month_ends.values, dtype="datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "month": month_ends[parts["month_index"]],
+            "months_on_book": parts["months_on_book"].astype(np.int64),
+            "at_risk": parts["at_risk"].astype(np.int64),
+            "events": parts["events"].astype(np.int64),
+            "events_hard": parts["events_hard"].astype(np.int64),
+            "expected_events": parts["expected_events"],
+            "expected_hard": parts["expected_hard"],
         }
     )
 
@@ -190,9 +212,13 @@ def truth(simulation: BankSimulation, settings: dict, summary: dict) -> dict:
                 f"{CAMPAIGN['coupon_aum_growth']:.0%}."
             ),
             "uplift_definition": (
-                "true_uplift_<offer> = S_offer - S_control, S = exp(-exp(shift) * sum over the "
-                "horizon months of (hard + soft) hazards with covariates frozen at the assigned "
-                "month; true_aum_uplift_<offer> = aum_before * (S_offer * (1 + growth) - S_control)"
+                "true_uplift_<offer> = S_offer - S_control, S = exp(-exp(shift) * L) with L the "
+                "sum over the horizon months of the (hard + soft) hazards along the customer's "
+                "simulated path (covariates of each month; after a churn, those of the last month "
+                "at risk), adjusted for the coupon's AUM growth where the arm grows AUM; "
+                "true_aum_uplift_<offer> = S_offer x A_offer - S_control x A_plain, A the "
+                "customer's latent balance at the horizon end (x (1 + growth) under the coupon "
+                "for high-AUM customers)"
             ),
             "cost": (
                 f"rate_coupon: min({CAMPAIGN['coupon_rate']} x aum_before x months retained in the "
@@ -215,12 +241,21 @@ def truth(simulation: BankSimulation, settings: dict, summary: dict) -> dict:
     return {
         "generator": settings,
         "window": {"first_month": month[0], "last_month": month[-1]},
-        "at_risk_rule": (
-            "a customer is at risk of churn and take-up in month t when they have a "
-            "monthly_balances row at t-1 and no churn event yet; all covariates are evaluated at t-1"
-        ),
+        "at_risk_rule": AT_RISK_RULE,
         "churn": {
-            "link": "cloglog: h_t = 1 - exp(-exp(b0(tenure_t) + b . x_{t-1})), tenure in months since open_date",
+            "link": (
+                "cloglog: h_t = 1 - exp(-exp(b0(k_t) + b . x_{t-1})), k_t = months on book in "
+                "month t (helpers.months.months_on_book: the opening month is month 1)"
+            ),
+            "person_months": (
+                "truth_person_months.parquet: per month and months on book, the customers at "
+                "risk, the churn events that happened (events, events_hard) and the sum of "
+                "their true churn probabilities (expected_events, expected_hard). The person-"
+                "month survival curve is prod over k of (1 - events_k / at_risk_k), the same "
+                "estimator as Kaplan-Meier on the generator's own at-risk rule; with "
+                "expected_events it is the model's curve for this population (the two differ "
+                "by the chance in who churned)"
+            ),
             "competing": (
                 "hard and soft act as constant competing hazards within a month: "
                 "P(any) = 1 - exp(-(lambda_hard + lambda_soft)), P(hard | event) = "

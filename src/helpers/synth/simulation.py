@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from helpers.config import cross_sell_products, tier_ladder
+from helpers.months import months_on_book
 from helpers.synth import campaign as synth_campaign
 from helpers.synth import tables as tables
 from helpers.synth.model import (
@@ -134,7 +135,11 @@ class BankSimulation:
             [PROPENSITY[p]["product_count"] for p in self.products]
         )
         self.coupon_growth = np.zeros(count)
+        # Person-month truth: per (month, months on book) the customers at risk and the sum of
+        # their true churn probabilities (all, hard), for survival-curve checks.
+        self.person_months: list[dict[str, np.ndarray]] = []
         self.campaign_rows: dict | None = None
+        self.campaign_path: dict[str, np.ndarray] = {}
         self.true_uplift: dict[str, np.ndarray] = {}
         # Flat-export snapshot: values at the last month a customer was active.
         self.snapshot = {
@@ -188,7 +193,7 @@ class BankSimulation:
         end_day = tables.day_number(month_end)
         start_day = end_day - month_end.day + 1
         length = month_end.day
-        tenure = t - self.open_month
+        tenure = months_on_book(t, self.open_month)
 
         # 1. Churn and take-up for customers at risk (row at t-1, no event yet).
         at_risk = (self.open_month < t) & (self.status == ACTIVE) & (t >= 1)
@@ -205,6 +210,11 @@ class BankSimulation:
             event = rng.random(risk_index.size) < churn_probability
             hard = event & (rng.random(risk_index.size) < hard_rate / total)
             soft = event & ~hard
+            self._record_person_months(
+                t, tenure[risk_index], churn_probability, hard_rate / total, event, hard
+            )
+            if self.in_campaign_horizon(t):
+                synth_campaign.accumulate_path(self, t, risk_index, eta)
 
             # Take-up happens among customers who did not leave this month.
             take_probability = self.take_probabilities(x)
@@ -389,6 +399,35 @@ class BankSimulation:
             and t == self.campaign_month + CAMPAIGN["horizon_months"]
         ):
             synth_campaign.campaign_outcome(self, t, aum)
+
+    def _record_person_months(
+        self,
+        t: int,
+        on_book: np.ndarray,
+        churn_probability: np.ndarray,
+        hard_share: np.ndarray,
+        event: np.ndarray,
+        hard_event: np.ndarray,
+    ) -> None:
+        """Who was at risk in month t by months on book, their expected and realised events."""
+        length = int(on_book.max()) + 1
+        counts = np.bincount(on_book, minlength=length)
+        present = np.flatnonzero(counts)
+        expected = np.bincount(on_book, weights=churn_probability, minlength=length)
+        hard = np.bincount(on_book, weights=churn_probability * hard_share, minlength=length)
+        events = np.bincount(on_book, weights=event.astype(float), minlength=length)
+        hard_events = np.bincount(on_book, weights=hard_event.astype(float), minlength=length)
+        self.person_months.append(
+            {
+                "month_index": np.full(present.size, t),
+                "months_on_book": present,
+                "at_risk": counts[present],
+                "events": events[present],
+                "events_hard": hard_events[present],
+                "expected_events": expected[present],
+                "expected_hard": hard[present],
+            }
+        )
 
     def in_campaign_horizon(self, t: int) -> bool:
         if self.campaign_month is None:
