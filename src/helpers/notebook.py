@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -230,6 +231,8 @@ class RunContext:
             "parameters": {k: _jsonable(v) for k, v in self.params.items()},
             "upstream": self.upstream_used,
             "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            # the kernel's own peak memory, for the runner's manifest and bench_pack
+            "peak_rss_bytes": _peak_rss_bytes(),
         }
         write_text_atomic(
             self._run_record_path(), json.dumps(record, ensure_ascii=False, indent=2, default=str)
@@ -259,6 +262,11 @@ class RunContext:
             ("finished_utc", datetime.now(UTC).isoformat(timespec="seconds")),
         ]
         return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process (the kernel) so far, in bytes (Linux: KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def _jsonable(value: Any) -> Any:

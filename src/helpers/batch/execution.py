@@ -10,6 +10,7 @@ returns plain data only. :mod:`helpers.batch.runner` builds the pack around it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -239,6 +240,15 @@ def thread_limit(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
+def _kernel_peak_gb(record_path: Path) -> float | None:
+    """The kernel's peak RSS in GB from the run record its last cell wrote (None if absent)."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        return round(int(record["peak_rss_bytes"]) / 1e9, 2)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     """Run and export one notebook; return its manifest entry.
 
@@ -288,6 +298,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
             break
     entry["duration_seconds"] = round(time.monotonic() - started, 1)
 
+    entry["kernel_peak_gb"] = _kernel_peak_gb(pack_dir / "artifacts" / f"run_{name}.json")
     source = nbformat.read(notebook_path, as_version=4)
     entry["title"] = export.notebook_title_for(source, task["page"]["lang"]) or name
     if error is None:

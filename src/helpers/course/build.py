@@ -18,8 +18,6 @@ import copy
 import re
 from pathlib import Path
 
-import nbformat
-
 from helpers.paths import NOTEBOOKS_DIR
 
 COURSE_TAGS = ("exercise", "solution", "check")
@@ -85,6 +83,10 @@ def build_course(
     Layout: ``<out>/learner/<name>.ipynb`` and ``<out>/solution/<name>.ipynb``. The notebooks
     find the sample data and helpers on their own, so they run from any folder.
     """
+    # nbformat (and its JSON-schema validator) costs over a second to import; every notebook
+    # kernel imports helpers.course for its checks, only `fishpond course build` needs this.
+    import nbformat
+
     out = Path(out)
     written: list[Path] = []
     for source in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):

@@ -180,6 +180,20 @@ def heavy_tailed_columns(design: pd.DataFrame, numeric: list[str]) -> list[str]:
     return chosen
 
 
+class UnweightedBinningHGB(HistGradientBoostingClassifier):
+    """``HistGradientBoostingClassifier`` whose bin edges ignore the sample weights.
+
+    With class weights (``class_weight="balanced"``), scikit-learn >= 1.6 finds each
+    feature's 255 bin edges with one weighted-percentile sort per edge: on the 10k sample
+    that was 92 of the 98 seconds of the gradient-boosting fits in ``03_cross_sell_propensity``.
+    Edges from the plain quantiles (what scikit-learn did before) cost one sort per feature;
+    the weights still act where they matter, in the gradients and hessians of every tree.
+    """
+
+    def _bin_data(self, X, sample_weight, is_training_data):  # noqa: N803 (sklearn's name)
+        return super()._bin_data(X, None, is_training_data)
+
+
 def make_estimator(
     name: str,
     numeric: list[str],
@@ -263,7 +277,7 @@ def make_estimator(
             )
         prepare = ColumnTransformer(transformers, verbose_feature_names_out=False)
         prepare.set_output(transform="pandas")
-        model = HistGradientBoostingClassifier(
+        model = UnweightedBinningHGB(
             learning_rate=0.08,
             max_iter=200,
             max_leaf_nodes=15,
