@@ -376,12 +376,14 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        raw = self.estimator.predict_proba(features)[:, 1]
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from the estimator's raw scores (its ``predict_proba``)."""
         if isinstance(self.calibrator, IsotonicRegression):
-            probability = self.calibrator.predict(raw)
-        else:
-            probability = self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+            return self.calibrator.predict(raw)
+        return self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        probability = self.calibrate(self.estimator.predict_proba(features)[:, 1])
         return np.column_stack([1 - probability, probability])
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
@@ -404,6 +406,49 @@ def cross_validate_candidate(factory, features, target, folds) -> dict:
         "scores": scores,
         "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
         "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+    }
+
+
+def cross_validate_strengths(factory, strengths, features, target, folds) -> dict:
+    """:func:`cross_validate_candidate` for several regularisation strengths of one pipeline.
+
+    ``factory(strength)`` returns an unfitted ``Pipeline([("prepare", ...), ("model", ...)])``
+    whose preprocessing does not depend on the strength (the logistic candidate). Each fold's
+    preprocessing is fitted and applied once and only the final model is refitted per
+    strength: the same results as one :func:`cross_validate_candidate` per strength, with a
+    quarter of the preprocessing work for four strengths.
+
+    Returns
+    -------
+    dict
+        ``{strength: result}``, each result as :func:`cross_validate_candidate` returns it.
+    """
+    scores = {strength: np.empty(len(target)) for strength in strengths}
+    fold_auc = {strength: [] for strength in strengths}
+    fold_ap = {strength: [] for strength in strengths}
+    for fit_rows, test_rows in folds:
+        prepare = factory(strengths[0]).named_steps["prepare"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            fit_matrix = prepare.fit_transform(features.iloc[fit_rows], target[fit_rows])
+            test_matrix = prepare.transform(features.iloc[test_rows])
+            for strength in strengths:
+                model = factory(strength).named_steps["model"]
+                model.fit(fit_matrix, target[fit_rows])
+                predicted = model.predict_proba(test_matrix)[:, 1]
+                scores[strength][test_rows] = predicted
+                fold_auc[strength].append(roc_auc_score(target[test_rows], predicted))
+                fold_ap[strength].append(average_precision_score(target[test_rows], predicted))
+    return {
+        strength: {
+            "scores": scores[strength],
+            "roc_auc": (float(np.mean(fold_auc[strength])), float(np.std(fold_auc[strength]))),
+            "average_precision": (
+                float(np.mean(fold_ap[strength])),
+                float(np.std(fold_ap[strength])),
+            ),
+        }
+        for strength in strengths
     }
 
 
