@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, exports, formatting, i18n, paths, plotting, privacy
+from helpers import config, exports, features, formatting, i18n, paths, plotting, privacy
 from helpers.data import load_dataset
 from helpers.files import atomic_write, write_text_atomic
 from helpers.formatting import Bullets, Note, Skipped, kpi_table
@@ -250,7 +250,9 @@ class RunContext:
         rows += [(f"param.{k}", repr(v)) for k, v in sorted(self.params.items())]
         fingerprint = getattr(self.dataset, "fingerprint", None)
         if callable(fingerprint):
-            info = fingerprint()
+            # In a batch run the runner already hashed these exact files: no second pass over
+            # a gigabyte of Parquet per notebook.
+            info = features.run_fingerprint(self.dataset) or fingerprint()
             for entry in info.get("files", []):
                 rows.append((f"file.{Path(entry['path']).name}", str(entry.get("sha256", ""))[:16]))
         rows += [(f"upstream.{k}", str(v)) for k, v in sorted(self.upstream_used.items())]

@@ -23,6 +23,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from helpers import paths
 from helpers.batch import export
+from helpers.features import RUN_CACHE_ENV
 
 #: How many times a run that failed while starting its kernel is tried again.
 KERNEL_START_RETRIES = 2
@@ -254,18 +255,34 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
 
     ``task`` carries plain data only (it crosses a process boundary): ``notebook`` (path),
     ``pack_dir``, ``parameters``, ``timeout``, ``page`` (header values for the HTML), and
-    ``threads`` (thread cap for the kernel, or None).
+    ``threads`` (thread cap for the kernel, or None) and ``cache_dir`` (the run's shared
+    frames, or None).
     """
 
     notebook_path = Path(task["notebook"])
     pack_dir = Path(task["pack_dir"])
-    name = notebook_path.stem
-    executed_path = pack_dir / "executed" / f"{name}.ipynb"
-    html_path = pack_dir / f"{name}.html"
     if task.get("threads"):
         # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
         for variable in THREAD_VARIABLES:
             os.environ[variable] = str(task["threads"])
+    # The run's shared frames (helpers.features.cache); restored after, since with --jobs 1
+    # this runs in the runner's own process.
+    previous_cache = os.environ.get(RUN_CACHE_ENV)
+    if task.get("cache_dir"):
+        os.environ[RUN_CACHE_ENV] = str(task["cache_dir"])
+    try:
+        return _run_one_notebook(task, notebook_path, pack_dir)
+    finally:
+        if previous_cache is None:
+            os.environ.pop(RUN_CACHE_ENV, None)
+        else:
+            os.environ[RUN_CACHE_ENV] = previous_cache
+
+
+def _run_one_notebook(task: dict[str, Any], notebook_path: Path, pack_dir: Path) -> dict[str, Any]:
+    name = notebook_path.stem
+    executed_path = pack_dir / "executed" / f"{name}.ipynb"
+    html_path = pack_dir / f"{name}.html"
 
     entry: dict[str, Any] = {
         "notebook": name,

@@ -33,7 +33,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, paths
+from helpers import config, features, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
@@ -97,6 +97,7 @@ class DatasetInfo:
     roles: set[str]
     latest_month: str | None
     fingerprint: dict
+    dataset: Any = None
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -120,6 +121,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         roles=set(dataset.roles()),
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
+        dataset=dataset,
     )
 
 
@@ -377,6 +379,9 @@ def run_pack(
     build_dir = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     (build_dir / "artifacts").mkdir(parents=True)
     (build_dir / "executed").mkdir()
+    # Frames shared by the run's notebooks (ABTs, survival frame, churn events): built once,
+    # read by the others; removed before the pack is placed (helpers.features.cache).
+    cache_dir = features.prepare_run_cache(build_dir / "cache", info.dataset, info.fingerprint)
     page = {
         "lang": lang,
         "month": month,
@@ -400,6 +405,7 @@ def run_pack(
                 "timeout": timeout,
                 "page": page,
                 "threads": thread_limit(jobs) if jobs > 1 else None,
+                "cache_dir": str(cache_dir),
                 "upstream": [],
             }
             try:
@@ -455,6 +461,8 @@ def run_pack(
         json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     export.write_index(build_dir, manifest)
+    if not os.environ.get(features.KEEP_CACHE_ENV):
+        shutil.rmtree(cache_dir, ignore_errors=True)
     final_dir = _place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,

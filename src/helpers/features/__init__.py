@@ -12,6 +12,14 @@ from helpers.features.abt import (
     build_abt,
     churn_events,
 )
+from helpers.features.cache import (
+    KEEP_CACHE_ENV,
+    RUN_CACHE_ENV,
+    cached_frame,
+    prepare_run_cache,
+    run_cache_dir,
+    run_fingerprint,
+)
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -31,6 +39,12 @@ from helpers.features.survival_frames import (
 )
 
 __all__ = [
+    "KEEP_CACHE_ENV",
+    "RUN_CACHE_ENV",
+    "cached_frame",
+    "prepare_run_cache",
+    "run_cache_dir",
+    "run_fingerprint",
     "ABT_ID_COLUMNS",
     "ABT_LABEL_COLUMNS",
     "ABT_SURVIVAL_COLUMNS",
