@@ -109,3 +109,31 @@ def test_other_files_get_no_key(tmp_path, sample, run_cache):
         assert run_fingerprint(sample) is None
     finally:
         os.utime(customers, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def test_abt_is_bit_identical_whatever_the_thread_count(sample):
+    """Money is summed in integer cents: no parallel floating-point order in the features."""
+    from helpers.features.abt import _data_window
+    from helpers.features.sql import AbtWindow, abt_sql
+
+    first, last = _data_window(sample)
+    window = AbtWindow(
+        as_of=pd.Timestamp("2026-04-30"), horizon=6, first_month=first, last_month=last
+    )
+    sql = abt_sql(
+        window,
+        ChurnDefinition(),
+        products=["current_account", "fund"],
+        cross_sell=["fund"],
+        has_transactions=True,
+        has_holdings=True,
+        has_contacts=True,
+    )
+    results = []
+    for threads in (1, 2, 7):
+        con = sample.connect()
+        con.execute(f"SET threads = {threads}")
+        results.append(con.sql(sql).df())
+        con.close()
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other, check_exact=True)
