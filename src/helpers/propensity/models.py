@@ -56,6 +56,7 @@ from helpers.propensity.scaling import (
     grouped_permutation_importance,
     predict_in_chunks,
     stratified_rows,
+    substitution_contributions,
 )
 
 
@@ -431,6 +432,13 @@ class CrossSellModels:
         self._check_fitted()
         frame = frame.reset_index(drop=True)
         result = pd.DataFrame({"customer_id": frame["customer_id"].astype(str)})
+        # One design matrix for every product's features (converting the columns is a good
+        # part of scoring a million customers); each model takes its own columns from it.
+        all_numeric = list(dict.fromkeys(c for p in self.products_ for c in self.features_[p][0]))
+        all_categorical = list(
+            dict.fromkeys(c for p in self.products_ for c in self.features_[p][1])
+        )
+        full = design_matrix(frame, all_numeric, all_categorical)
         for product in self.products_:
             numeric, categorical = self.features_[product]
             eligible = self._eligible_for_scoring(frame, product).to_numpy()
@@ -440,10 +448,8 @@ class CrossSellModels:
             if eligible.any():
                 model = self.models_[product]
                 probability[eligible] = predict_in_chunks(
-                    lambda part, model=model, numeric=numeric, categorical=categorical: (
-                        model.predict_proba(design_matrix(part, numeric, categorical))[:, 1]
-                    ),
-                    frame.loc[eligible],
+                    lambda part, model=model: model.predict_proba(part)[:, 1],
+                    full.loc[eligible, numeric + categorical],
                 )
             result[f"p_{product}"] = probability
         return result
@@ -585,13 +591,7 @@ class CrossSellModels:
             owners = [feature_owner(name, features) for name in names]
             matrix = pd.DataFrame(weighted, index=frame.index, columns=names)
             return matrix.T.groupby(owners, sort=False).sum().T[features]
-        raw = base.decision_function(design)
-        stacked = pd.concat(
-            [
-                design.assign(**{column: self.reference_[product][column].iloc[0]})
-                for column in features
-            ],
-            ignore_index=True,
+        contributions = substitution_contributions(
+            base, design, self.reference_[product][features], features
         )
-        substituted = base.decision_function(stacked).reshape(len(features), len(design)).T
-        return pd.DataFrame(raw[:, None] - substituted, index=frame.index, columns=features)
+        return pd.DataFrame(contributions, index=frame.index, columns=features)

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from helpers.propensity.frames import feature_owner
+
 #: Rows scored at a time by :func:`predict_in_chunks`.
 SCORING_CHUNK = 200_000
 
@@ -144,3 +146,35 @@ def grouped_permutation_importance(
             }
         )
     return pd.DataFrame(rows)
+
+
+def substitution_contributions(
+    pipeline, design: pd.DataFrame, reference: pd.DataFrame, features: list[str]
+) -> np.ndarray:
+    """Fall in the raw score when each feature alone takes its typical value, per customer.
+
+    ``pipeline`` is a fitted Pipeline (row-by-row preprocessing, then a model with
+    ``decision_function``); ``reference`` is one row of typical raw values. The rows are
+    preprocessed once and each feature is substituted in the transformed matrix: the same
+    numbers as substituting the raw feature, without re-running the preprocessing per
+    feature (at a million customers the call lists hold tens of thousands of customers).
+
+    Returns
+    -------
+    numpy.ndarray of shape (rows, features)
+    """
+    prepare, model = pipeline[:-1], pipeline[-1]
+    transformed = prepare.transform(design)
+    typical = prepare.transform(reference)
+    columns = list(transformed.columns)
+    values = transformed.to_numpy(dtype=float)
+    typical = typical.to_numpy(dtype=float)
+    raw = model.decision_function(transformed)
+    result = np.empty((len(design), len(features)))
+    for position, feature in enumerate(features):
+        owned = [i for i, name in enumerate(columns) if feature_owner(name, features) == feature]
+        substituted = values.copy()
+        substituted[:, owned] = typical[0, owned]
+        rebuilt = pd.DataFrame(substituted, columns=columns).astype(transformed.dtypes)
+        result[:, position] = raw - model.decision_function(rebuilt)
+    return result
