@@ -108,6 +108,13 @@ class DatasetSpec:
         Where quarantined rows go; None -> a ``quarantine`` folder next to the spec.
     path : Path or None
         The spec file (None for in-memory datasets).
+    engine : {"duckdb", "spark"}
+        Where the feature SQL runs: embedded DuckDB (default) or Apache Spark
+        (``docs/scale.md``).
+    spark : dict
+        With ``engine: spark``: ``master`` (e.g. ``local[2]``, ``yarn``, ``k8s://...``;
+        default ``local[2]``) and ``config`` (Spark settings, e.g.
+        ``spark.executor.memory: 8g``).
     """
 
     name: str
@@ -117,6 +124,8 @@ class DatasetSpec:
     on_invalid: str = "fail"
     quarantine_dir: Path | None = None
     path: Path | None = None
+    engine: str = "duckdb"
+    spark: dict = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path | None:
@@ -126,7 +135,9 @@ class DatasetSpec:
 READER_OPTIONS = ("sep", "header", "skiprows", "sheet", "decimal", "thousands", "na_values")
 TABLE_KEYS_ALLOWED = {"path", "format", "encoding", "columns", *READER_OPTIONS}
 SPEC_KEYS = {"name", "mode", "tables", "table", "roles", "on_invalid", "quarantine_dir",
-             "description"}  # fmt: skip
+             "description", "engine", "spark"}  # fmt: skip
+ENGINES = ("duckdb", "spark")
+SPARK_KEYS = {"master", "config"}
 ROLE_KEYS = {"id", "duration", "duration_unit", "event", "value", "tier", "products",
              "treatment", "outcome", "features"}  # fmt: skip
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -238,6 +249,17 @@ def parse_spec(path: Path) -> DatasetSpec:
             raise DatasetSpecError(
                 f"dataset spec {path.name}: duration_unit must be days, months or years, not {unit!r}"
             )
+    engine = raw.get("engine", "duckdb")
+    if engine not in ENGINES:
+        raise DatasetSpecError(
+            f"dataset spec {path.name}: engine must be duckdb or spark, not {engine!r}"
+        )
+    spark = raw.get("spark") or {}
+    if not isinstance(spark, dict) or set(spark) - SPARK_KEYS:
+        raise DatasetSpecError(
+            f"dataset spec {path.name}: 'spark:' takes {sorted(SPARK_KEYS)} "
+            f"(e.g. master: local[2]), not {spark!r}"
+        )
     quarantine_dir = raw.get("quarantine_dir")
     return DatasetSpec(
         name=str(raw.get("name") or path.parent.name),
@@ -247,6 +269,8 @@ def parse_spec(path: Path) -> DatasetSpec:
         on_invalid=on_invalid,
         quarantine_dir=(base_dir / quarantine_dir) if quarantine_dir else None,
         path=path,
+        engine=engine,
+        spark=dict(spark),
     )
 
 
