@@ -27,6 +27,7 @@ time zone is UTC so dates never shift.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -87,6 +88,17 @@ def _column_expression(canonical: str, source: str, arrow_type) -> str:
     elif canonical in ID_COLUMNS:
         expression = f"CAST({expression} AS STRING)"
     return f"{expression} AS {_quote(canonical)}"
+
+
+def _literal(value) -> str:
+    """A Python value as a SQL literal (dates, numbers, text)."""
+    if isinstance(value, pd.Timestamp | dt.date):
+        return f"DATE '{pd.Timestamp(value):%Y-%m-%d}'"
+    if isinstance(value, bool) or value is None:
+        return {True: "TRUE", False: "FALSE", None: "NULL"}[value]
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class SparkResult:
@@ -154,7 +166,10 @@ class SparkConnection:
         self.session.catalog.dropTempView(name)
         return self
 
-    def sql(self, query: str) -> SparkResult:
+    def sql(self, query: str, parameters: dict | None = None) -> SparkResult:
+        """Run a DuckDB-dialect query on Spark; ``$name`` parameters become literals."""
+        for name, value in sorted((parameters or {}).items(), key=lambda item: -len(item[0])):
+            query = query.replace(f"${name}", _literal(value))
         return SparkResult(self.session.sql(to_spark_sql(query)))
 
     execute = sql
