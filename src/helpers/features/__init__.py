@@ -20,6 +20,7 @@ from helpers.features.cache import (
     run_cache_dir,
     run_fingerprint,
 )
+from helpers.features.sampling import stratified_rows
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -48,6 +49,7 @@ __all__ = [
     "prepare_run_cache",
     "run_cache_dir",
     "run_fingerprint",
+    "stratified_rows",
     "ABT_ID_COLUMNS",
     "ABT_LABEL_COLUMNS",
     "ABT_SURVIVAL_COLUMNS",

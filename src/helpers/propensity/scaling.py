@@ -25,45 +25,20 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from helpers.features import stratified_rows
 from helpers.propensity.frames import feature_owner
+
+__all__ = [
+    "grouped_permutation_importance",
+    "predict_in_chunks",
+    "stratified_rows",
+    "substitution_contributions",
+]
 
 #: Rows scored at a time by :func:`predict_in_chunks`.
 SCORING_CHUNK = 200_000
 
 _SCORERS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
-
-
-def stratified_rows(target: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
-    """Sorted row positions of a sample of at most ``cap`` rows with the classes' shares kept.
-
-    Parameters
-    ----------
-    target : array of 0/1
-        The training target.
-    cap : int or None
-        Most rows; None (or a cap at least the row count) keeps every row.
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    numpy.ndarray of int
-        Positions into ``target``, ascending, each at most once (drawn without replacement).
-        Each class gets ``round(cap x its share)`` rows, at least one when it has any.
-    """
-    target = np.asarray(target)
-    count = len(target)
-    if cap is None or count <= cap:
-        return np.arange(count)
-    if cap < 1:
-        raise ValueError(f"the sample cap must be at least 1 row, not {cap}")
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for value in np.unique(target):
-        rows = np.flatnonzero(target == value)
-        take = min(len(rows), max(1, int(round(cap * len(rows) / count))))
-        chosen.append(rng.choice(rows, size=take, replace=False))
-    return np.sort(np.concatenate(chosen))
 
 
 def predict_in_chunks(predict, frame: pd.DataFrame, chunk: int = SCORING_CHUNK) -> np.ndarray:
