@@ -106,7 +106,9 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
     seconds = time.perf_counter() - started
     log = child.stdout.read() if child.stdout else ""
     manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    )
     return {
         "exit_code": child.returncode,
         "seconds": round(seconds, 1),
@@ -181,9 +183,7 @@ def write_markdown(results: dict, path: Path) -> None:
         if "peak_gb" in target:
             verdict.append(_status(row["peak_gb"], target["peak_gb"]))
         target_text = (
-            " and ".join(
-                f"<= {target[k]} {'s' if k == 'seconds' else 'GB'}" for k in target
-            )
+            " and ".join(f"<= {target[k]} {'s' if k == 'seconds' else 'GB'}" for k in target)
             + f": {' / '.join(v for v in verdict if v)}"
             if target
             else ""

@@ -82,9 +82,8 @@ class CrossSellModels:
     fit_cap : int or None, default None
         The winner is refitted on at most this many training customers, a stratified sample
         without replacement (buyers and non-buyers keep their shares); None uses every
-        training row. The holdout is never sampled. At a million customers a cap of 200,000
-        kept ROC AUC within 0.005 of a fit on all rows
-        (``benchmarks/results/propensity_quality.md``).
+        training row. The holdout is never sampled. The holdout ROC AUC of a capped fit
+        against a fit on all rows at a million customers: ``benchmarks/results/model_quality.md``.
     holdout_share : float, default 0.25
         Share of customers held out for evaluation (same customers for every product).
     calibration : {"sigmoid", "isotonic", "auto"}, default "sigmoid"

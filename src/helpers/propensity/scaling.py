@@ -16,7 +16,7 @@ cross-sell notebook more than half of the monthly pack. What scales:
   shuffling the raw feature, at a fraction of the cost (scikit-learn's version re-runs the
   whole pipeline for every feature and repeat).
 
-Measured effect on quality: ``benchmarks/results/propensity_quality.md``.
+Measured effect on quality: ``benchmarks/results/model_quality.md``.
 """
 
 from __future__ import annotations
