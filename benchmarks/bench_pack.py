@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
     ]  # fmt: skip
     environment = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     load_before = os.getloadavg()
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -104,6 +106,8 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
             pass
         time.sleep(0.2)
     seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime + usage.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
     log = child.stdout.read() if child.stdout else ""
     manifest_path = out / "manifest.json"
     manifest = (
@@ -112,6 +116,7 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
     return {
         "exit_code": child.returncode,
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_gb": round(peak / 1e9, 2),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -135,6 +140,7 @@ def summarise(size: int, jobs: int, run: dict) -> dict:
         "measured_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "exit_code": run["exit_code"],
         "seconds": run["seconds"],
+        "cpu_seconds": run["cpu_seconds"],
         "peak_gb": run["peak_gb"],
         "load_before": run["load_before"],
         "load_after": run["load_after"],
@@ -156,16 +162,18 @@ def write_markdown(results: dict, path: Path) -> None:
         "# The monthly pack end to end (`fishpond run`)",
         "",
         "Wall seconds of the whole `python -m helpers run` command and of each notebook (from "
-        "its manifest: execution + HTML export), peak RSS of the run (runner + kernels summed, "
+        "its manifest: execution + HTML export), CPU seconds of the run (user + system of the "
+        "runner and every kernel: what the work costs whatever the load; on 2 idle cores the "
+        "wall time can approach half of it), peak RSS of the run (runner + kernels summed, "
         "sampled) and the largest kernel, with the machine's 1-minute load average before and "
         "after (2 cores shared with other engineers: a load near or above 2 slows everything).",
         "Targets: 10k <= 60 s; 1M <= 180 s and <= 8 GB; growth from 100k to 1M no faster than "
         "linear.",
         "",
-        "| customers | jobs | total s | peak GB | "
+        "| customers | jobs | total s | CPU s | peak GB | "
         + " | ".join(name[:2] for name in NOTEBOOKS)
         + " | largest kernel GB | load before / after | target | measured |",
-        "|---:|---:|---:|---:|" + "---:|" * len(NOTEBOOKS) + "---:|---|---|---|",
+        "|---:|---:|---:|---:|---:|" + "---:|" * len(NOTEBOOKS) + "---:|---|---|---|",
     ]
     for row in rows:
         cells = []
@@ -189,7 +197,8 @@ def write_markdown(results: dict, path: Path) -> None:
             else ""
         )
         lines.append(
-            f"| {row['customers']:,} | {row['jobs']} | {row['seconds']:.1f} | {row['peak_gb']:.2f} | "
+            f"| {row['customers']:,} | {row['jobs']} | {row['seconds']:.1f} | "
+            f"{row.get('cpu_seconds', float('nan')):.0f} | {row['peak_gb']:.2f} | "
             + " | ".join(cells)
             + f" | {max(kernels) if kernels else ''} | {row['load_before'][0]:.2f} / "
             f"{row['load_after'][0]:.2f} | {target_text} | {row['measured_at'][:16]} |"
