@@ -63,14 +63,13 @@ def test_spark_features_equal_duckdb_exactly(engines, build):
 
 def test_spark_tier_snapshot_equals_duckdb(engines):
     from helpers import tiering
+    from helpers.config import tier_ladder
 
     spark, duck = engines
     frames = []
     for ds in (spark, duck):
         churned = tiering.churned_customers(ds)
-        frames.append(
-            tiering.current_snapshot(ds, "2026-10", "avg_3m", tiering.tier_ladder(), churned)
-        )
+        frames.append(tiering.current_snapshot(ds, "2026-10", "avg_3m", tier_ladder(), churned))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
 
 

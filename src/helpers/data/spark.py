@@ -166,10 +166,25 @@ class SparkConnection:
         self.session.catalog.dropTempView(name)
         return self
 
-    def sql(self, query: str, parameters: dict | None = None) -> SparkResult:
-        """Run a DuckDB-dialect query on Spark; ``$name`` parameters become literals."""
-        for name, value in sorted((parameters or {}).items(), key=lambda item: -len(item[0])):
-            query = query.replace(f"${name}", _literal(value))
+    def sql(self, query: str, parameters: dict | list | tuple | None = None) -> SparkResult:
+        """Run a DuckDB-dialect query on Spark; parameters become literals.
+
+        ``parameters`` as in DuckDB: a dict for ``$name`` placeholders, or a list for ``?``
+        placeholders in order (the queries here have no ``?`` inside string literals).
+        """
+        if isinstance(parameters, dict):
+            for name, value in sorted(parameters.items(), key=lambda item: -len(item[0])):
+                query = query.replace(f"${name}", _literal(value))
+        elif parameters:
+            pieces = query.split("?")
+            if len(pieces) != len(parameters) + 1:
+                raise ValueError(
+                    f"the query has {len(pieces) - 1} '?' placeholders but {len(parameters)} "
+                    "parameters were given"
+                )
+            query = pieces[0] + "".join(
+                _literal(value) + piece for value, piece in zip(parameters, pieces[1:], strict=True)
+            )
         return SparkResult(self.session.sql(to_spark_sql(query)))
 
     execute = sql
