@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fishpond-installed
 KERNEL := fishpond
 SAMPLE_ARGS := --customers 10000 --months 24 --end-month 2026-10 --seed 20261031
+COURSE_LANG ?= zh
+LAB_IP ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
 .PHONY: help setup sysdeps test test-fast lint reports lab bench sample course clean
@@ -47,9 +49,8 @@ lint: setup ## Ruff lint and format check (Python and notebooks), import layers,
 reports: setup ## Produce the monthly report pack from the bundled sample into reports/YYYY-MM/ (MONTH=, JOBS=)
 	$(VENV)/bin/fishpond run --jobs $(or $(JOBS),1) $(if $(MONTH),--month $(MONTH))
 
-lab: setup ## Open JupyterLab on the notebooks (installs jupyterlab on first use)
-	$(PY) -m pip install --quiet -e ".[dev,lab]"
-	$(VENV)/bin/jupyter lab notebooks
+lab: setup ## Open JupyterLab at the project root (notebooks/ and course/ reachable), print the URL and the first notebook; works as root (COURSE_LANG=, LAB_IP=)
+	$(VENV)/bin/fishpond lab --lang $(COURSE_LANG) --ip $(LAB_IP)
 
 bench: setup ## Run the benchmarks; figures go to benchmarks/results/
 	$(PY) benchmarks/run_all.py
@@ -57,9 +58,10 @@ bench: setup ## Run the benchmarks; figures go to benchmarks/results/
 sample: setup ## Regenerate the committed sample data in data/sample/
 	$(VENV)/bin/fishpond synth $(SAMPLE_ARGS) --out data/sample
 
-course: setup ## Build learner and solution notebooks (zh and en) into course/
+course: setup ## Build the course (learner and solution notebooks, README, glossary) into course/zh and course/en, then open JupyterLab on it (NO_LAB=1 to only build)
 	$(VENV)/bin/fishpond course build --lang zh --out course/zh
 	$(VENV)/bin/fishpond course build --lang en --out course/en
+	$(if $(NO_LAB),,$(VENV)/bin/fishpond lab --lang $(COURSE_LANG) --ip $(LAB_IP))
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,9 +4,11 @@ Each subcommand is a thin shell over a function in its domain module, imported l
 ``fishpond --help`` is instant:
 
 - ``fishpond synth``   -> :func:`helpers.synth.cli_synth`
-- ``fishpond validate`` -> :func:`helpers.data.schema.cli_validate`
+- ``fishpond validate`` -> :func:`helpers.data.cli_validate`
 - ``fishpond run``     -> :func:`helpers.batch.runner.cli_run`
 - ``fishpond course build`` -> :func:`helpers.course.cli_course_build`
+- ``fishpond course progress`` -> :func:`helpers.course.cli_course_progress`
+- ``fishpond lab``     -> :func:`helpers.lab.cli_lab`
 
 Every ``cli_*`` function takes the parsed ``argparse.Namespace`` and returns an exit code.
 """
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate a dataset against its spec")
     validate.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")
-    validate.set_defaults(target=("helpers.data.schema", "cli_validate"))
+    validate.set_defaults(target=("helpers.data", "cli_validate"))
 
     run = sub.add_parser("run", help="execute the notebooks into a monthly HTML report pack")
     run.add_argument("--dataset", default=None, help="dataset spec YAML (default: sample)")
@@ -65,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--lang", choices=["zh", "en"], default="zh")
     build.add_argument("--out", default="course", help="output folder")
     build.set_defaults(target=("helpers.course", "cli_course_build"))
+    progress = course_sub.add_parser(
+        "progress", help="which exercise checks each learner notebook passes (a trainer's view)"
+    )
+    progress.add_argument("folders", nargs="+", metavar="FOLDER", help="learner folder(s)")
+    progress.add_argument(
+        "--lang", choices=["zh", "en"], default=None, help="default: the course's language"
+    )
+    progress.set_defaults(target=("helpers.course", "cli_course_progress"))
+
+    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks and the built course")
+    lab.add_argument("--lang", choices=["zh", "en"], default="zh", help="course language")
+    lab.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--root", default=None, help="folder to serve (default: the project)")
+    lab.add_argument("--token", default=None, help="access token (default: a random one)")
+    lab.set_defaults(target=("helpers.lab", "cli_lab"))
     return parser
 
 

@@ -352,7 +352,9 @@ def start(notebook: str, namespace: dict) -> RunContext:
     seed = int(params.get("seed", 0))
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    artifacts = Path(artifacts_dir).resolve() if artifacts_dir else paths.SCRATCH_DIR / "artifacts"
+    artifacts = (
+        Path(artifacts_dir).resolve() if artifacts_dir else paths.scratch_dir() / "artifacts"
+    )
     artifacts.mkdir(parents=True, exist_ok=True)
     context = RunContext(
         notebook=notebook,

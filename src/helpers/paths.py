@@ -40,5 +40,25 @@ LOCALES_DIR = RESOURCES_DIR / "locales"
 TEMPLATES_DIR = RESOURCES_DIR / "templates"
 # Where a notebook run outside the batch (JupyterLab, nbval) writes its artifacts.
 SCRATCH_DIR = PROJECT_ROOT / ".fishpond-scratch"
+# A built course folder (``course/zh``) carries this file; notebooks run inside it keep their
+# scratch files there (see ``scratch_dir``).
+COURSE_MARKER = ".fishpond-course"
+
+
+def scratch_dir(start: Path | None = None) -> Path:
+    """Where a notebook run outside the batch keeps its artifacts.
+
+    Inside a built course (JupyterLab starts a kernel in its notebook's folder, e.g.
+    ``course/zh/learner``) that is the course folder's own ``.fishpond-scratch/<edition>``, so
+    learners' files stay with the course and never land in the folder they happen to run in.
+    Anywhere else it is :data:`SCRATCH_DIR`.
+    """
+    here = (Path.cwd() if start is None else Path(start)).resolve()
+    for folder in (here, *here.parents[:2]):
+        if (folder / COURSE_MARKER).is_file():
+            edition = here.relative_to(folder).parts[:1]
+            return folder.joinpath(".fishpond-scratch", *edition)
+    return SCRATCH_DIR
+
 
 KERNEL_NAME = "fishpond"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import course
+from helpers import course, formatting
 from helpers.cli import main
 from helpers.paths import NOTEBOOKS_DIR
 
@@ -43,18 +43,29 @@ def test_solution_edition_drops_scaffolds_and_outputs():
 
 
 def test_check_messages_explain_instead_of_raising():
-    untouched = course.check("1", None, 3.0, "zh", hint_zh="看层级表")
-    assert (
-        not untouched.passed
-        and "还没有作答" in untouched.message
-        and "看层级表" in untouched.message
-    )
-    wrong = course.check("1", 2.0, 3.0, "en", hint_en="look at the tier table")
-    assert not wrong.passed and "2.0" in wrong.message and "tier table" in wrong.message
-    right = course.check("1", 3.0000001, 3.0, "en")
-    assert right.passed and right._repr_markdown_().startswith("✅")
-    odd = course.check("1", "three", 3.0, "en")
-    assert not odd.passed
+    hint = course.msg("course_hint_00_2")
+    untouched = course.check("00-2", None, 3.0, "zh", hint=hint)
+    assert untouched.status == "unanswered" and "还没有作答" in untouched.message
+    assert "aum_share" in untouched.message
+    wrong = course.check("00-2", 2.0, 3.0, "en", hint=hint)
+    assert not wrong.passed and "2" in wrong.message and "aum_share" in wrong.message
+    right = course.check("00-2", 3.0000001, 3.0, "en")
+    assert right.passed and right._repr_markdown_().startswith("✅ **Exercise 00-2**")
+    odd = course.check("00-2", "three", 3.0, "en")
+    assert not odd.passed and odd.status == "wrong"
+    skipped = course.check("00-2", formatting.Skipped("ov_skip_trend_flat"), 3.0, "en")
+    assert skipped.status == "unanswered"  # a Skipped answer counts as no answer
+
+
+def test_a_check_result_carries_a_machine_readable_copy_for_the_progress_view():
+    bundle = course.check("01-3", 0.5, 0.5, "zh")._repr_mimebundle_()
+    assert bundle["text/markdown"].startswith("✅ **练习 01-3**")
+    assert bundle[course.CHECK_MIME] == {
+        "exercise": "01-3",
+        "status": "passed",
+        "passed": True,
+        "lang": "zh",
+    }
 
 
 def test_domain_check_computes_its_answer_from_the_data():
@@ -62,14 +73,26 @@ def test_domain_check_computes_its_answer_from_the_data():
         {"tier": ["mass", "affluent", "wealth", "private"], "aum_share": [0.2, 0.3, 0.4, 0.1]}
     )
     assert course.check_top_tier_aum_share(0.5, tiers, "en").passed
-    wrong = course.check_top_tier_aum_share(0.4, tiers, "en")
+    wrong = course.check_top_tier_aum_share(0.45, tiers, "en")
     assert not wrong.passed and "Hint" in wrong.message
-    assert not course.check_top_tier_aum_share(50, tiers, "en").passed  # a percentage, not a share
+    only_wealth = course.check_top_tier_aum_share(0.4, tiers, "en")
+    assert not only_wealth.passed and "only the `wealth` tier" in only_wealth.message
+    percent = course.check_top_tier_aum_share(50, tiers, "en")
+    assert not percent.passed and "percentage" in percent.message
     penetration = pd.DataFrame(
-        {"code": ["current_account", "fund", "insurance"], "penetration": [1.0, 0.1, 0.3]}
+        {
+            "code": ["current_account", "fund", "insurance"],
+            "name_zh": ["活期账户", "基金", "保险"],
+            "name_en": ["Current account", "Mutual funds", "Insurance"],
+            "penetration": [1.0, 0.1, 0.3],
+        }
     )
     assert course.check_biggest_gap("fund", penetration, "zh").passed
     assert not course.check_biggest_gap("insurance", penetration, "zh").passed
+    label = course.check_biggest_gap("基金", penetration, "zh")
+    assert not label.passed and "选对了" in label.message and "`code`" in label.message
+    wrong_label = course.check_biggest_gap("Insurance", penetration, "en")
+    assert not wrong_label.passed and "not the item" in wrong_label.message
 
 
 def test_every_source_notebook_has_three_exercises_each_with_solution_and_check():

@@ -49,7 +49,9 @@ def test_co_holding_lift_explains_wrong_and_missing_answers(holdings):
     missing = course.check_propensity_co_holding_lift(None, holdings, "zh")
     assert not missing.passed and "还没有作答" in missing.message and "affinity" in missing.message
     text = course.check_propensity_co_holding_lift("1.5", holdings, "en")
-    assert not text.passed and "multiple" in text.message
+    assert not text.passed and "should be a number" in text.message
+    inverted = course.check_propensity_co_holding_lift(1 / 1.5, holdings, "en")
+    assert not inverted.passed and "inverted" in inverted.message
 
 
 def test_co_holding_lift_is_skipped_without_the_products(holdings):
@@ -115,7 +117,7 @@ def test_top_decile_lift_explains_wrong_and_missing_answers(holdout):
     missing = course.check_propensity_top_decile_lift(None, holdout, "fund", "zh")
     assert not missing.passed and "还没有作答" in missing.message and "deciles" in missing.message
     negative = course.check_propensity_top_decile_lift(-2, holdout, "fund", "en")
-    assert not negative.passed and "never negative" in negative.message
+    assert not negative.passed and "cannot be below 0" in negative.message
 
 
 def test_top_share_capture_passes_and_explains(holdout):
@@ -124,7 +126,7 @@ def test_top_share_capture_passes_and_explains(holdout):
     random = course.check_propensity_top_share_capture(0.2, holdout, "fund", "en")
     assert not random.passed and "at random" in random.message
     percent = course.check_propensity_top_share_capture(75, holdout, "fund", "en")
-    assert not percent.passed and "divide a percentage by 100" in percent.message
+    assert not percent.passed and "percentage" in percent.message and "75" in percent.message
     missing = course.check_propensity_top_share_capture(None, holdout, "fund", "zh")
     assert not missing.passed and "还没有作答" in missing.message and "20%" in missing.message
 
@@ -150,12 +152,13 @@ def calls():
     )
 
 
-def test_pipeline_product_passes_the_code_or_its_name(calls):
+def test_pipeline_product_passes_the_code_and_explains_its_name(calls):
     from helpers import propensity
 
     assert course.check_propensity_pipeline_product("insurance", calls, "en").passed
     name = propensity.product_label("insurance", "zh")
-    assert course.check_propensity_pipeline_product(name, calls, "zh").passed
+    named = course.check_propensity_pipeline_product(name, calls, "zh")
+    assert not named.passed and "选对了" in named.message and "`product`" in named.message
     tie = calls.assign(expected_value=[100.0, 100.0, 200.0, 200.0, 200.0])
     assert course.check_propensity_pipeline_product("fund", tie, "en").passed
     assert course.check_propensity_pipeline_product("insurance", tie, "en").passed
@@ -164,9 +167,11 @@ def test_pipeline_product_passes_the_code_or_its_name(calls):
 def test_pipeline_product_explains_wrong_and_missing_answers(calls):
     most_calls = course.check_propensity_pipeline_product("fund", calls, "en")
     assert not most_calls.passed and "head count" in most_calls.message
-    assert "38%" in most_calls.message  # 300 / 800
+    more = pd.concat([calls, calls.iloc[[0]].assign(customer_id="f", product="time_deposit")])
+    smaller = course.check_propensity_pipeline_product("time_deposit", more, "en")
+    assert not smaller.passed and "only 12%" in smaller.message  # 100 / 800
     unknown = course.check_propensity_pipeline_product("mortgage", calls, "en")
-    assert not unknown.passed and "fund, insurance" in unknown.message
+    assert not unknown.passed and "`fund`, `insurance`" in unknown.message
     missing = course.check_propensity_pipeline_product(None, calls, "zh")
     assert (
         not missing.passed

@@ -41,7 +41,7 @@ def test_entry_bias_check_passes_the_hand_worked_gap_and_explains_slips(truncate
         and "entry_col=None" in missing.message
     )
     percent = course.check_survival_entry_bias(17.8, truncated_surv, "en")
-    assert not percent.passed and "not a percentage" in percent.message
+    assert not percent.passed and "percentage points" in percent.message
     wrong = course.check_survival_entry_bias(0.05, truncated_surv, "en")
     assert not wrong.passed and "Hint" in wrong.message and "reversed" not in wrong.message
 
@@ -67,7 +67,7 @@ def test_s36_gap_check_reads_both_curves():
     assert course.check_survival_s36_gap(5 / 12, km_tier, "en").passed
     assert course.check_survival_s36_gap(0.667 - 0.250, km_tier, "en").passed
     reversed_ = course.check_survival_s36_gap(-5 / 12, km_tier, "zh")
-    assert not reversed_.passed and "减反" in reversed_.message
+    assert not reversed_.passed and "符号反了" in reversed_.message
     missing = course.check_survival_s36_gap(None, km_tier, "en")
     assert not missing.passed and "Not answered" in missing.message and "S(36)" in missing.message
     assert not course.check_survival_s36_gap(0.3, km_tier, "en").passed
@@ -114,7 +114,7 @@ def test_top_tier_risk_share_check_uses_aum_at_risk_not_headcount():
     headcount = course.check_survival_top_tier_risk_share(0.4, warning, "en")
     assert not headcount.passed and "share of customers" in headcount.message
     percent = course.check_survival_top_tier_risk_share(50, warning, "en")
-    assert not percent.passed and "between 0 and 1" in percent.message
+    assert not percent.passed and "percentage" in percent.message
     missing = course.check_survival_top_tier_risk_share(None, warning, "zh")
     assert not missing.passed and "还没有作答" in missing.message and "wealth" in missing.message
     wrong = course.check_survival_top_tier_risk_share(0.3, warning, "en")

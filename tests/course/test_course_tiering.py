@@ -43,7 +43,10 @@ def test_threshold_move_explains_wrong_and_missing_answers(abt, ladder):
     everyone_below = course.check_tiering_threshold_move(5, abt, ladder, "en")
     assert not everyone_below.passed
     assert "everyone below the new bound" in everyone_below.message
-    assert "50,000" in everyone_below.message and "100,000" in everyone_below.message
+    boundary = course.check_tiering_threshold_move(4, abt, ladder, "en")  # 100,000 counted too
+    assert not boundary.passed and "boundary" in boundary.message
+    wrong = course.check_tiering_threshold_move(7, abt, ladder, "en")
+    assert "50,000" in wrong.message and "100,000" in wrong.message  # the hint names the bounds
     missing = course.check_tiering_threshold_move(None, abt, ladder, "zh")
     assert (
         not missing.passed and "还没有作答" in missing.message and "basis_value" in missing.message
@@ -78,7 +81,9 @@ def grid():
 def test_rm_customers_counts_dedicated_and_team_cells(grid):
     assert course.check_tiering_rm_customers(40, grid, "en").passed
     dedicated_only = course.check_tiering_rm_customers(10, grid, "en")
-    assert not dedicated_only.passed and "RM-team customers need RMs too" in dedicated_only.message
+    assert not dedicated_only.passed and "RM-team customers (`rm_shared`) need RMs too" in (
+        dedicated_only.message
+    )
     wrong = course.check_tiering_rm_customers(100, grid, "zh")
     assert not wrong.passed and "rm_shared" in wrong.message and "100" in wrong.message
     missing = course.check_tiering_rm_customers(None, grid, "en")
@@ -154,11 +159,13 @@ def test_bridge_driver_is_the_largest_absolute_step():
     bridge = _bridge(start=10_000, new=100, up=50, down=-300, stay=200, churned=-20, end=10_030)
     assert course.check_tiering_bridge_driver("down", bridge, "en").passed
     up = course.check_tiering_bridge_driver("up", bridge, "en")
-    assert not up.passed and "17% of the largest" in up.message
+    assert not up.passed and "only 17% as much as the largest" in up.message
     biggest_increase = course.check_tiering_bridge_driver("stay", bridge, "zh")
     assert not biggest_increase.passed and "绝对值" in biggest_increase.message
     total = course.check_tiering_bridge_driver("end", bridge, "en")
-    assert not total.passed and "one of the step codes" in total.message
+    assert not total.passed and "totals, not changes" in total.message
+    odd = course.check_tiering_bridge_driver("biggest", bridge, "en")
+    assert not odd.passed and "one of the codes" in odd.message
     missing = course.check_tiering_bridge_driver(None, bridge, "en")
     assert not missing.passed and "Not answered yet" in missing.message
     odd = course.check_tiering_bridge_driver(pd.Series(["down"]), bridge, "en")
@@ -173,7 +180,7 @@ def test_bridge_driver_accepts_either_step_of_a_tie_and_skips_without_history(mi
     bridge = tiering.aum_bridge(migration)
     assert course.check_tiering_bridge_driver("down", bridge, "en").passed
     churned = course.check_tiering_bridge_driver("churned", bridge, "en")
-    assert not churned.passed and "83% of the largest" in churned.message
+    assert not churned.passed and "only 83% as much as the largest" in churned.message
     assert course.check_tiering_bridge_driver(None, None, "en").passed
 
 

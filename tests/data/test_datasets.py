@@ -268,13 +268,18 @@ def test_quarantine_sets_bad_rows_aside_and_goes_on(tmp_path):
     frames = panel_frames()
     frames["customers"].loc[1, "birth_year"] = 1800  # absurd
     frames["holdings"].loc[2, "product"] = "gold_bar"  # unknown product code
-    spec_path = write_panel(tmp_path / "bank", frames, fmt="csv", on_invalid="quarantine")
-    folder = tmp_path / "q"
-    ds = load_dataset(spec_path, quarantine_dir=folder)
+    spec_path = write_panel(
+        tmp_path / "bank", frames, fmt="csv", on_invalid="quarantine", max_quarantine_share=0.6
+    )
+    folder = tmp_path / "bank" / "quarantine"
+    ds = load_dataset(spec_path)
+    assert not folder.exists(), "loading (validate, notebooks) never writes quarantine files"
+    ds = load_dataset(spec_path, write_quarantine=True)  # what fishpond run does
     assert ds.table("customers")["customer_id"].tolist() == ["0001", LONG_ID]
     assert ds.table("holdings")["product"].tolist() == ["current_account", "fund"]
     quarantined = pd.read_csv(folder / "customers.csv", dtype=str, encoding="utf-8-sig")
     assert quarantined["row"].tolist() == ["2"] and quarantined["customer_id"].tolist() == ["0002"]
+    assert quarantined["birth_year"].tolist() == ["1800"]  # the raw value as read
     assert "birth_year" in quarantined["reason"].iloc[0]
     report = ds.validation_
     # the quarantined customer's rows elsewhere go too (their id is no longer in customers)
@@ -282,21 +287,29 @@ def test_quarantine_sets_bad_rows_aside_and_goes_on(tmp_path):
         "customers", "monthly_balances", "transactions", "holdings", "campaigns",
     }  # fmt: skip
     assert "0002" not in set(ds.table("monthly_balances")["customer_id"])
-    assert "Quarantined 1 row(s) of customers" in str(report)
-    assert not (tmp_path / "bank" / "quarantine").exists()
+    assert "1 row(s) of customers set aside" in str(report)
+    summary = ds.quarantine_summary().set_index("table")
+    assert summary.loc["customers", "rows"] == 1
+    assert summary.loc["customers", "file"] == str(folder / "customers.csv")
 
 
 def test_quarantine_in_parquet_big_table(tmp_path):
     frames = panel_frames()
     frames["monthly_balances"].loc[0, "loan_balance"] = -5.0
-    spec_path = write_panel(tmp_path / "bank", frames, on_invalid="quarantine")
-    ds = load_dataset(spec_path, quarantine_dir=tmp_path / "q")
+    spec_path = write_panel(
+        tmp_path / "bank", frames, on_invalid="quarantine", max_quarantine_share=0.2
+    )
+    ds = load_dataset(spec_path, write_quarantine=True)
     con = ds.connect()
     assert con.sql("SELECT count(*) FROM monthly_balances").fetchall()[0][0] == 7
     assert len(ds.table("monthly_balances")) == 7
-    quarantined = pd.read_csv(tmp_path / "q" / "monthly_balances.csv", encoding="utf-8-sig")
+    folder = tmp_path / "bank" / "quarantine"
+    quarantined = pd.read_csv(folder / "monthly_balances.csv", encoding="utf-8-sig")
     assert quarantined["row"].tolist() == [1]
     assert quarantined["reason"].iloc[0] == "loan_balance: negative value"
+    assert quarantined["loan_balance"].tolist() == [
+        -5.0
+    ]  # the raw number, neutralised only when it is text
 
 
 def test_spec_errors_are_clear(tmp_path):

@@ -74,3 +74,43 @@ def test_summary_learner_edition_in_chinese(sample_pack, run_notebook, tmp_path)
     messages = _check_messages(notebook)
     assert len(messages) == exercises >= 3
     assert all(m.startswith("❌") and "还没有作答" in m for m in messages), messages
+
+
+def test_a_learner_in_the_built_course_keeps_files_there_and_the_trainer_sees_progress(tmp_path):
+    """As in class: the kernel runs in the learner folder with the notebook's own defaults."""
+    from helpers.batch import execute_notebook
+
+    out = tmp_path / "course" / "en"
+    course.build_course("en", out)
+    learner = out / "learner"
+    path = learner / "00_data_overview.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    exercises = [c for c in notebook.cells if "exercise" in c.metadata.get("tags", [])]
+    exercises[0].source = (  # 00-1 right
+        'values = {record["key"]: record["value"] for record in kpis}\n'
+        'answer = values["ov_avg_aum"] / values["ov_median_aum"]'
+    )
+    exercises[1].source = (  # 00-2 as a percentage; 00-3 left untouched
+        'top = tiers[tiers["tier"].isin(["wealth", "private"])]\n'
+        'answer = 100 * float(top["aum_share"].sum())'
+    )
+    nbformat.write(notebook, path)
+    executed = execute_notebook(path, path, {}, cwd=learner, timeout=600)  # saved in place
+
+    messages = _check_messages(executed)
+    assert messages[0].startswith("✅ **Exercise 00-1**"), messages[0]
+    assert messages[1].startswith("❌ **Exercise 00-2**") and "percentage" in messages[1]
+    assert messages[2].startswith("❌ **Exercise 00-3**") and "Not answered yet" in messages[2]
+    progress = course.course_progress(learner)
+    statuses = dict(zip(progress["exercise"], progress["status"], strict=True))
+    assert [statuses[e] for e in ("00-1", "00-2", "00-3", "01-1")] == [
+        "passed",
+        "wrong",
+        "unanswered",
+        "not_run",
+    ]
+    # the scratch files went to the course folder, not to the folder the kernel ran in
+    assert (
+        out / ".fishpond-scratch" / "learner" / "artifacts" / "kpis_00_data_overview.json"
+    ).is_file()
+    assert not (learner / ".fishpond-scratch").exists()

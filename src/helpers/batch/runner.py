@@ -97,6 +97,7 @@ class DatasetInfo:
     roles: set[str]
     latest_month: str | None
     fingerprint: dict
+    quarantine: list = field(default_factory=list)
     dataset: Any = None
 
 
@@ -110,7 +111,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
     """
 
     spec = Path(spec).resolve()
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, write_quarantine=True)  # the run writes quarantine, once
     try:
         latest = dataset.latest_month()
     except (ValueError, LookupError):
@@ -121,6 +122,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         roles=set(dataset.roles()),
         latest_month=latest or None,
         fingerprint=dataset.fingerprint(),
+        quarantine=dataset.quarantine_summary().to_dict("records"),
         dataset=dataset,
     )
 
@@ -449,7 +451,12 @@ def run_pack(
             "timeout": timeout,
             "extra": extras,
         },
-        "dataset": {"spec": str(info.spec), "name": info.name, "fingerprint": info.fingerprint},
+        "dataset": {
+            "spec": str(info.spec),
+            "name": info.name,
+            "fingerprint": info.fingerprint,
+            "quarantine": info.quarantine,
+        },
         "versions": package_versions(),
         "git_commit": git_commit(),
         "started_at": started_at,

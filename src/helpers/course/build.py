@@ -15,13 +15,27 @@ so every check passes; the management HTML drops all three kinds of cells.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 
-from helpers.paths import NOTEBOOKS_DIR
+import jinja2
+import yaml
+
+from helpers import i18n
+from helpers.course.glossary import COURSE_TEMPLATES_DIR, glossary_page
+from helpers.files import write_text_atomic
+from helpers.paths import CONFIG_DIR, COURSE_MARKER, NOTEBOOKS_DIR
 
 COURSE_TAGS = ("exercise", "solution", "check")
 LANG_TAGS = {"zh": "lang-zh", "en": "lang-en"}
+#: "### 练习 01-3" / "### Exercise 01-3": the number every exercise heading shows, in the
+#: words a check result uses for it (the catalogue's ``course_exercise``).
+_WORDS = "|".join(
+    re.escape(i18n.t("course_exercise", lang, id="").strip()) for lang in i18n.LANGUAGES
+)
+HEADING = re.compile(rf"^#{{2,4}}\s*(?:{_WORDS})\s+(\d\d-\d+)\s*$", re.MULTILINE)
+_TITLE = re.compile(r"\*\*(.+?)\*\*")
 
 
 # ----------------------------------------------------------------------------- building
@@ -75,18 +89,70 @@ def count_exercises(notebook) -> int:
     return sum("exercise" in _cell_tags(cell) for cell in notebook.cells)
 
 
+def course_units() -> list[dict]:
+    """The course's units in order (``resources/config/course.yaml``): notebook, minutes, question."""
+    with open(CONFIG_DIR / "course.yaml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["units"]
+
+
+def exercise_headings(notebook, lang: str) -> list[dict]:
+    """The exercises a notebook shows in ``lang``, in order: ``id`` ("01-3") and ``title``."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown" or LANG_TAGS[lang] not in _cell_tags(cell):
+            continue
+        for match in HEADING.finditer(cell.source):
+            title = _TITLE.search(cell.source[match.end() :])
+            text = title.group(1).strip().rstrip("。.?？") if title else ""
+            found.append({"id": match.group(1), "title": text})
+    return found
+
+
+def course_readme(lang: str, notebooks_dir: Path = NOTEBOOKS_DIR, out: str = "course") -> str:
+    """The built course's README in ``lang``: order, timings, exercises, checks, solutions."""
+    import nbformat  # lazily: see build_course
+
+    units = []
+    for unit in course_units():
+        path = Path(notebooks_dir) / f"{unit['notebook']}.ipynb"
+        notebook = nbformat.read(path, as_version=4) if path.exists() else None
+        units.append(
+            {
+                "notebook": unit["notebook"],
+                "minutes": unit["minutes"],
+                "question": unit[lang],
+                "exercises": exercise_headings(notebook, lang) if notebook else [],
+            }
+        )
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(COURSE_TEMPLATES_DIR),
+        keep_trailing_newline=True,
+        autoescape=False,  # markdown, not HTML; every value comes from our own YAML
+    )
+    hours = sum(unit["minutes"] for unit in units) / 60
+    return environment.get_template(f"README.{lang}.md.j2").render(
+        units=units,
+        hours=f"{hours:g}",
+        first=units[0]["notebook"],
+        learner_path=f"{Path(out).as_posix()}/learner",
+    )
+
+
 def build_course(
     lang: str = "zh", out: str | Path = "course", notebooks_dir: Path = NOTEBOOKS_DIR
 ) -> list[Path]:
-    """Write learner and solution notebooks for every source notebook.
+    """Write learner and solution notebooks for every source notebook, a README and a glossary.
 
-    Layout: ``<out>/learner/<name>.ipynb`` and ``<out>/solution/<name>.ipynb``. The notebooks
+    Layout: ``<out>/README.md``, ``<out>/glossary.md``, ``<out>/learner/<name>.ipynb`` and
+    ``<out>/solution/<name>.ipynb``, and the marker ``<out>/.fishpond-course`` that keeps the
+    learners' scratch files inside ``<out>`` (:func:`helpers.paths.scratch_dir`). The notebooks
     find the sample data and helpers on their own, so they run from any folder.
     """
     # nbformat (and its JSON-schema validator) costs over a second to import; every notebook
     # kernel imports helpers.course for its checks, only `fishpond course build` needs this.
     import nbformat
 
+    i18n.check_lang(lang)
     out = Path(out)
     written: list[Path] = []
     for source in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
@@ -98,6 +164,13 @@ def build_course(
             nbformat.write(course_notebook(notebook, lang, edition), temporary)
             temporary.replace(target)
             written.append(target)
+    marker = {"lang": lang, "note": "built by fishpond course build; scratch files stay here"}
+    for name, text in (
+        ("README.md", course_readme(lang, notebooks_dir, str(out))),
+        ("glossary.md", glossary_page(lang)),
+        (COURSE_MARKER, json.dumps(marker, ensure_ascii=False) + "\n"),
+    ):
+        write_text_atomic(out / name, text).chmod(0o644)  # readable like the notebooks
     return written
 
 
@@ -105,9 +178,14 @@ def cli_course_build(args) -> int:
     """``fishpond course build --lang zh|en --out DIR``."""
     written = build_course(lang=args.lang, out=args.out)
     learners = [p for p in written if p.parent.name == "learner"]
-    print(
-        f"course ({args.lang}): {len(learners)} learner and {len(written) - len(learners)} solution notebooks in {args.out}"
+    message = i18n.t(
+        "course_built",
+        args.lang,
+        language=args.lang,
+        learner=len(learners),
+        solution=len(written) - len(learners),
+        out=args.out,
+        readme=Path(args.out) / "README.md",
     )
+    print(message)
     return 0
-
-

@@ -4,27 +4,30 @@ Each check recomputes the expected answer from the same objects the notebook bui
 the ladder, the fish-pond grid, the migration, the AUM bridge), so nothing is hard-coded and the
 checks stay right for any dataset, month or ``tier_thresholds``. A check passes with "skipped"
 when the data makes its exercise inapplicable (flat data has no migration or bridge; a minimal
-extract has no fish-pond grid: the notebook's object is then ``None`` or a
-:class:`~helpers.formatting.Skipped`), and never raises for a wrong, odd or missing answer.
+extract has no fish-pond grid), and never raises for a wrong, odd or missing answer.
 
 Re-exported by :mod:`helpers.course`, so notebooks call ``course.check_tiering_...``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
-from helpers import config
-from helpers.course.checks import CheckResult, check
-from helpers.course.checks import as_number as _as_number
-from helpers.course.checks import is_number as _is_number
-from helpers.course.checks import say as _say  # shared helpers
-from helpers.course.checks import share_problem as _share_problem
-from helpers.course.checks import skip as _skip
-from helpers.formatting import is_skipped
+from helpers import config, i18n
+from helpers.course.checks import (
+    Slip,
+    check,
+    code_problem,
+    count_problem,
+    exercise,
+    label_slips,
+    msg,
+    percent_slip,
+    share_problem,
+    skip,
+)
 
 __all__ = [
     "check_tiering_threshold_move",
@@ -40,32 +43,24 @@ BRIDGE_DRIVERS: tuple[str, ...] = ("new", "up", "down", "stay", "churned")
 RM_COVERAGE: tuple[str, ...] = ("rm_dedicated", "rm_shared")
 
 
-def _count_problem(answer: Any, lang: str) -> str | None:
-    """Message when ``answer`` is not a whole number of customers."""
-    if not _is_number(answer):
-        return _say(
-            lang,
-            f"答案应是一个客户人数(整数),而你给的是 {type(answer).__name__}。",
-            f"The answer should be a number of customers (a whole number), not a {type(answer).__name__}.",
-        )
-    if float(answer) != int(answer) or answer < 0:
-        return _say(
-            lang,
-            f"客户人数应是非负整数,而你给的是 {answer!r}。",
-            f"A number of customers is a whole number of at least 0, but you gave {answer!r}.",
-        )
-    return None
+def _share_for_count(expected: int, total: int) -> list[Slip]:
+    """The count divided by everyone: a share where a number of customers was asked for."""
+    if not total or not expected:
+        return []
+    return [Slip(expected / total, msg("course_slip_share_for_count"))]
 
 
 # ----------------------------------------------------------------------------- exercise 01-1
+@exercise("01-1", handles=("abt", "basis_value", "ladder"))
 def check_tiering_threshold_move(
+    ex: str,
     answer: Any,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     ladder: pd.DataFrame,
     lang: str = "zh",
     threshold: float = 100_000,
     tier: str = "affluent",
-) -> CheckResult:
+):
     """Exercise 01-1: customers whose tier changes when ``tier``'s lower bound moves to ``threshold``.
 
     Parameters
@@ -79,203 +74,166 @@ def check_tiering_threshold_move(
     The expected count re-tiers ``basis_value`` on both ladders and counts the customers whose
     tier differs, so it holds whichever way the bound moves.
     """
-
-    exercise = "01-1"
     codes = ladder["code"].tolist()
     if (
-        is_skipped(frame)
+        frame is None
         or "basis_value" not in frame
         or frame["basis_value"].notna().sum() == 0
         or tier not in codes
         or codes.index(tier) == 0
         or ladder["lower"].isna().any()
     ):
-        return _skip(
-            exercise,
-            lang,
-            "本数据集的层级来自标签而不是资产余额,无法移动门槛。",
-            "the tiers in this dataset come from labels, not from AUM, so no threshold can move.",
-        )
+        return skip(ex, lang, msg("course_skip_labels_only"))
     bounds = ladder["lower"].astype(float).tolist()[1:]
     bounds[codes.index(tier) - 1] = float(threshold)
     try:
         moved = config.resolve_ladder(bounds, ladder=ladder)
     except ValueError:
-        return _skip(
-            exercise,
-            lang,
-            f"在本次运行的阶梯上,{threshold:,.0f} 元放不进相邻两层的门槛之间。",
-            f"on this run's ladder, {threshold:,.0f} does not fit between the neighbouring bounds.",
-        )
+        return skip(ex, lang, msg("course_skip_threshold_fit", threshold=threshold))
     basis = frame["basis_value"]
     before = config.assign_tiers(basis, ladder).astype(str)
     after = config.assign_tiers(basis, moved).astype(str)
     expected = int((before != after).sum())
     old = float(ladder.loc[ladder["code"] == tier, "lower"].iloc[0])
-    hint_zh = (
-        f"提示:只有 `basis_value` 落在旧门槛 {old:,.0f} 与新门槛 {threshold:,.0f} 之间"
-        "(含较低的那个,不含较高的那个)的客户会换层;数一数他们有多少人。"
-    )
-    hint_en = (
-        f"Hint: only customers whose `basis_value` lies between the old bound {old:,.0f} and "
-        f"the new one {threshold:,.0f} (the lower included, the higher not) change tier; count them."
-    )
-    if _is_number(answer) and expected and int(answer) == int((basis < threshold).sum()):
-        hint_zh += " 你数的是所有低于新门槛的客户,其中大部分本来就是大众客户,层级并没有变。"
-        hint_en += " You counted everyone below the new bound; most of them were mass already and keep their tier."
+    low, high = sorted([old, float(threshold)])
+    slips = [
+        Slip(int((basis < threshold).sum()), msg("course_01_1_everyone_below")),
+        Slip(int(basis.between(low, high, inclusive="both").sum()), msg("course_01_1_boundary")),
+        Slip(int(((after == tier) & (before == tier)).sum()), msg("course_01_1_stayers")),
+        *_share_for_count(expected, int(basis.notna().sum())),
+    ]
     return check(
-        exercise,
-        _as_number(answer),
+        ex,
+        answer,
         expected,
         lang,
         tolerance=0,
-        hint_zh=hint_zh,
-        hint_en=hint_en,
-        validate=lambda value: _count_problem(value, lang),
+        hint=msg("course_hint_01_1", old=old, new=float(threshold)),
+        validate=count_problem,
+        slips=slips,
     )
 
 
 # ----------------------------------------------------------------------------- exercise 01-2
-def check_tiering_rm_customers(
-    answer: Any, grid: pd.DataFrame | None, lang: str = "zh"
-) -> CheckResult:
+@exercise("01-2", handles=("grid", "coverage", "customers", "rm_dedicated", "rm_shared"))
+def check_tiering_rm_customers(ex: str, answer: Any, grid: pd.DataFrame | None, lang: str = "zh"):
     """Exercise 01-2: customers the fish-pond grid assigns to an RM (dedicated or team).
 
     Parameters
     ----------
     answer : the learner's count.
-    grid : the notebook's ``grid`` (``tiering.fishpond``), ``None`` or Skipped when it was
-        skipped.
+    grid : the notebook's ``grid`` (``tiering.fishpond``), ``None`` when it was skipped.
     """
-    exercise = "01-2"
-    if grid is None or is_skipped(grid) or not {"coverage", "customers"} <= set(grid.columns):
-        return _skip(
-            exercise,
-            lang,
-            "本数据集没有足够的字段画鱼塘矩阵。",
-            "this dataset has too few columns for the fish-pond grid.",
-        )
+    if grid is None or not {"coverage", "customers"} <= set(grid.columns):
+        return skip(ex, lang, msg("course_skip_no_grid"))
     coverage = grid["coverage"].astype(str)
-    expected = int(grid.loc[coverage.isin(RM_COVERAGE), "customers"].sum())
-    dedicated = int(grid.loc[coverage == "rm_dedicated", "customers"].sum())
-    hint_zh = "提示:把 `grid` 中 coverage 为 rm_dedicated(专属客户经理)和 rm_shared(团队经营)的格子的 customers 相加;digital 格子走线上经营。"
-    hint_en = "Hint: add `customers` over the `grid` cells whose coverage is rm_dedicated (own RM) or rm_shared (RM team); digital cells are served online."
-    if _is_number(answer) and int(answer) == dedicated != expected:
-        hint_zh += " 你只数了专属客户经理的格子,团队经营的客户也要客户经理。"
-        hint_en += " You counted only the dedicated-RM cells; RM-team customers need RMs too."
+    customers = grid["customers"].astype(int)
+    expected = int(customers[coverage.isin(RM_COVERAGE)].sum())
+    slips = [
+        Slip(int(customers[coverage == "rm_dedicated"].sum()), msg("course_01_2_dedicated_only")),
+        Slip(int(customers[coverage == "rm_shared"].sum()), msg("course_01_2_shared_only")),
+        Slip(int(customers[~coverage.isin(RM_COVERAGE)].sum()), msg("course_01_2_digital")),
+        *_share_for_count(expected, int(customers.sum())),
+    ]
     return check(
-        exercise,
-        _as_number(answer),
+        ex,
+        answer,
         expected,
         lang,
         tolerance=0,
-        hint_zh=hint_zh,
-        hint_en=hint_en,
-        validate=lambda value: _count_problem(value, lang),
+        hint=msg("course_hint_01_2"),
+        validate=count_problem,
+        slips=slips,
     )
 
 
 # ----------------------------------------------------------------------------- exercise 01-3
+@exercise("01-3", handles=("migration", "tiering.transition_matrix", "wealth"))
 def check_tiering_downgrade_share(
-    answer: Any, migration: pd.DataFrame | None, lang: str = "zh", tier: str = "wealth"
-) -> CheckResult:
+    ex: str, answer: Any, migration: pd.DataFrame | None, lang: str = "zh", tier: str = "wealth"
+):
     """Exercise 01-3: share of last month's ``tier`` customers whose tier fell this month.
 
     Parameters
     ----------
     answer : the learner's share (0 to 1).
-    migration : the notebook's ``migration`` (``tiering.monthly_migration``), ``None`` or
-        Skipped without monthly history.
+    migration : the notebook's ``migration`` (``tiering.monthly_migration``), ``None`` without
+        monthly history.
     tier : the tier whose row of the migration matrix is read.
 
     Customers who left the book are not downgrades: they are the ``churned`` column.
     """
-    exercise = "01-3"
-    if migration is None or is_skipped(migration):
-        return _skip(
-            exercise,
-            lang,
-            "本数据集没有月度历史,没有迁移矩阵。",
-            "this dataset has no monthly history, so there is no migration matrix.",
-        )
-    before = migration["tier_before"].astype(str)
-    row = migration[before == tier]
+    if migration is None:
+        return skip(ex, lang, msg("course_skip_no_history"))
+    row = migration[migration["tier_before"].astype(str) == tier]
     if row.empty:
-        return _skip(
-            exercise,
-            lang,
-            f"上月没有 {tier} 层级的客户。",
-            f"no customer was in the {tier} tier last month.",
-        )
+        return skip(ex, lang, msg("course_skip_empty_tier", tier=tier))
     movement = row["movement"].astype(str)
-    expected = float((movement == "down").mean())
-    with_churn = float(movement.isin(["down", "churned"]).mean())
-    hint_zh = f'提示:用 `tiering.transition_matrix(migration, "rate")`,在 {tier} 这一行把比它低的层级(对角线左边)的比例相加;“churned”列是流失,不算降层。'
-    hint_en = f'Hint: in `tiering.transition_matrix(migration, "rate")`, add the {tier} row\'s shares in the tiers below it (left of the diagonal); the "churned" column is leaving, not a downgrade.'
-    if (
-        _is_number(answer)
-        and with_churn != expected
-        and math.isclose(float(answer), with_churn, rel_tol=1e-3)
-    ):
-        hint_zh += " 你把流失的客户也算进去了。"
-        hint_en += " You included the customers who left."
+    downs = int((movement == "down").sum())
+    expected = downs / len(row)
+    slips = [
+        Slip(float(movement.isin(["down", "churned"]).mean()), msg("course_01_3_with_churn")),
+        Slip(float((movement == "up").mean()), msg("course_01_3_upgrades", tier=tier)),
+        Slip(downs / len(migration), msg("course_01_3_denominator", tier=tier)),
+        Slip(1 - expected, msg("course_slip_complement")),
+        *percent_slip(expected),
+    ]
     return check(
-        exercise,
-        _as_number(answer),
+        ex,
+        answer,
         expected,
         lang,
         tolerance=1e-3,
-        hint_zh=hint_zh,
-        hint_en=hint_en,
-        validate=lambda value: _share_problem(value, lang),
+        hint=msg("course_hint_01_3", tier=tier),
+        validate=share_problem,
+        slips=slips,
     )
 
 
 # ----------------------------------------------------------------------------- exercise 01-4
+@exercise("01-4", handles=("bridge", "step", "amount"))
 def check_tiering_bridge_driver(
-    answer: Any, bridge: pd.DataFrame | None, lang: str = "zh"
-) -> CheckResult:
+    ex: str, answer: Any, bridge: pd.DataFrame | None, lang: str = "zh"
+):
     """Exercise 01-4: the AUM bridge step that moved AUM the most (largest absolute amount).
 
     Parameters
     ----------
     answer : the learner's step code: ``new``, ``up``, ``down``, ``stay`` or ``churned``.
-    bridge : the notebook's ``bridge`` (``tiering.aum_bridge``), ``None`` or Skipped without
-        history.
+    bridge : the notebook's ``bridge`` (``tiering.aum_bridge``), ``None`` without history.
 
-    When two steps tie for the largest amount, either is right.
+    When two steps tie for the largest amount, either is right. A step written as the chart
+    labels it ("降层客户", "Downgrades") is recognised and explained.
     """
-    exercise = "01-4"
-    if bridge is None or is_skipped(bridge):
-        return _skip(
-            exercise,
-            lang,
-            "本数据集没有月度历史,没有资产余额桥。",
-            "this dataset has no monthly history, so there is no AUM bridge.",
-        )
+    if bridge is None:
+        return skip(ex, lang, msg("course_skip_no_history"))
     steps = bridge[bridge["step"].isin(BRIDGE_DRIVERS)].set_index("step")["amount_fen"]
     size = steps.abs()
     if size.empty or size.max() == 0:
-        return _skip(exercise, lang, "本月资产余额没有变化。", "AUM did not change this month.")
+        return skip(ex, lang, msg("course_skip_no_change"))
     leaders = [step for step in BRIDGE_DRIVERS if step in size.index and size[step] == size.max()]
-    named = isinstance(answer, str) and answer in BRIDGE_DRIVERS
-    expected = answer if named and answer in leaders else leaders[0]
-    hint_zh = '提示:比较 `bridge` 中 new、up、down、stay、churned 五行 amount 的绝对值(流出是负数,也算“变动大”),答案是那一行的 step,例如 "down"。'
-    hint_en = 'Hint: compare the absolute `amount` of the new, up, down, stay and churned rows of `bridge` (an outflow is negative and still a big move); answer with that row\'s step, e.g. "down".'
-    if named and answer not in leaders and answer in steps.index and steps[answer] != 0:
-        share = abs(int(steps[answer])) / int(size.max())
-        hint_zh += f" 你选的 {answer} 只有最大一项的 {share:.0%}。"
-        hint_en += f" The {answer} step you chose is only {share:.0%} of the largest."
-
-    def validate(value: Any) -> str | None:
-        if isinstance(value, str) and value in BRIDGE_DRIVERS:
-            return None
-        return _say(
-            lang,
-            f"答案应是以下步骤代码之一:{', '.join(BRIDGE_DRIVERS)};你给的是 {value!r}。",
-            f"The answer should be one of the step codes {', '.join(BRIDGE_DRIVERS)}; you gave {value!r}.",
-        )
-
+    expected = answer if isinstance(answer, str) and answer in leaders else leaders[0]
+    labels = {
+        i18n.t(f"tiering_bridge_{step}", language): step
+        for step in (*BRIDGE_DRIVERS, "start", "end")
+        for language in i18n.LANGUAGES
+    }
+    slips = label_slips(labels, expected, "step")
+    biggest_rise = str(steps.idxmax())
+    if steps.max() > 0 and biggest_rise not in leaders:
+        slips.append(Slip(biggest_rise, msg("course_01_4_sign")))
+    slips += [Slip(total, msg("course_01_4_total")) for total in ("start", "end")]
+    slips += [
+        Slip(step, msg("course_01_4_smaller", share=abs(int(steps[step])) / int(size.max())))
+        for step in steps.index
+        if step not in leaders and steps[step] != 0
+    ]
     return check(
-        exercise, answer, expected, lang, hint_zh=hint_zh, hint_en=hint_en, validate=validate
+        ex,
+        answer,
+        expected,
+        lang,
+        hint=msg("course_hint_01_4"),
+        validate=lambda value: code_problem(value, BRIDGE_DRIVERS),
+        slips=slips,
     )

@@ -23,6 +23,7 @@ from helpers.data.problems import (
     ABSURD_AMOUNT,
     AUM_PARTS,
     DATE_ORDER,
+    EARLIEST_DATE,
     KIND_WORDS,
     MAX_EXAMPLES,
     PROBLEM_COLUMNS,
@@ -37,14 +38,22 @@ from helpers.data.problems import (
     problems_frame,
     render_problems,
 )
+from helpers.data.quarantine import (
+    quarantine_folder,
+    write_quarantine,
+)
 from helpers.data.readers import (
     ReadFailure,
     canonical_frame,
     open_dataset,
     read_raw,
 )
+from helpers.data.readiness import (
+    notebook_roles,
+    readiness,
+    role_words,
+)
 from helpers.data.schema import (
-    cli_validate,
     validate_dataset,
 )
 from helpers.data.schema_pandas import (
@@ -58,25 +67,33 @@ from helpers.data.schema_sql import (
 from helpers.data.spec import (
     ALL_ROLES,
     BIG_TABLES,
+    DEFAULT_MAX_QUARANTINE_SHARE,
     FLAT_TABLE,
     FORMATS,
     ID_COLUMNS,
     PANEL_TABLES,
     READER_OPTIONS,
     REQUIRED_PANEL_TABLES,
-    ROLE_KEYS,
     SPEC_KEYS,
     TABLE_KEYS_ALLOWED,
     DatasetSpec,
-    DatasetSpecError,
     TableSpec,
     load_spec,
     parse_spec,
+)
+from helpers.data.spec_checks import (
+    ROLE_KEYS,
+    DatasetSpecError,
+)
+from helpers.data.validate_cli import (
+    cli_validate,
 )
 
 __all__ = [
     "ALL_ROLES",
     "BIG_TABLES",
+    "DEFAULT_MAX_QUARANTINE_SHARE",
+    "EARLIEST_DATE",
     "FLAT_TABLE",
     "FORMATS",
     "ID_COLUMNS",
@@ -125,4 +142,9 @@ __all__ = [
     "cli_validate",
     "validate_dataset",
     "load_dataset",
+    "notebook_roles",
+    "readiness",
+    "role_words",
+    "quarantine_folder",
+    "write_quarantine",
 ]

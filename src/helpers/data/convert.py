@@ -7,6 +7,8 @@ recorded as a "wrong type" :class:`~helpers.data.problems.Problem` with its row.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
@@ -44,14 +46,41 @@ def _numbers(series: pd.Series, options: dict) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype(float)
 
 
-def _dates(series: pd.Series) -> pd.Series:
+#: Day and month first, year last (03-05-2019, 3/5/19): 3 May or 5 March? Never guessed.
+_DAY_MONTH_YEAR = re.compile(r"^\s*\d{1,2}[-/.]\d{1,2}[-/.](\d{2}|\d{4})(?:[ T].*)?$")
+
+
+def ambiguous_dates(series: pd.Series, options: dict) -> pd.Series:
+    """Rows whose date puts day and month first (``03-05-2019``) with no convention declared.
+
+    The spec declares one with ``date_format:`` (e.g. ``"%d-%m-%Y"``) or ``dayfirst: true``
+    (``false`` for month first). Without it such a date is reported, never guessed.
+    """
+    if "date_format" in options or "dayfirst" in options:
+        return pd.Series(False, index=series.index)
+    if not (ptypes.is_object_dtype(series.dtype) or ptypes.is_string_dtype(series.dtype)):
+        return pd.Series(False, index=series.index)
+    text = _text(series)
+    return text.str.match(_DAY_MONTH_YEAR).fillna(False).astype(bool)
+
+
+def _dates(series: pd.Series, options: dict | None = None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series.astype("datetime64[ns]")
+    options = options or {}
     text = _text(series).astype(object)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    if "date_format" in options:
+        parsed = pd.to_datetime(text, errors="coerce", format=options["date_format"])
+    else:
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="ISO8601")
+    retry = parsed.isna() & text.notna() & ~ambiguous_dates(series, options)
     if retry.any():  # other spellings (2024/1/31, 20240131) element by element, only where needed
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+        parsed[retry] = pd.to_datetime(
+            text[retry], errors="coerce", format="mixed", dayfirst=bool(options.get("dayfirst"))
+        )
     return parsed.astype("datetime64[ns]")
 
 
@@ -117,7 +146,7 @@ def convert_column(
     if kind in {"int", "float"}:
         converted = _numbers(series, options)
     elif kind == "date":
-        converted = _dates(series)
+        converted = _dates(series, options)
     elif kind == "bool":
         converted = _bools(series)
     else:

@@ -17,6 +17,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from helpers.config import resolve_ladder
+from helpers.data.convert import DAYS_PER_MONTH, FALSE_WORDS, TRUE_WORDS
+from helpers.data.problems import TABLE_COLUMNS, Col
 from helpers.data.spark import SparkConnection
 from helpers.data.spec import (
     FLAT_TABLE,
@@ -32,14 +35,26 @@ from helpers.data.spec import (
 
 @dataclass
 class _Source:
-    """Where a canonical table comes from: an in-memory frame or a Parquet file with renames."""
+    """Where a canonical table comes from: an in-memory frame or Parquet file(s) with renames."""
 
     frame: pd.DataFrame | None = None
-    parquet_path: Path | None = None
+    parquet_paths: list = field(default_factory=list)
     # canonical -> source column, for Parquet views (only the columns present in the file)
     renames: dict[str, str] = field(default_factory=dict)
-    # 1-based file rows set aside by quarantine (left out of the view)
+    # canonical -> {source value: canonical value} (spec {column, map} entries)
+    value_maps: dict[str, dict] = field(default_factory=dict)
+    # the spec's money_unit: amounts are multiplied by it
+    scale: float = 1.0
+    # 1-based rows set aside by quarantine (left out of the view)
     excluded_rows: pd.DataFrame | None = None
+    # the text as read (CSV/Excel), kept until validation so quarantine keeps raw values
+    raw: pd.DataFrame | None = None
+    # (file name, rows) per file when several files make one table
+    row_files: list | None = None
+
+    @property
+    def parquet_path(self) -> Path | None:
+        return self.parquet_paths[0] if self.parquet_paths else None
 
 
 def _as_id_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +75,70 @@ def _sql_string(value: str) -> str:
 
 def _sql_name(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def parquet_files_sql(paths) -> str:
+    """``'a.parquet'`` or ``['a.parquet', 'b.parquet']`` for ``read_parquet``."""
+    paths = [str(p) for p in paths]
+    if len(paths) == 1:
+        return _sql_string(paths[0])
+    return "[" + ", ".join(_sql_string(p) for p in paths) + "]"
+
+
+def parquet_rows_sql(con: duckdb.DuckDBPyConnection, paths) -> str:
+    """A relation over the file(s) with every column plus ``__row`` (1-based, through the
+    files in order: row 1 of the second file follows the last row of the first)."""
+    files = parquet_files_sql(paths)
+    if len(paths) == 1:
+        return (
+            f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
+            f"FROM read_parquet({files}, file_row_number = true))"
+        )
+    offsets, offset = [], 0
+    for path in paths:
+        offsets.append(f"WHEN {_sql_string(str(path))} THEN {offset}")
+        offset += con.sql(
+            f"SELECT count(*) FROM read_parquet({_sql_string(str(path))})"
+        ).fetchall()[0][0]
+    return (
+        f"(SELECT * EXCLUDE (file_row_number, filename), file_row_number + 1 + "
+        f"CASE filename {' '.join(offsets)} END AS __row "
+        f"FROM read_parquet({files}, file_row_number = true, filename = true))"
+    )
+
+
+def _sql_value(value, kind: str) -> str:
+    if value is None:
+        return "NULL"
+    if kind == "bool":
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS:
+            return "TRUE"
+        if word in FALSE_WORDS:
+            return "FALSE"
+        return "NULL"
+    if kind in {"int", "float"}:
+        try:
+            return repr(float(value))
+        except ValueError:
+            return "NULL"
+    return _sql_string(str(value))
+
+
+def canonical_expression(column: Col, source: str, value_map: dict | None, scale: float) -> str:
+    """SQL for one canonical column over its source column: value map, id text, money unit."""
+    expression = _sql_name(source)
+    if value_map:
+        cases = " ".join(
+            f"WHEN {_sql_string(str(key))} THEN {_sql_value(value, column.kind)}"
+            for key, value in value_map.items()
+        )
+        return f"(CASE CAST({expression} AS VARCHAR) {cases} ELSE NULL END)"
+    if column.kind == "id":
+        return f"CAST({expression} AS VARCHAR)"
+    if column.money and scale != 1.0:
+        return f"(CAST({expression} AS DOUBLE) * {float(scale)!r})"
+    return expression
 
 
 class Dataset:
@@ -168,25 +247,27 @@ class Dataset:
             if source.excluded_rows is not None:
                 excluded = f"__excluded_{name}"
                 con.register(excluded, source.excluded_rows)
-            frame = con.sql(self._parquet_select(source, excluded)).df()
+            frame = con.sql(self._parquet_select(con, name, source, excluded)).df()
         finally:
             con.close()
         return _as_id_strings(frame)
 
     @staticmethod
-    def _parquet_select(source: _Source, excluded_name: str | None = None) -> str:
-        parts = []
-        for canonical, src in source.renames.items():
-            expression = _sql_name(src)
-            if canonical in ID_COLUMNS:
-                expression = f"CAST({expression} AS VARCHAR)"
-            parts.append(f"{expression} AS {_sql_name(canonical)}")
-        sql = f"SELECT {', '.join(parts)} FROM read_parquet({_sql_string(source.parquet_path)}"
+    def _parquet_select(
+        con: duckdb.DuckDBPyConnection, name: str, source: _Source, excluded_name: str | None
+    ) -> str:
+        declared = {column.name: column for column in TABLE_COLUMNS[name]}
+        parts = [
+            f"{canonical_expression(declared[canonical], src, source.value_maps.get(canonical), source.scale)}"
+            f" AS {_sql_name(canonical)}"
+            for canonical, src in source.renames.items()
+        ]
         if excluded_name is None:
-            return sql + ")"
+            relation = f"read_parquet({parquet_files_sql(source.parquet_paths)})"
+            return f"SELECT {', '.join(parts)} FROM {relation}"
         return (
-            sql + ", file_row_number = true) WHERE file_row_number + 1 NOT IN "
-            f"(SELECT __row FROM {_sql_name(excluded_name)})"
+            f"SELECT {', '.join(parts)} FROM {parquet_rows_sql(con, source.parquet_paths)} "
+            f"WHERE __row NOT IN (SELECT __row FROM {_sql_name(excluded_name)})"
         )
 
     def _replace_frame(self, name: str, frame: pd.DataFrame) -> None:
@@ -218,7 +299,7 @@ class Dataset:
                 if source.excluded_rows is not None:
                     excluded = f"__excluded_{name}"
                     con.register(excluded, source.excluded_rows)
-                select = self._parquet_select(source, excluded)
+                select = self._parquet_select(con, name, source, excluded)
                 con.execute(f"CREATE VIEW {_sql_name(name)} AS {select}")
         return con
 
@@ -280,10 +361,107 @@ class Dataset:
             roles |= {"treatment", "outcome"}
         return roles
 
+    # -- spec options -----------------------------------------------------------------------
+    @property
+    def currency(self) -> str:
+        """ISO 4217 code of the amounts (the spec's ``currency``; ``CNY`` by default)."""
+        return self.spec.currency
+
+    @property
+    def money_unit(self) -> float:
+        """The spec's ``money_unit``: one amount in the files was this many currency units.
+
+        Amounts were multiplied by it when loaded, so canonical tables are in whole currency
+        units whatever it is; it is informational (e.g. to say "the extract was in 万元").
+        """
+        return float(self.spec.money_unit)
+
+    def spec_ladder(self) -> pd.DataFrame | None:
+        """The spec's own tier ladder (``tiers:``), or None when the spec has none.
+
+        Returns
+        -------
+        DataFrame or None
+            ``code``, ``name_zh``, ``name_en``, ``lower`` (inclusive), ``upper`` (exclusive),
+            lowest tier first, in the spec's currency.
+        """
+        if not self.spec.tiers:
+            return None
+        return resolve_ladder(ladder=pd.DataFrame(self.spec.tiers))
+
+    @property
+    def tenure_unit(self) -> str:
+        """Unit tenure was recorded in: the flat spec's ``duration_unit``; ``months`` in panel."""
+        if self.mode == "flat":
+            return str(self.spec.roles.get("duration_unit", "months"))
+        return "months"
+
+    def tenure_step_months(self) -> float:
+        """The smallest tenure step the data can show, in months.
+
+        1 for months (panel mode always), 12 for years, about 0.03 for days. A flat tenure
+        given in months whose every value is a whole number of years counts as 12: such data
+        cannot tell a 3-month leaver from a 9-month one.
+        """
+        step = {"days": 1 / DAYS_PER_MONTH, "months": 1.0, "years": 12.0}[self.tenure_unit]
+        if self.mode == "flat" and step == 1.0 and self.has(FLAT_TABLE):
+            duration = self.table(FLAT_TABLE).get("duration_months")
+            if duration is not None:
+                values = duration.dropna()
+                if len(values) >= 20 and (values % 12 == 0).all() and (values > 0).any():
+                    return 12.0
+        return step
+
+    def horizon_warning(self, horizon_months: float) -> str | None:
+        """A sentence when a churn horizon is finer than the tenure data can show, else None.
+
+        Tenure in whole years cannot see churn within 6 months: every leaver's tenure jumps
+        by 12, so a 6-month horizon finds (almost) nobody leaving.
+        """
+        if self.mode != "flat" or not self.has(FLAT_TABLE):
+            return None  # panel tenure is counted in months from open_date
+        if "duration_months" not in self.table(FLAT_TABLE):
+            return None
+        step = self.tenure_step_months()
+        if horizon_months >= step:
+            return None
+        unit = "whole years" if step == 12.0 else self.tenure_unit
+        return (
+            f"the churn horizon ({horizon_months:g} months) is shorter than the tenure step of "
+            f"the data ({unit}, {step:g} months): churn within the horizon cannot be seen; "
+            f"set churn_horizon_months to {step:g} or more"
+        )
+
+    # -- quarantine -----------------------------------------------------------------------
+    def quarantine_summary(self) -> pd.DataFrame:
+        """What this load set aside: one row per table with quarantined rows.
+
+        Returns
+        -------
+        DataFrame
+            ``table``, ``rows`` (set aside), ``file`` (where ``fishpond run`` writes them, as
+            CSV with the raw values and reasons), ``reasons``. Empty when nothing was set aside.
+        """
+        records = list(getattr(self, "quarantine_records_", []))
+        return pd.DataFrame(records, columns=["table", "rows", "file", "reasons"])
+
     # -- provenance -----------------------------------------------------------------------
     def files(self) -> list[Path]:
         """Source files of this dataset (empty for in-memory datasets)."""
-        return [table.path for table in self.spec.tables.values() if table.path is not None]
+        return [path for table in self.spec.tables.values() for path in table.paths]
+
+    def file_digests(self) -> dict[str, str]:
+        """SHA-256 of each source file's bytes (computed once per dataset)."""
+        digests = self.__dict__.setdefault("_digests", {})
+        for path in self.files():
+            key = str(path)
+            if key not in digests:
+                digest = hashlib.sha256()
+                with open(path, "rb") as handle:
+                    for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                        digest.update(block)
+                digests[key] = digest.hexdigest()
+        return dict(digests)
 
     def fingerprint(self) -> dict[str, Any]:
         """Identify the data a run used: each file's path, size and SHA-256, and row counts.
@@ -294,15 +472,11 @@ class Dataset:
             ``{"name", "mode", "files": [{"path", "bytes", "sha256"}], "rows": {table: n}}``.
         """
         if self._fingerprint is None:
-            files = []
-            for path in self.files():
-                digest = hashlib.sha256()
-                with open(path, "rb") as handle:
-                    for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
-                        digest.update(block)
-                files.append(
-                    {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-                )
+            digests = self.file_digests()
+            files = [
+                {"path": str(path), "bytes": path.stat().st_size, "sha256": digests[str(path)]}
+                for path in self.files()
+            ]
             con = self.connect()
             try:
                 rows = {

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from helpers import __version__, paths
 from helpers.data.dataset import Dataset
+from helpers.data.quarantine import write_quarantine as write_quarantine_files
 from helpers.data.readers import open_dataset
 from helpers.data.schema import validate_dataset
 from helpers.data.spec import DatasetSpec, load_spec
@@ -24,6 +25,7 @@ def load_dataset(
     *,
     validate: bool = True,
     quarantine_dir: str | Path | None = None,
+    write_quarantine: bool = False,
 ) -> Dataset:
     """Load a dataset and validate it.
 
@@ -33,10 +35,16 @@ def load_dataset(
         A spec or a spec file; None -> the bundled sample.
     validate : bool
         Validate the tables (default). With ``on_invalid: fail`` in the spec, any problem
-        raises :class:`helpers.data.schema.DataValidationError` listing all of them; with
-        ``quarantine``, rows that fail are written to ``quarantine_dir`` and left out.
+        raises :class:`helpers.data.DataValidationError` listing all of them; with
+        ``quarantine``, rows that fail are left out and counted
+        (:meth:`Dataset.quarantine_summary`), unless too many would go (the spec's
+        ``max_quarantine_share``), which fails too.
     quarantine_dir : str or Path, optional
-        Overrides the spec's quarantine folder.
+        Overrides the spec's quarantine folder (it must be inside the spec's folder).
+    write_quarantine : bool
+        Write the quarantined rows to ``<quarantine folder>/<table>.csv`` (raw values and
+        reasons; files of an earlier run replaced). Only ``fishpond run`` does this, once per
+        run; validation and notebooks never write.
 
     Returns
     -------
@@ -46,14 +54,15 @@ def load_dataset(
     dataset = open_dataset(spec)
     if validate:
         # A monthly run loads the same files in every notebook; at 1M customers validation
-        # takes over a minute, so a clean result is remembered for these exact files (path,
-        # size, modification time) and these validation rules. Quarantine runs are not cached:
-        # they change the tables they return.
+        # takes over a minute, so a clean result is remembered for these exact files (their
+        # SHA-256: a file changed with the same size and time is validated again) and these
+        # validation rules. Quarantine runs are not cached: they change the tables they return.
         cache = _validation_cache_path(spec, dataset) if spec.on_invalid == "fail" else None
         if cache is not None and cache.exists():
             dataset.notices.append(
                 f"validation: passed earlier for these exact files ({cache.name})"
             )
+            _drop_raw(dataset)
             return dataset
         report = validate_dataset(
             dataset,
@@ -61,9 +70,16 @@ def load_dataset(
         )
         report.raise_if_failed()
         dataset.validation_ = report
+        if write_quarantine:
+            write_quarantine_files(dataset)
         if cache is not None:
             _remember_validation(cache)
     return dataset
+
+
+def _drop_raw(dataset: Dataset) -> None:
+    for source in dataset._sources.values():
+        source.raw = None
 
 
 def _validation_cache_path(spec: DatasetSpec, dataset: Dataset) -> Path | None:
@@ -73,20 +89,16 @@ def _validation_cache_path(spec: DatasetSpec, dataset: Dataset) -> Path | None:
         return None
     if not all(Path(path).is_file() for path in files):
         return None  # validation will name the missing file
+    digests = dataset.file_digests()
     rules = sorted((paths.PACKAGE_DIR / "data").glob("*.py"))
     stamp = {
         "version": __version__,
         "spec": repr(spec),
-        "files": [_file_stamp(path) for path in files],
-        "rules": [_file_stamp(path) for path in rules],
+        "files": [[str(Path(path).resolve()), digests[str(path)]] for path in files],
+        "rules": [[path.name, hashlib.sha256(path.read_bytes()).hexdigest()] for path in rules],
     }
     key = hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()
-    return paths.SCRATCH_DIR / "validated" / f"{key[:32]}.ok"
-
-
-def _file_stamp(path: Path) -> list:
-    status = Path(path).stat()
-    return [str(Path(path).resolve()), status.st_size, status.st_mtime_ns]
+    return paths.scratch_dir() / "validated" / f"{key[:32]}.ok"
 
 
 def _remember_validation(cache: Path) -> None:

@@ -17,6 +17,8 @@ import pandas as pd
 # Money above this for one customer is not a real balance but junk (a total row, a unit error).
 ABSURD_AMOUNT = 1e11
 MAX_EXAMPLES = 5
+#: No date in a bank's tables is older than this (Excel's day zero, 1899-12-30/31, is junk).
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
 
 
 # --------------------------------------------------------------------------------------------
@@ -31,7 +33,8 @@ class Col:
     ``kind`` is one of ``id`` (string identifier), ``str``, ``int``, ``float``, ``date``,
     ``bool``. ``required=False`` columns may be absent from the source (they are then added as
     empty). ``minimum_strict`` makes ``minimum`` exclusive. ``not_after_as_of`` dates must be on
-    or before the end of the latest data month.
+    or before the end of the latest data month; every date is on or after
+    :data:`EARLIEST_DATE`.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Col:
     maximum: float | None = None
     not_after_as_of: bool = False
     why: str = ""
+    money: bool = False  # an amount: multiplied by the spec's money_unit when loaded
 
 
 def _money(name: str, nullable: bool = False, minimum: float | None = 0.0, why: str = "") -> Col:
@@ -54,6 +58,7 @@ def _money(name: str, nullable: bool = False, minimum: float | None = 0.0, why: 
         minimum=minimum,
         maximum=ABSURD_AMOUNT,
         why=why or "a balance cannot be negative",
+        money=True,
     )
 
 
@@ -98,6 +103,7 @@ TABLE_COLUMNS: dict[str, tuple[Col, ...]] = {
             minimum_strict=True,
             maximum=ABSURD_AMOUNT,
             why="amounts are positive; direction says in or out",
+            money=True,
         ),
         Col("direction", "str", allowed=("in", "out")),
         Col("channel", "str", allowed=("counter", "atm", "mobile", "online", "pos")),
@@ -291,9 +297,15 @@ class ValidationReport:
     problems : DataFrame
         Problems that make the dataset invalid (columns :data:`PROBLEM_COLUMNS`).
     quarantined : DataFrame
-        In quarantine mode: table, rows set aside, file written, reasons.
+        In quarantine mode: table, rows set aside, file ``fishpond run`` writes them to,
+        reasons.
     notices : list of str
         Things the loader decided (generated ids, detected encodings...).
+    would_quarantine : DataFrame
+        In fail mode: per table with row problems, the rows quarantine would set aside and
+        the table's rows (``table``, ``rows``, ``total``).
+    max_quarantine_share : float
+        The spec's limit on the share of a table that quarantine may set aside.
     """
 
     dataset_name: str
@@ -302,6 +314,10 @@ class ValidationReport:
         default_factory=lambda: pd.DataFrame(columns=["table", "rows", "file", "reasons"])
     )
     notices: list[str] = field(default_factory=list)
+    would_quarantine: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "rows", "total"])
+    )
+    max_quarantine_share: float = 0.05
 
     @property
     def ok(self) -> bool:
@@ -312,11 +328,34 @@ class ValidationReport:
         if not self.ok:
             raise DataValidationError(self.problems, self.dataset_name)
 
+    def advice(self) -> str:
+        """What to do about the problems: fix them, or (only when it would help) quarantine."""
+        if self.ok:
+            return ""
+        row_level = set(self.would_quarantine["table"])
+        table_level = self.problems[self.problems["rows"] == ""]
+        if len(row_level) and table_level.empty:
+            shares = self.would_quarantine["rows"] / self.would_quarantine["total"].clip(lower=1)
+            worst = float(shares.max())
+            if worst <= self.max_quarantine_share:
+                return (
+                    "Not valid: fix the problems above, or set 'on_invalid: quarantine' in the "
+                    f"spec to set the bad rows aside (at most {worst:.1%} of a table)."
+                )
+            table = self.would_quarantine.iloc[int(shares.to_numpy().argmax())]["table"]
+            return (
+                f"Not valid: fix the problems above. Quarantine would not help: it would set "
+                f"aside {worst:.1%} of {table} (the limit is {self.max_quarantine_share:.0%}), "
+                "which usually means the spec, not the data, is wrong."
+            )
+        return "Not valid: fix the problems above."
+
     def __str__(self) -> str:
         lines = [render_problems(self.problems, self.dataset_name)]
         for row in self.quarantined.itertuples(index=False):
             lines.append(
-                f"Quarantined {row.rows:,} row(s) of {row.table} to {row.file} ({row.reasons})."
+                f"Quarantine: {row.rows:,} row(s) of {row.table} set aside ({row.reasons}); "
+                f"`fishpond run` writes them with their raw values to {row.file}."
             )
         lines += [f"Note: {notice}" for notice in self.notices]
         return "\n".join(lines)

@@ -26,7 +26,15 @@ import pandera.pandas as pa  # noqa: E402
 from pandas.api import types as ptypes  # noqa: E402
 
 from helpers.config import product_catalogue
-from helpers.data.problems import AUM_PARTS, DATE_ORDER, KIND_WORDS, MAX_EXAMPLES, Col, Problem
+from helpers.data.problems import (
+    AUM_PARTS,
+    DATE_ORDER,
+    EARLIEST_DATE,
+    KIND_WORDS,
+    MAX_EXAMPLES,
+    Col,
+    Problem,
+)
 
 
 def kind_matches(series: pd.Series, kind: str) -> bool:
@@ -77,6 +85,15 @@ def _value_checks(column: Col, as_of_end: pd.Timestamp | None, allowed_override=
                 pa.Check.le(column.maximum),
                 "absurdly large value",
                 f"<= {column.maximum:,.0f} ({column.why or 'a plausible value'})",
+            )
+        )
+    if column.kind == "date":
+        checks.append(
+            (
+                pa.Check.ge(EARLIEST_DATE),
+                "date before 1900",
+                f"on or after {EARLIEST_DATE:%Y-%m-%d} (an older date is an export default, "
+                "e.g. Excel's day zero 1899-12-31, not a real date)",
             )
         )
     if column.not_after_as_of and as_of_end is not None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from helpers.data.dataset import canonical_expression, parquet_files_sql, parquet_rows_sql
 from helpers.data.problems import (
     AUM_PARTS,
+    EARLIEST_DATE,
     KIND_WORDS,
     MAX_EXAMPLES,
     REFERENCING_TABLES,
@@ -92,6 +94,15 @@ def _rules(column: Col, as_of_end) -> list[tuple[str, str, str]]:
                 f"<= {column.maximum:,.0f} ({column.why or 'a plausible value'})",
             )
         )
+    if column.kind == "date":
+        rules.append(
+            (
+                f"CAST({name} AS TIMESTAMP) < {_literal(EARLIEST_DATE)}",
+                "date before 1900",
+                f"on or after {EARLIEST_DATE:%Y-%m-%d} (an older date is an export default, "
+                "e.g. Excel's day zero 1899-12-31, not a real date)",
+            )
+        )
     if column.not_after_as_of and as_of_end is not None:
         rules.append(
             (
@@ -116,8 +127,7 @@ def _rules(column: Col, as_of_end) -> list[tuple[str, str, str]]:
 def check_parquet_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    parquet_path,
-    renames: dict[str, str],
+    source,
     *,
     as_of_end: pd.Timestamp | None,
     check_customers: bool,
@@ -130,9 +140,9 @@ def check_parquet_table(
         Must have a ``customers`` view/table when ``check_customers`` is true.
     table : str
         Canonical table name.
-    parquet_path : Path
-    renames : dict
-        Canonical -> source column (only columns present in the file).
+    source : helpers.data.dataset._Source
+        The table's file(s), renames (canonical -> source column, only columns present),
+        value maps and money unit.
     as_of_end : Timestamp or None
     check_customers : bool
         Check that every customer id exists in ``customers``.
@@ -143,22 +153,23 @@ def check_parquet_table(
         ``bad_rows_sql`` selects ``__row, reason`` for every offending row (for quarantine;
         a row failing two rules appears twice).
     """
-    path_literal = _literal(str(parquet_path))
+    files = parquet_files_sql(source.parquet_paths)
     types = dict(
         (row[0], row[1])
-        for row in con.sql(f"DESCRIBE SELECT * FROM read_parquet({path_literal})").fetchall()
+        for row in con.sql(f"DESCRIBE SELECT * FROM read_parquet({files})").fetchall()
     )
     problems: list[Problem] = []
     columns = {c.name: c for c in TABLE_COLUMNS[table]}
-    select = ["file_row_number + 1 AS __row"]
+    select = ["__row"]
     usable: list[Col] = []
-    for canonical, source in renames.items():
+    mapped: dict[str, tuple[str, dict]] = {}
+    for canonical, src in source.renames.items():
         column = columns[canonical]
-        source_type = types[source]
-        if not sql_type_matches(source_type, column.kind):
+        source_type = types[src]
+        value_map = source.value_maps.get(canonical)
+        if not value_map and not sql_type_matches(source_type, column.kind):
             sample = con.sql(
-                f"SELECT {_q(source)} FROM read_parquet({path_literal}) "
-                f"WHERE {_q(source)} IS NOT NULL LIMIT 3"
+                f"SELECT {_q(src)} FROM read_parquet({files}) WHERE {_q(src)} IS NOT NULL LIMIT 3"
             ).fetchall()
             problems.append(
                 Problem(
@@ -170,21 +181,37 @@ def check_parquet_table(
                 )
             )
             continue
-        expression = _q(source)
-        if column.kind == "id":
-            expression = f"CAST({expression} AS VARCHAR)"
+        expression = canonical_expression(column, src, value_map, source.scale)
         select.append(f"{expression} AS {_q(canonical)}")
+        if value_map:
+            select.append(f"CAST({_q(src)} AS VARCHAR) AS {_q('__raw_' + canonical)}")
+            mapped[canonical] = (src, value_map)
         usable.append(column)
-    relation = (
-        f"(SELECT {', '.join(select)} FROM read_parquet({path_literal}, file_row_number = true))"
-    )
+    relation = f"(SELECT {', '.join(select)} FROM {parquet_rows_sql(con, source.parquet_paths)})"
     count = con.sql(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
     if count == 0:
         return problems + [Problem(table, "", "empty table", "at least one row", count=0)], ""
 
     rules: list[tuple[str, str, str, str]] = []  # (column, predicate, label, expected)
     for column in usable:
+        outside = None
+        if column.name in mapped:
+            src, value_map = mapped[column.name]
+            raw = _q("__raw_" + column.name)
+            keys = ", ".join(_literal(str(k)) for k in value_map)
+            outside = f"({raw} IS NOT NULL AND {raw} NOT IN ({keys}))"
+            rules.append(
+                (
+                    column.name,
+                    outside,
+                    "value outside the mapping",
+                    f"{src} values {sorted(map(str, value_map))} "
+                    f"(tables.{table}.columns.{column.name}.map)",
+                )
+            )
         for predicate, label, expected in _rules(column, as_of_end):
+            if outside is not None and label == "missing value":
+                predicate = f"({predicate} AND NOT {outside})"
             rules.append((column.name, predicate, label, expected))
     usable_names = {c.name for c in usable}
     if table == "monthly_balances" and usable_names >= set(AUM_PARTS) | {"aum_total"}:
@@ -207,8 +234,9 @@ def check_parquet_table(
         for (column, predicate, label, expected), bad in zip(rules, counts, strict=True):
             if not bad:
                 continue
+            shown = _q("__raw_" + column) if label == "value outside the mapping" else _q(column)
             examples = con.sql(
-                f"SELECT __row, {_q(column)} FROM {relation} WHERE {predicate} "
+                f"SELECT __row, {shown} FROM {relation} WHERE {predicate} "
                 f"ORDER BY __row LIMIT {MAX_EXAMPLES}"
             ).fetchall()
             problems.append(
@@ -237,10 +265,12 @@ def check_parquet_table(
             f"FROM {relation}) WHERE n > 1"
         )
         # cheap test first (no row numbers, no window); the window only when there are repeats
+        renames = source.renames
+        plain = all(renames.get(k) == k and k not in mapped for k in key)
         repeats = con.sql(
             f"SELECT CAST(count(*) - count(DISTINCT ({key_list})) AS BIGINT) "
-            f"FROM read_parquet({path_literal})"
-            if set(key) <= set(renames) and all(renames[k] == k for k in key)
+            f"FROM read_parquet({files})"
+            if plain
             else f"SELECT CAST(count(*) - count(DISTINCT ({key_list})) AS BIGINT) FROM {relation}"
         ).fetchall()[0][0]
         total = 0

@@ -409,6 +409,7 @@ def _flat_abt(ds, ladder: pd.DataFrame | None = None) -> pd.DataFrame:
     flat["entry"] = 0
     if "event" in flat.columns:
         flat["event"] = flat["event"].astype(bool)
+    tier_from_role = "tier" in flat.columns  # the spec maps a tier column: it wins
     if "tier" not in flat.columns and "aum" in flat.columns:
         flat["tier"] = assign_tiers(flat["aum"], ladder)
     elif "tier" in flat.columns:
@@ -419,9 +420,13 @@ def _flat_abt(ds, ladder: pd.DataFrame | None = None) -> pd.DataFrame:
     held = [column for column in flat.columns if column.startswith("held_")]
     for column in held:
         flat[column] = flat[column].astype(bool)
-    cross_sell = {f"held_{code}" for code in cross_sell_products()}
-    counted = [column for column in held if column in cross_sell] or held
+    # Count the cross-sell products: the catalogue's, and every product the spec names that
+    # the catalogue does not know (a product named like a catalogue code must not make the
+    # others disappear); only catalogue products that are not cross-sell (the current
+    # account) are left out.
+    catalogue_only = set(product_catalogue()["code"]) - set(cross_sell_products())
+    counted = [column for column in held if column.removeprefix("held_") not in catalogue_only]
     if counted and "product_count" not in flat.columns:
         flat["product_count"] = flat[counted].sum(axis=1).astype("int64")
-    flat.attrs.update({"as_of": None, "mode": "flat"})
+    flat.attrs.update({"as_of": None, "mode": "flat", "tier_from_role": tier_from_role})
     return flat.reset_index(drop=True)

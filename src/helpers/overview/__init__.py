@@ -29,6 +29,7 @@ from helpers.overview.portfolio import (
     portfolio_kpis,
     product_penetration,
     quality_checks,
+    quarantine_table,
     summarise_tiers,
     tier_summary,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "portfolio_kpis",
     "product_penetration",
     "quality_checks",
+    "quarantine_table",
     "summarise_tiers",
     "tier_summary",
 ]

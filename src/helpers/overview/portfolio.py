@@ -8,12 +8,14 @@ tables run in DuckDB over the dataset's views, so they scale past memory.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from helpers import i18n
 from helpers.config import assign_tiers, product_catalogue, tier_ladder
-from helpers.formatting import Skipped, kpi, skippable
+from helpers.formatting import Note, Skipped, kpi, skippable
 from helpers.months import month_end
 from helpers.plotting import rmb_formatter, sample_note, tier_palette
 
@@ -283,8 +285,14 @@ def flat_penetration(ds) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- plots
+def _tier_name(code, lang: str) -> str:
+    """The tier's label; a bank's own tier code without a label is shown as it is."""
+    key = f"tier_{code}"
+    return i18n.t(key, lang) if key in i18n.catalogue() else str(code)
+
+
 def _tier_names(codes, lang: str) -> list[str]:
-    return [i18n.t(f"tier_{code}", lang) for code in codes]
+    return [_tier_name(code, lang) for code in codes]
 
 
 @skippable
@@ -429,7 +437,7 @@ def display_checks(checks: pd.DataFrame, lang: str) -> pd.DataFrame:
 def display_tiers(tiers: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Tier table with tier names in the report's language."""
     shown = tiers.copy()
-    shown["tier"] = [i18n.t(f"tier_{code}", lang) for code in shown["tier"]]
+    shown["tier"] = _tier_names(shown["tier"], lang)
     return shown
 
 
@@ -442,11 +450,48 @@ def aum_values(ds, month: str | None):
 
 
 def tier_summary(ds, month: str | None, ladder: pd.DataFrame | None = None):
-    """:func:`summarise_tiers` on the month's AUM; Skipped when the dataset has no values."""
+    """:func:`summarise_tiers` per tier; Skipped when the dataset has neither values nor tiers.
+
+    A flat table's mapped tier column wins over its value: the bank's own tiers are shown as
+    they are (on the ladder's order when they are its codes), with the value summed per tier
+    when there is one. Otherwise the month's AUM is tiered on ``ladder``.
+    """
+    if ds.mode == "flat" and "tier" in ds.table("flat"):
+        flat = ds.table("flat")
+        labels = flat["tier"].astype("string")
+        aum = flat["value"] if "value" in flat else pd.Series(np.nan, index=flat.index)
+        known = tier_ladder() if ladder is None else ladder
+        if not set(labels.dropna()) <= set(known["code"]):
+            codes = sorted(labels.dropna().unique())
+            known = pd.DataFrame({"code": codes})
+        return summarise_tiers(labels.fillna("-"), aum.astype(float), known)
     values = aum_values(ds, month)
     if isinstance(values, Skipped):
         return values
     return summarise_tiers(assign_tiers(values, ladder), values, ladder)
+
+
+def quarantine_table(ds):
+    """Rows this month's load set aside (spec ``on_invalid: quarantine``), per table.
+
+    Returns a table (``ov_table``, ``ov_rows``, ``ov_share`` of the table's rows as read,
+    ``ov_reasons``, ``ov_file``: the file name ``fishpond run`` wrote them to, inside the
+    spec's folder), or a :class:`~helpers.formatting.Note` saying nothing was set aside.
+    """
+    summary = ds.quarantine_summary()
+    if summary.empty:
+        return Note("ov_no_quarantine")
+    rows = ds.fingerprint()["rows"]
+    kept = summary["table"].map(rows).fillna(0).astype("int64")
+    return pd.DataFrame(
+        {
+            "ov_table": summary["table"],
+            "ov_rows": summary["rows"].astype("int64"),
+            "ov_share": summary["rows"] / (kept + summary["rows"]).clip(lower=1),
+            "ov_reasons": summary["reasons"],
+            "ov_file": [Path(f).name if f else "" for f in summary["file"]],
+        }
+    )
 
 
 def penetration(ds, month: str | None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.config import cross_sell_products
+from helpers.config import cross_sell_products, product_catalogue
 from helpers.propensity.frames import HELD_PREFIX
 
 
@@ -30,8 +30,14 @@ def default_products(frame: pd.DataFrame) -> list[str]:
     """
 
     present = held_products(frame)
-    catalogue = [code for code in cross_sell_products() if code in present]
-    return catalogue if catalogue else present
+    # A product named like a catalogue code (credit_card) must not drop the spec's other
+    # products: keep every product except catalogue ones that are not cross-sell targets
+    # (the current account), catalogue products first in catalogue order.
+    cross_sell = cross_sell_products()
+    not_targets = set(product_catalogue()["code"]) - set(cross_sell)
+    catalogue = [code for code in cross_sell if code in present]
+    others = [code for code in present if code not in cross_sell and code not in not_targets]
+    return catalogue + others
 
 
 def holding_matrix(frame: pd.DataFrame, products: list[str] | None = None) -> pd.DataFrame:

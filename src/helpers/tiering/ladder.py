@@ -284,6 +284,9 @@ def tier_customers(
     """
     if isinstance(snapshot, Skipped):
         snapshot = None
+    # A flat table's mapped tier column wins over its value (the bank's own tiers); the flat
+    # ABT marks it, since it also fills "tier" from the value when no tier column is mapped.
+    tier_from_role = bool(frame.attrs.get("tier_from_role")) and "tier" in frame
     result = frame.copy()
     if snapshot is None and "event" in result:
         # A flat table keeps customers who already left (event = churned); the tier
@@ -296,6 +299,12 @@ def tier_customers(
         result = result.drop(columns=[c for c in ("aum", "basis_value", "tier") if c in result])
         result = result.merge(keep, on="customer_id", how="left")
         return result, ladder, "snapshot"
+    if tier_from_role and result["tier"].notna().any():
+        tiers, own_ladder = tiers_from_labels(result["tier"], ladder)
+        result["tier"] = tiers.values
+        result["basis_value"] = result["aum"].astype(float) if "aum" in result else np.nan
+        matched = own_ladder["lower"].notna().all()
+        return result, own_ladder, "labels" if matched else "own_labels"
     if "aum" in result and result["aum"].notna().any():
         result["basis_value"] = result["aum"].astype(float)
         result["tier"] = assign_tiers(result["basis_value"], ladder).values
