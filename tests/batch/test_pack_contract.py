@@ -46,8 +46,8 @@ def test_summary_runs_after_every_analytic_notebook(sample_pack):
         assert _record(sample_pack, name)["finished_utc"] <= summary["finished_utc"]
 
 
-def test_the_run_cache_is_used_and_never_reaches_the_pack(sample_pack):
-    """Shared frames are built once per run (helpers.features.cache) and removed at the end;
+def test_the_run_cache_never_reaches_the_pack(sample_pack):
+    """The run cache of shared frames (helpers.features.cache) is removed at the end;
     every kernel reports its peak memory in the manifest."""
     assert not (sample_pack.out_dir / "cache").exists()
     entries = {e["notebook"]: e for e in sample_pack.manifest["notebooks"]}
