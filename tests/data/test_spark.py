@@ -109,7 +109,7 @@ def test_spark_validation_problems_equal_duckdb(tmp_path):
 def test_unknown_engine_is_refused_clearly(tmp_path):
     spec = spark_spec(tmp_path)
     spec.write_text(spec.read_text(encoding="utf-8").replace("engine: spark", "engine: hive"))
-    with pytest.raises(DatasetSpecError, match="engine must be duckdb or spark, not 'hive'"):
+    with pytest.raises(DatasetSpecError, match="engine: must be duckdb or spark, not 'hive'"):
         load_spec(spec)
 
 
