@@ -384,6 +384,7 @@ def run_pack(
     # Frames shared by the run's notebooks (ABTs, survival frame, churn events): built once,
     # read by the others; removed before the pack is placed (helpers.features.cache).
     cache_dir = features.prepare_run_cache(build_dir / "cache", info.dataset, info.fingerprint)
+    info.dataset = None  # its pandas tables would stay in the runner for the whole run
     page = {
         "lang": lang,
         "month": month,
