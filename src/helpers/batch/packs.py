@@ -392,3 +392,15 @@ def place_pack(build_dir: Path, out_dir: Path, ok: bool) -> Path:
     if ok and failed_dir.exists():
         shutil.rmtree(failed_dir, ignore_errors=True)
     return target
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a run that could not finish its pack (disk full named as such)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" while writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}"
+    return _first_line(f"{type(error).__name__}: {error}") or type(error).__name__
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")

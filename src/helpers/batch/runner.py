@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import errno
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import signal
@@ -34,7 +34,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, i18n, paths
+from helpers import config, features, i18n, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
@@ -62,6 +62,7 @@ from helpers.batch.packs import (
     check_free_space,
     check_out_folder,
     check_same_pack,
+    describe_error,
     new_build_dir,
     place_pack,
     remove_stale_builds,
@@ -116,6 +117,7 @@ class DatasetInfo:
     months: list[str] = field(default_factory=list)
     vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
     quarantine: list = field(default_factory=list)
+    dataset: Any = None
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -143,6 +145,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         months=months,
         vocabulary=vocabulary_for(dataset),
         quarantine=dataset.quarantine_summary().to_dict("records"),
+        dataset=dataset,
     )
 
 
@@ -362,20 +365,13 @@ def run_pack(
             shutil.rmtree(build_dir, ignore_errors=True)
             if isinstance(error, Exception) and not isinstance(error, PackError):
                 raise RunFailed(
-                    f"the run could not finish the pack ({_describe_error(error)}). Nothing "
+                    f"the run could not finish the pack ({describe_error(error)}). Nothing "
                     f"was replaced: the previous pack in {out_dir} is unchanged"
                 ) from error
             raise
     finally:
         progress.close()
         lock.release()
-
-
-def _describe_error(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        where = f" while writing {error.filename}" if error.filename else ""
-        return f"no space left on the device{where}"
-    return one_line(f"{type(error).__name__}: {error}") or type(error).__name__
 
 
 def _build_pack(
@@ -394,6 +390,10 @@ def _build_pack(
 ) -> RunResult:
     """Run the notebooks into ``build_dir``, write the manifest and index, place the pack."""
     jobs = settings["jobs"]
+    # Frames shared by the run's notebooks (ABTs, survival frame, churn events): built once,
+    # read by the others; removed before the pack is placed (helpers.features.cache).
+    cache_dir = features.prepare_run_cache(build_dir / "cache", info.dataset, info.fingerprint)
+    info.dataset = None  # its pandas tables would stay in the runner for the whole run
     page = {
         "lang": lang,
         "month": month,
@@ -419,6 +419,7 @@ def _build_pack(
             "page": page,
             "threads": thread_limit(jobs) if jobs > 1 else None,
             "kernel": kernel["name"],
+            "cache_dir": str(cache_dir),
             "upstream": [],
         }
         try:
@@ -477,6 +478,8 @@ def _build_pack(
         json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
     )
     export.write_index(build_dir, manifest)
+    if not os.environ.get(features.KEEP_CACHE_ENV):
+        shutil.rmtree(cache_dir, ignore_errors=True)
     final_dir = place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,
@@ -559,7 +562,7 @@ def cli_run(args) -> int:
         # PackError and DataValidationError are ValueErrors: their message says what to fix.
         if debug:
             raise
-        print(f"fishpond run: {_describe_error(error) if isinstance(error, OSError) else error}",
+        print(f"fishpond run: {describe_error(error) if isinstance(error, OSError) else error}",
               file=sys.stderr)  # fmt: skip
         return 2
     finally:
