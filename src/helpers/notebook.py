@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import random
+import resource
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, exports, formatting, i18n, paths, plotting, privacy
+from helpers import config, exports, features, formatting, i18n, paths, plotting, privacy
 from helpers.data import load_dataset
 from helpers.files import atomic_write, write_text_atomic
 from helpers.formatting import Bullets, Note, Skipped, kpi_table
@@ -322,6 +323,8 @@ class RunContext:
             "parameters": {k: _jsonable(v) for k, v in self.params.items()},
             "upstream": self.upstream_used,
             "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            # the kernel's own peak memory, for the runner's manifest and bench_pack
+            "peak_rss_bytes": _peak_rss_bytes(),
         }
         write_text_atomic(
             self._run_record_path(), json.dumps(record, ensure_ascii=False, indent=2, default=str)
@@ -347,7 +350,9 @@ class RunContext:
         rows += [(f"param.{k}", repr(v)) for k, v in sorted(self.params.items())]
         fingerprint = getattr(self.dataset, "fingerprint", None)
         if callable(fingerprint):
-            info = fingerprint()
+            # In a batch run the runner already hashed these exact files: no second pass over
+            # a gigabyte of Parquet per notebook.
+            info = features.run_fingerprint(self.dataset) or fingerprint()
             for entry in info.get("files", []):
                 rows.append((f"file.{Path(entry['path']).name}", str(entry.get("sha256", ""))[:16]))
         rows += [(f"upstream.{k}", str(v)) for k, v in sorted(self.upstream_used.items())]
@@ -439,6 +444,11 @@ def list_facts(frame: pd.DataFrame, name: str, notebook: str) -> dict:
         "rms": int(frame["rm_id"].nunique()) if "rm_id" in frame else None,
         "sums": sums,
     }
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process (the kernel) so far, in bytes (Linux: KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def _jsonable(value: Any) -> Any:

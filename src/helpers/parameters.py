@@ -14,12 +14,13 @@ would be ambiguous: churn in one notebook, product take-up in another). Scopes:
 from __future__ import annotations
 
 import ast
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import yaml
 
 from helpers.paths import RESOURCES_DIR
@@ -131,17 +132,24 @@ def core_parameters() -> tuple[str, ...]:
     return tuple(name for name, p in registry().items() if p.scope == "core")
 
 
-def parameters_cell(notebook: str | Path | nbformat.NotebookNode) -> tuple[int, str] | None:
-    """Index and source of the cell tagged ``parameters``; None when there is none."""
-    if not isinstance(notebook, nbformat.NotebookNode):
-        notebook = nbformat.read(notebook, as_version=4)
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            return index, cell.source
+def parameters_cell(notebook: str | Path | Mapping) -> tuple[int, str] | None:
+    """Index and source of the cell tagged ``parameters``; None when there is none.
+
+    ``notebook`` is a path or an already read notebook (an ``nbformat.NotebookNode`` or the
+    plain JSON dict). A path is read as JSON: importing nbformat (and its JSON-schema
+    validator) costs every notebook kernel over a second at start-up, for one cell's text.
+    """
+    if not isinstance(notebook, Mapping):
+        notebook = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for index, cell in enumerate(notebook.get("cells", [])):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and "parameters" in tags:
+            source = cell.get("source", "")
+            return index, source if isinstance(source, str) else "".join(source)
     return None
 
 
-def declared_defaults(notebook: str | Path | nbformat.NotebookNode) -> dict[str, Any]:
+def declared_defaults(notebook: str | Path | Mapping) -> dict[str, Any]:
     """Names and literal default values assigned in a notebook's ``parameters`` cell.
 
     Read with ``ast``, not Papermill's line parser: Papermill skips any line with a second
@@ -180,6 +188,6 @@ def declared_defaults(notebook: str | Path | nbformat.NotebookNode) -> dict[str,
     return values
 
 
-def declared_parameters(notebook: str | Path | nbformat.NotebookNode) -> list[str]:
+def declared_parameters(notebook: str | Path | Mapping) -> list[str]:
     """Names assigned in the notebook's ``parameters`` cell, in order."""
     return list(declared_defaults(notebook))

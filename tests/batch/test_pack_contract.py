@@ -44,3 +44,11 @@ def test_summary_runs_after_every_analytic_notebook(sample_pack):
     summary = _record(sample_pack, "05_monthly_summary")
     for name in ("00_data_overview", "01_tiering", "02_lifecycle_survival"):
         assert _record(sample_pack, name)["finished_utc"] <= summary["finished_utc"]
+
+
+def test_the_run_cache_never_reaches_the_pack(sample_pack):
+    """The run cache of shared frames (helpers.features.cache) is removed at the end;
+    every kernel reports its peak memory in the manifest."""
+    assert not (sample_pack.out_dir / "cache").exists()
+    entries = {e["notebook"]: e for e in sample_pack.manifest["notebooks"]}
+    assert all(e.get("kernel_peak_gb", 0) > 0 for e in entries.values() if e["status"] == "ok")

@@ -27,6 +27,7 @@ PARAMETERS = [
     "soft_months",
     "takeup_horizon_months",
     "model_sample_cap",
+    "fit_sample_cap",
     "min_probability",
     "calls_per_rm",
     "call_lift",

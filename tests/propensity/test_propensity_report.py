@@ -139,7 +139,8 @@ def test_model_tables_label_products_models_and_columns(fitted):
     metrics = propensity.metrics_table(models, "en")
     assert list(metrics.columns) == [
         "product", "ps_model", "customers", "ps_buyers", "ps_base_rate", "ps_roc_auc",
-        "ps_average_precision", "ps_brier", "ps_mean_probability",
+        "ps_average_precision", "ps_brier", "ps_mean_probability", "ps_training_rows",
+        "ps_fitted_rows",
     ]  # fmt: skip
     assert metrics["product"].tolist() == [propensity.product_label("fund", "en")]
     skipped = propensity.skipped_table(models, "en")

@@ -10,6 +10,7 @@ returns plain data only. :mod:`helpers.batch.runner` builds the pack around it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from helpers import i18n, paths
 from helpers.batch import export
+from helpers.features import RUN_CACHE_ENV
 
 #: How many times a run that failed while starting its kernel is tried again.
 KERNEL_START_RETRIES = 2
@@ -314,20 +316,26 @@ def thread_limit(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
+def _kernel_peak_gb(record_path: Path) -> float | None:
+    """The kernel's peak RSS in GB from the run record its last cell wrote (None if absent)."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        return round(int(record["peak_rss_bytes"]) / 1e9, 2)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     """Run and export one notebook; return its manifest entry.
 
     ``task`` carries plain data only (it crosses a process boundary): ``notebook`` (path),
     ``pack_dir``, ``parameters``, ``timeout``, ``page`` (header values for the HTML), and
-    ``threads`` (thread cap for the kernel, or None).
+    ``threads`` (thread cap for the kernel, or None) and ``cache_dir`` (the run's shared
+    frames, or None).
     """
 
     notebook_path = Path(task["notebook"])
     pack_dir = Path(task["pack_dir"])
-    name = notebook_path.stem
-    executed_path = pack_dir / "executed" / f"{name}.ipynb"
-    kernel_log = pack_dir / "executed" / f"{name}.kernel.log"
-    html_path = pack_dir / f"{name}.html"
     # Kernels resolve the project folder as the runner does (an installed package's bundled
     # notebooks run in site-packages, but their scratch files belong to the analyst's folder).
     os.environ["FISHPOND_ROOT"] = str(paths.PROJECT_ROOT)
@@ -336,6 +344,25 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
         # Inherited by the kernel process, so parallel notebooks don't oversubscribe the cores.
         for variable in THREAD_VARIABLES:
             os.environ[variable] = str(task["threads"])
+    # The run's shared frames (helpers.features.cache); restored after, since with --jobs 1
+    # this runs in the runner's own process.
+    previous_cache = os.environ.get(RUN_CACHE_ENV)
+    if task.get("cache_dir"):
+        os.environ[RUN_CACHE_ENV] = str(task["cache_dir"])
+    try:
+        return _run_one_notebook(task, notebook_path, pack_dir)
+    finally:
+        if previous_cache is None:
+            os.environ.pop(RUN_CACHE_ENV, None)
+        else:
+            os.environ[RUN_CACHE_ENV] = previous_cache
+
+
+def _run_one_notebook(task: dict[str, Any], notebook_path: Path, pack_dir: Path) -> dict[str, Any]:
+    name = notebook_path.stem
+    executed_path = pack_dir / "executed" / f"{name}.ipynb"
+    kernel_log = pack_dir / "executed" / f"{name}.kernel.log"
+    html_path = pack_dir / f"{name}.html"
 
     entry: dict[str, Any] = {
         "notebook": name,
@@ -372,6 +399,7 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     if kernel_log.exists() and kernel_log.stat().st_size == 0:
         kernel_log.unlink()  # kept only when the kernel had something to say
 
+    entry["kernel_peak_gb"] = _kernel_peak_gb(pack_dir / "artifacts" / f"run_{name}.json")
     source = nbformat.read(notebook_path, as_version=4)
     entry["title"] = export.notebook_title_for(source, task["page"]["lang"]) or name
     if error is None:

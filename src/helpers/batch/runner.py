@@ -21,6 +21,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import signal
@@ -33,7 +34,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import config, i18n, paths
+from helpers import config, features, i18n, paths
 from helpers.batch import export
 from helpers.batch.execution import (
     STATUS_FAILED,
@@ -118,6 +119,7 @@ class DatasetInfo:
     months: list[str] = field(default_factory=list)
     vocabulary: i18n.Vocabulary = field(default_factory=i18n.Vocabulary)
     quarantine: list = field(default_factory=list)
+    dataset: Any = None
 
 
 def load_dataset_info(spec: str | Path) -> DatasetInfo:
@@ -145,6 +147,7 @@ def load_dataset_info(spec: str | Path) -> DatasetInfo:
         months=months,
         vocabulary=vocabulary_for(dataset),
         quarantine=dataset.quarantine_summary().to_dict("records"),
+        dataset=dataset,
     )
 
 
@@ -381,6 +384,10 @@ def _build_pack(
 ) -> RunResult:
     """Run the notebooks into ``build_dir``, write the manifest and index, place the pack."""
     jobs = settings["jobs"]
+    # Frames shared by the run's notebooks (ABTs, survival frame, churn events): built once,
+    # read by the others; removed before the pack is placed (helpers.features.cache).
+    cache_dir = features.prepare_run_cache(build_dir / "cache", info.dataset, info.fingerprint)
+    info.dataset = None  # its pandas tables would stay in the runner for the whole run
     page = {
         "lang": lang,
         "month": month,
@@ -406,6 +413,7 @@ def _build_pack(
             "page": page,
             "threads": thread_limit(jobs) if jobs > 1 else None,
             "kernel": kernel["name"],
+            "cache_dir": str(cache_dir),
             "upstream": [],
         }
         try:
@@ -466,6 +474,8 @@ def _build_pack(
         build_dir / "manifest.json",
         json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
     )
+    if not os.environ.get(features.KEEP_CACHE_ENV):
+        shutil.rmtree(cache_dir, ignore_errors=True)
     final_dir = place_pack(build_dir, out_dir, ok)
     return RunResult(
         ok=ok,

@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 
 import jinja2
-import nbformat
 import yaml
 
 from helpers import i18n
@@ -111,6 +110,8 @@ def exercise_headings(notebook, lang: str) -> list[dict]:
 
 def course_readme(lang: str, notebooks_dir: Path = NOTEBOOKS_DIR, out: str = "course") -> str:
     """The built course's README in ``lang``: order, timings, exercises, checks, solutions."""
+    import nbformat  # lazily: see build_course
+
     units = []
     for unit in course_units():
         path = Path(notebooks_dir) / f"{unit['notebook']}.ipynb"
@@ -147,6 +148,10 @@ def build_course(
     learners' scratch files inside ``<out>`` (:func:`helpers.paths.scratch_dir`). The notebooks
     find the sample data and helpers on their own, so they run from any folder.
     """
+    # nbformat (and its JSON-schema validator) costs over a second to import; every notebook
+    # kernel imports helpers.course for its checks, only `fishpond course build` needs this.
+    import nbformat
+
     i18n.check_lang(lang)
     out = Path(out)
     written: list[Path] = []

@@ -11,7 +11,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import nbformat
 import yaml
 
 from helpers import i18n, paths
@@ -82,6 +81,8 @@ def glossary_page(lang: str | None = None) -> str:
 
 # ----------------------------------------------------------------------------- clashes
 def _notebook_text(path: Path) -> str:
+    import nbformat  # lazily: over a second per notebook kernel (helpers.course.build)
+
     notebook = nbformat.read(path, as_version=4)
     return "\n".join(cell.source for cell in notebook.cells)
 

@@ -13,7 +13,6 @@ import re
 import unicodedata
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 
 from helpers import i18n
@@ -60,6 +59,8 @@ def notebook_progress(path: str | Path) -> pd.DataFrame:
     ``number`` counts the check cells in order (1, 2, ...); ``exercise`` is the id the check
     reported ("01-3"), or ``NN-number`` from the file name when it has not run yet.
     """
+    import nbformat  # lazily: over a second per notebook kernel (helpers.course.build)
+
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     prefix = path.name[:2]
@@ -91,6 +92,8 @@ def course_progress(folder: str | Path) -> pd.DataFrame:
 
 def _folder_lang(folder: Path) -> str:
     """The language the course in ``folder`` was built in (its notebooks' metadata), else zh."""
+    import nbformat  # lazily: over a second per notebook kernel (helpers.course.build)
+
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("fishpond", {})
         lang = meta.get("course", {}).get("lang")

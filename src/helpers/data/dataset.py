@@ -20,6 +20,7 @@ import pandas as pd
 from helpers.config import resolve_ladder
 from helpers.data.convert import DAYS_PER_MONTH, FALSE_WORDS, TRUE_WORDS
 from helpers.data.problems import TABLE_COLUMNS, Col
+from helpers.data.spark import SparkConnection
 from helpers.data.spec import (
     FLAT_TABLE,
     ID_COLUMNS,
@@ -276,13 +277,19 @@ class Dataset:
         self._fingerprint = None
 
     # -- DuckDB ---------------------------------------------------------------------------
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, engine: str | None = None) -> duckdb.DuckDBPyConnection:
         """Return a new in-memory DuckDB connection with one view per canonical table.
 
         Parquet tables are views over ``read_parquet(path)`` with canonical column names, so
         DuckDB scans the file (larger than memory is fine); tables held in pandas (CSV, Excel,
         in-memory, quarantined) are registered frames. Close the connection when done.
+
+        With ``engine: spark`` in the spec the same SQL runs on Apache Spark instead
+        (:class:`helpers.data.spark.SparkConnection`, transpiled with sqlglot); ``engine``
+        overrides the spec (``"duckdb"`` for the checks that read Parquet files directly).
         """
+        if (engine or self.spec.engine) == "spark":
+            return SparkConnection(self, self._sources)
         con = duckdb.connect()
         for name, source in self._sources.items():
             if name in self._cache or source.frame is not None:

@@ -161,7 +161,7 @@ def validate_dataset(dataset, quarantine_dir: str | Path | None = None) -> Valid
                 continue
             source = dataset._sources[table]
             if source.frame is None and table not in dataset._cache:
-                con = dataset.connect()
+                con = dataset.connect(engine="duckdb")  # reads the Parquet files directly
                 try:
                     problems, bad_sql = check_parquet_table(
                         con,

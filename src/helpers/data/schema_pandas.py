@@ -9,11 +9,21 @@ the right kind.
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pandas as pd
-import pandera.pandas as pa
-from pandas.api import types as ptypes
+
+# pandera imports pyspark.pandas whenever PySpark is installed (for engine: spark): over a
+# second in every notebook kernel, and pyspark.pandas patches pandas. Fishpond's Spark engine
+# uses pyspark.sql only, so unless someone already imported it, pyspark.pandas is marked
+# unavailable before pandera looks (an import of it then raises ImportError, which pandera
+# expects when PySpark is absent).
+if "pyspark.pandas" not in sys.modules:
+    sys.modules["pyspark.pandas"] = None  # type: ignore[assignment]
+
+import pandera.pandas as pa  # noqa: E402
+from pandas.api import types as ptypes  # noqa: E402
 
 from helpers.config import product_catalogue
 from helpers.data.problems import (

@@ -176,6 +176,13 @@ class DatasetSpec:
         tables are always in whole currency units.
     tiers : list of dict or None
         The bank's own tier ladder (``code``, ``name_zh``, ``name_en``, ``lower``).
+    engine : {"duckdb", "spark"}
+        Where the feature SQL runs: embedded DuckDB (default) or Apache Spark
+        (``docs/scale.md``).
+    spark : dict
+        With ``engine: spark``: ``master`` (e.g. ``local[2]``, ``yarn``, ``k8s://...``;
+        default ``local[2]``) and ``config`` (Spark settings, e.g.
+        ``spark.executor.memory: 8g``).
     max_quarantine_share : float
         Quarantine may set aside at most this share of a table's rows (default 0.05); beyond
         it, or when no row is left, the load fails.
@@ -192,6 +199,8 @@ class DatasetSpec:
     money_unit: float = 1.0
     tiers: list | None = None
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
+    engine: str = "duckdb"
+    spark: dict = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path | None:
@@ -203,7 +212,9 @@ READER_OPTIONS = ("sep", "header", "skiprows", "skip_after_header", "sheet", "de
 TABLE_KEYS_ALLOWED = {"path", "format", "encoding", "columns", *READER_OPTIONS}
 SPEC_KEYS = {"name", "mode", "tables", "table", "roles", "on_invalid", "quarantine_dir",
              "description", "currency", "money_unit", "tiers",
-             "max_quarantine_share"}  # fmt: skip
+             "max_quarantine_share", "engine", "spark"}  # fmt: skip
+ENGINES = ("duckdb", "spark")
+SPARK_KEYS = {"master", "config"}
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".xlsx": "excel", ".xlsm": "excel"}  # fmt: skip
 _GLOB_CHARACTERS = set("*?[")
@@ -379,6 +390,13 @@ def parse_spec(path: Path) -> DatasetSpec:
         if unknown:
             check.problem("roles.tier.map", f"maps to {unknown}, which are not codes of tiers: "
                           f"{sorted(codes)}")  # fmt: skip
+    engine = raw.get("engine", "duckdb")
+    if engine not in ENGINES:
+        check.problem("engine", f"must be duckdb or spark, not {engine!r}")
+    spark = raw.get("spark") or {}
+    if not isinstance(spark, dict) or set(spark) - SPARK_KEYS:
+        check.problem("spark", f"takes {sorted(SPARK_KEYS)} (e.g. master: local[2]), not {spark!r}")
+        spark = {}
     quarantine_dir = _quarantine_folder(raw.get("quarantine_dir"), base_dir, check)
     name = raw.get("name") or path.parent.name
     check.raise_if_any()
@@ -394,6 +412,8 @@ def parse_spec(path: Path) -> DatasetSpec:
         money_unit=money_unit,
         tiers=tiers,
         max_quarantine_share=share,
+        engine=engine,
+        spark=dict(spark),
     )
 
 

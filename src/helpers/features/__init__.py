@@ -12,12 +12,24 @@ from helpers.features.abt import (
     build_abt,
     churn_events,
 )
+from helpers.features.cache import (
+    KEEP_CACHE_ENV,
+    RUN_CACHE_ENV,
+    cached_frame,
+    prepare_run_cache,
+    run_cache_dir,
+    run_fingerprint,
+)
+from helpers.features.sampling import stratified_rows
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
+    cents_sql,
     churn_events_sql,
     date_literal,
     hard_churn_sql,
+    money_avg_sql,
+    money_sum_sql,
     month_index_sql,
     soft_churn_sql,
     soft_flags_sql,
@@ -33,6 +45,13 @@ from helpers.features.survival_frames import (
 )
 
 __all__ = [
+    "KEEP_CACHE_ENV",
+    "RUN_CACHE_ENV",
+    "cached_frame",
+    "prepare_run_cache",
+    "run_cache_dir",
+    "run_fingerprint",
+    "stratified_rows",
     "ABT_ID_COLUMNS",
     "ABT_LABEL_COLUMNS",
     "ABT_SURVIVAL_COLUMNS",
@@ -42,7 +61,10 @@ __all__ = [
     "churn_events",
     "abt_sql",
     "AbtWindow",
+    "cents_sql",
     "churn_events_sql",
+    "money_avg_sql",
+    "money_sum_sql",
     "date_literal",
     "hard_churn_sql",
     "month_index_sql",

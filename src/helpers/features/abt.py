@@ -34,6 +34,7 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
+from helpers.features.cache import cached_frame
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -228,12 +229,14 @@ def churn_events(
     """
     _require_panel(ds, "churn_events")
     churn = _check_churn(churn or ChurnDefinition())
-    events = _fetch(
-        ds, f"SELECT * FROM ({churn_events_sql(churn, dating)}) AS events ORDER BY customer_id"
-    )
-    events = _as_ns(events, ["churn_month"])
-    events["customer_id"] = events["customer_id"].astype(str)
-    return events.reset_index(drop=True)
+    sql = f"SELECT * FROM ({churn_events_sql(churn, dating)}) AS events ORDER BY customer_id"
+
+    def build() -> pd.DataFrame:
+        events = _as_ns(_fetch(ds, sql), ["churn_month"])
+        events["customer_id"] = events["customer_id"].astype(str)
+        return events.reset_index(drop=True)
+
+    return cached_frame(ds, "churn_events", {"churn": churn.to_dict(), "dating": dating}, build)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,6 +314,19 @@ def build_abt(
     _require_panel(ds, "build_abt")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon must be a whole number of months >= 1, not {horizon!r}")
+    parameters = {
+        "as_of": as_of or "",
+        "horizon": int(horizon),
+        "churn": churn.to_dict(),
+        "ladder": None if ladder is None else ladder.to_dict("records"),
+    }
+    return cached_frame(
+        ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, ladder)
+    )
+
+
+def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.DataFrame:
+    """:func:`build_abt` in panel mode, without the run cache."""
     first_month, last_month = _data_window(ds)
     as_of_end = last_month if as_of in (None, "") else month_end(as_of)
     if not first_month <= as_of_end <= last_month:

@@ -11,7 +11,14 @@ kept close to ANSI so it can move to Spark SQL when one machine is no longer eno
 - all as-of boundaries are computed in Python and written as ``DATE 'YYYY-MM-DD'`` literals,
   so no engine-specific date arithmetic is needed;
 - integer sums and counts are cast to ``BIGINT`` (DuckDB returns HUGEINT otherwise, which
-  reaches pandas as slow object columns: FIELD-NOTES "HUGEINT trap").
+  reaches pandas as slow object columns: FIELD-NOTES "HUGEINT trap");
+- **money is summed exactly, in whole cents (fen)** (:func:`cents_sql`, :func:`money_sum_sql`,
+  :func:`money_avg_sql`): a parallel floating-point SUM or AVG adds in whatever order the
+  threads finish, so two builds of the same ABT differed in the last bits (7e-9) and KPIs were
+  not reproducible; Spark adds in yet another order. Integer sums are exact in any order and
+  any engine, and the one division at the end is a single IEEE operation, so DuckDB (any
+  thread count) and Spark give bit-identical features. Amounts are rounded to the cent first
+  (a source value with more decimals moves by less than half a cent).
 
 Months are compared through a *month index* ``year * 12 + month``; date ranges are
 half-open (``>= first day`` and ``< first day of the next month``) so that timestamps with
@@ -36,6 +43,27 @@ def date_literal(stamp: pd.Timestamp) -> str:
 def string_literal(value: str) -> str:
     """Single-quoted SQL string literal (quotes doubled)."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def cents_sql(expression: str) -> str:
+    """An amount as whole cents: ``BIGINT``, rounded half away from zero."""
+    return f"CAST(ROUND({expression} * 100) AS BIGINT)"
+
+
+def money_sum_sql(cents: str) -> str:
+    """Exact sum of a cents expression, as DOUBLE yuan (NULL over no rows)."""
+    return f"CAST(SUM({cents}) AS DOUBLE) / 100"
+
+
+def money_avg_sql(cents: str, over: str = "") -> str:
+    """Exact average of a cents expression, as DOUBLE yuan (NULL over no rows).
+
+    ``over`` is an optional window clause (``"OVER (...)"``) applied to both aggregates.
+    """
+    return (
+        f"CAST(SUM({cents}) {over} AS DOUBLE) "
+        f"/ CAST(NULLIF(COUNT({cents}) {over}, 0) AS DOUBLE) / 100"
+    )
 
 
 def month_index_sql(column: str) -> str:
@@ -85,6 +113,10 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
       analysis, where covariates must precede the event).
     """
     drop_factor = 1.0 - float(churn.soft_drop)
+    trailing_window = (
+        "OVER (PARTITION BY customer_id ORDER BY month_index "
+        "RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING)"
+    )
     # Exact pre-filter (saves the window sort for most customers): a flagged month has AUM
     # below the floor or below drop_factor x an average of earlier months, which is at most
     # drop_factor x the customer's maximum; so customers whose minimum is not below
@@ -99,15 +131,13 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
         ),
         soft_months AS (
             SELECT customer_id, month, month_index, aum_total,
-                   AVG(aum_total) OVER (
-                       PARTITION BY customer_id ORDER BY month_index
-                       RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING
-                   ) AS trailing_aum
+                   {money_avg_sql("aum_cents", trailing_window)} AS trailing_aum
             FROM (
                 SELECT customer_id,
                        LAST_DAY(CAST(month AS DATE)) AS month,
                        {month_index_sql("month")} AS month_index,
-                       CAST(aum_total AS DOUBLE) AS aum_total
+                       CAST(aum_total AS DOUBLE) AS aum_total,
+                       {cents_sql("aum_total")} AS aum_cents
                 FROM monthly_balances
                 WHERE customer_id IN (SELECT customer_id FROM soft_candidates)
             ) AS balances
@@ -269,14 +299,14 @@ def abt_sql(
     recency_cap = (window.after_as_of - month_start(window.first_month)).days
 
     if has_transactions:
+        recent_amount = f"CASE WHEN txn_date >= {start_3m} THEN {cents_sql('amount')} ELSE 0 END"
         transaction_cte = f"""
         txn AS (
             SELECT customer_id,
                    MAX(CAST(txn_date AS DATE)) AS last_txn_date,
                    CAST(SUM(CASE WHEN txn_date >= {start_3m} THEN 1 ELSE 0 END) AS BIGINT)
                        AS txn_count_3m,
-                   CAST(SUM(CASE WHEN txn_date >= {start_3m} THEN amount ELSE 0 END) AS DOUBLE)
-                       AS txn_amount_3m,
+                   {money_sum_sql(recent_amount)} AS txn_amount_3m,
                    CAST(SUM(CASE WHEN txn_date >= {start_12m} THEN 1 ELSE 0 END) AS BIGINT)
                        AS txn_count_12m
             FROM transactions
@@ -285,6 +315,7 @@ def abt_sql(
         ),"""
     else:
         # monthly_balances.txn_count / txn_amount: recency at month granularity
+        recent_amount = f"CASE WHEN month >= {start_3m} THEN {cents_sql('txn_amount')} ELSE 0 END"
         transaction_cte = f"""
         txn AS (
             SELECT customer_id,
@@ -292,8 +323,7 @@ def abt_sql(
                        AS last_txn_date,
                    CAST(SUM(CASE WHEN month >= {start_3m} THEN txn_count ELSE 0 END) AS BIGINT)
                        AS txn_count_3m,
-                   CAST(SUM(CASE WHEN month >= {start_3m} THEN txn_amount ELSE 0 END) AS DOUBLE)
-                       AS txn_amount_3m,
+                   {money_sum_sql(recent_amount)} AS txn_amount_3m,
                    CAST(SUM(CASE WHEN month >= {start_12m} THEN txn_count ELSE 0 END) AS BIGINT)
                        AS txn_count_12m
             FROM monthly_balances
@@ -368,6 +398,11 @@ def abt_sql(
     contacts_join = (
         "LEFT JOIN touched AS k ON k.customer_id = a.customer_id" if has_contacts else ""
     )
+
+    def last_months(months: int, value: str, otherwise: str = "ELSE 0 ") -> str:
+        """``value`` in the trailing ``months`` months up to as_of, else 0 (or NULL)."""
+        return f"CASE WHEN month_index > {as_of_index - months} THEN {value} {otherwise}END"
+
     # Closures always end a customer's activity; with kind="soft" they censor the survival
     # time instead of counting as events.
     end_month = (
@@ -394,8 +429,9 @@ def abt_sql(
             SELECT customer_id,
                    {month_index_sql("month")} AS month_index,
                    CAST(aum_total AS DOUBLE) AS aum_total,
+                   {cents_sql("aum_total")} AS aum_cents,
                    demand_deposit, time_deposit, wealth_mgmt, funds, insurance, loan_balance,
-                   card_spend, digital_logins, payroll
+                   {cents_sql("card_spend")} AS card_spend_cents, digital_logins, payroll
             FROM monthly_balances
             WHERE month >= {start_13m} AND month < {after}
         ),
@@ -409,16 +445,14 @@ def abt_sql(
                    MAX(CASE WHEN month_index = {as_of_index} THEN funds END) AS funds,
                    MAX(CASE WHEN month_index = {as_of_index} THEN insurance END) AS insurance,
                    MAX(CASE WHEN month_index = {as_of_index} THEN loan_balance END) AS loan_balance,
-                   AVG(CASE WHEN month_index > {as_of_index - 3} THEN aum_total END) AS aum_avg_3m,
-                   AVG(CASE WHEN month_index > {as_of_index - 6} THEN aum_total END) AS aum_avg_6m,
-                   AVG(CASE WHEN month_index > {as_of_index - 12} THEN aum_total END)
-                       AS aum_avg_12m,
+                   {money_avg_sql(last_months(3, "aum_cents", ""))} AS aum_avg_3m,
+                   {money_avg_sql(last_months(6, "aum_cents", ""))} AS aum_avg_6m,
+                   {money_avg_sql(last_months(12, "aum_cents", ""))} AS aum_avg_12m,
                    MAX(CASE WHEN month_index = {as_of_index - 3} THEN aum_total END) AS aum_lag_3,
                    MAX(CASE WHEN month_index = {as_of_index - 6} THEN aum_total END) AS aum_lag_6,
                    MAX(CASE WHEN month_index = {as_of_index - 12} THEN aum_total END)
                        AS aum_lag_12,
-                   CAST(SUM(CASE WHEN month_index > {as_of_index - 3} THEN card_spend ELSE 0 END)
-                       AS DOUBLE) AS card_spend_3m,
+                   {money_sum_sql(last_months(3, "card_spend_cents"))} AS card_spend_3m,
                    CAST(SUM(CASE WHEN month_index > {as_of_index - 3} THEN digital_logins
                        ELSE 0 END) AS BIGINT) AS digital_logins_3m,
                    MAX(CASE WHEN month_index = {as_of_index} AND payroll THEN 1 ELSE 0 END)

@@ -29,6 +29,7 @@ from helpers.features.abt import (
     _require_panel,
     build_abt,
 )
+from helpers.features.cache import cached_frame
 from helpers.features.sql import (
     churn_events_sql,
     date_literal,
@@ -205,6 +206,21 @@ def survival_frame(
         front = ["customer_id", "entry", "duration", "event", "event_type"]
         return flat[front + [c for c in flat.columns if c not in front and c != "as_of"]]
     _require_panel(ds, "survival_frame")
+    parameters = {
+        "churn": churn.to_dict(),
+        "soft_dating": soft_dating,
+        "ladder": None if ladder is None else ladder.to_dict("records"),
+    }
+    return cached_frame(
+        ds,
+        "survival_frame",
+        parameters,
+        lambda: _panel_survival_frame(ds, churn, soft_dating, ladder),
+    )
+
+
+def _panel_survival_frame(ds, churn: ChurnDefinition, soft_dating: str, ladder) -> pd.DataFrame:
+    """:func:`survival_frame` in panel mode, without the run cache."""
     first_month, last_month = _data_window(ds)
     end_month = follow_up_end(churn, last_month, soft_dating)
     first_index = month_index(first_month)

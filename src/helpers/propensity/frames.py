@@ -180,6 +180,20 @@ def heavy_tailed_columns(design: pd.DataFrame, numeric: list[str]) -> list[str]:
     return chosen
 
 
+class UnweightedBinningHGB(HistGradientBoostingClassifier):
+    """``HistGradientBoostingClassifier`` whose bin edges ignore the sample weights.
+
+    With class weights (``class_weight="balanced"``), scikit-learn >= 1.6 finds each
+    feature's 255 bin edges with one weighted-percentile sort per edge: on the 10k sample
+    that was 92 of the 98 seconds of the gradient-boosting fits in ``03_cross_sell_propensity``.
+    Edges from the plain quantiles (what scikit-learn did before) cost one sort per feature;
+    the weights still act where they matter, in the gradients and hessians of every tree.
+    """
+
+    def _bin_data(self, X, sample_weight, is_training_data):  # noqa: N803 (sklearn's name)
+        return super()._bin_data(X, None, is_training_data)
+
+
 def make_estimator(
     name: str,
     numeric: list[str],
@@ -263,7 +277,7 @@ def make_estimator(
             )
         prepare = ColumnTransformer(transformers, verbose_feature_names_out=False)
         prepare.set_output(transform="pandas")
-        model = HistGradientBoostingClassifier(
+        model = UnweightedBinningHGB(
             learning_rate=0.08,
             max_iter=200,
             max_leaf_nodes=15,
@@ -362,12 +376,14 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        raw = self.estimator.predict_proba(features)[:, 1]
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from the estimator's raw scores (its ``predict_proba``)."""
         if isinstance(self.calibrator, IsotonicRegression):
-            probability = self.calibrator.predict(raw)
-        else:
-            probability = self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+            return self.calibrator.predict(raw)
+        return self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1]
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        probability = self.calibrate(self.estimator.predict_proba(features)[:, 1])
         return np.column_stack([1 - probability, probability])
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
@@ -390,6 +406,49 @@ def cross_validate_candidate(factory, features, target, folds) -> dict:
         "scores": scores,
         "roc_auc": (float(np.mean(fold_auc)), float(np.std(fold_auc))),
         "average_precision": (float(np.mean(fold_ap)), float(np.std(fold_ap))),
+    }
+
+
+def cross_validate_strengths(factory, strengths, features, target, folds) -> dict:
+    """:func:`cross_validate_candidate` for several regularisation strengths of one pipeline.
+
+    ``factory(strength)`` returns an unfitted ``Pipeline([("prepare", ...), ("model", ...)])``
+    whose preprocessing does not depend on the strength (the logistic candidate). Each fold's
+    preprocessing is fitted and applied once and only the final model is refitted per
+    strength: the same results as one :func:`cross_validate_candidate` per strength, with a
+    quarter of the preprocessing work for four strengths.
+
+    Returns
+    -------
+    dict
+        ``{strength: result}``, each result as :func:`cross_validate_candidate` returns it.
+    """
+    scores = {strength: np.empty(len(target)) for strength in strengths}
+    fold_auc = {strength: [] for strength in strengths}
+    fold_ap = {strength: [] for strength in strengths}
+    for fit_rows, test_rows in folds:
+        prepare = factory(strengths[0]).named_steps["prepare"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            fit_matrix = prepare.fit_transform(features.iloc[fit_rows], target[fit_rows])
+            test_matrix = prepare.transform(features.iloc[test_rows])
+            for strength in strengths:
+                model = factory(strength).named_steps["model"]
+                model.fit(fit_matrix, target[fit_rows])
+                predicted = model.predict_proba(test_matrix)[:, 1]
+                scores[strength][test_rows] = predicted
+                fold_auc[strength].append(roc_auc_score(target[test_rows], predicted))
+                fold_ap[strength].append(average_precision_score(target[test_rows], predicted))
+    return {
+        strength: {
+            "scores": scores[strength],
+            "roc_auc": (float(np.mean(fold_auc[strength])), float(np.std(fold_auc[strength]))),
+            "average_precision": (
+                float(np.mean(fold_ap[strength])),
+                float(np.std(fold_ap[strength])),
+            ),
+        }
+        for strength in strengths
     }
 
 

@@ -28,7 +28,6 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
 from sklearn.model_selection import StratifiedKFold
 
 from helpers.propensity.actions import (
@@ -45,12 +44,19 @@ from helpers.propensity.frames import (
     CalibratedModel,
     choose_model,
     cross_validate_candidate,
+    cross_validate_strengths,
     design_matrix,
     feature_columns,
     feature_owner,
     fit_calibrator,
     heavy_tailed_columns,
     make_estimator,
+)
+from helpers.propensity.scaling import (
+    grouped_permutation_importance,
+    predict_in_chunks,
+    stratified_rows,
+    substitution_contributions,
 )
 
 
@@ -73,6 +79,11 @@ class CrossSellModels:
         The comparison runs on at most this many training rows (a seeded random sample);
         the winner is then refitted once on all training rows. This keeps the model choice
         affordable at a million customers (FIELD-NOTES: choose on a sample, refit once).
+    fit_cap : int or None, default None
+        The winner is refitted on at most this many training customers, a stratified sample
+        without replacement (buyers and non-buyers keep their shares); None uses every
+        training row. The holdout is never sampled. The holdout ROC AUC of a capped fit
+        against a fit on all rows at a million customers: ``benchmarks/results/model_quality.md``.
     holdout_share : float, default 0.25
         Share of customers held out for evaluation (same customers for every product).
     calibration : {"sigmoid", "isotonic", "auto"}, default "sigmoid"
@@ -132,6 +143,7 @@ class CrossSellModels:
         compare_cap: int = 20000,
         holdout_share: float = 0.25,
         calibration: str = "sigmoid",
+        fit_cap: int | None = None,
         min_buyers: int = 20,
         max_categories: int = 50,
         class_weight: str | None = "auto",
@@ -145,6 +157,7 @@ class CrossSellModels:
         self.compare_cap = compare_cap
         self.holdout_share = holdout_share
         self.calibration = calibration
+        self.fit_cap = fit_cap
         self.min_buyers = min_buyers
         self.max_categories = max_categories
         self.class_weight = class_weight
@@ -275,19 +288,24 @@ class CrossSellModels:
                 # Logistic: the regularisation strength is tuned on the same folds (cheap);
                 # gradient boosting keeps its fixed, conservative settings.
                 options = self.logistic_cs if name == "logistic" else (None,)
+                factory = partial(
+                    make_estimator,
+                    name,
+                    numeric,
+                    categorical,
+                    skewed,
+                    product_seed,
+                    self.class_weight,
+                )
+                if name == "logistic":  # preprocessing fitted once per fold for every C
+                    results = cross_validate_strengths(
+                        factory, options, x_compare, y_compare, folds
+                    )
+                else:
+                    results = {None: cross_validate_candidate(factory, x_compare, y_compare, folds)}
                 best = None
                 for strength in options:
-                    factory = partial(
-                        make_estimator,
-                        name,
-                        numeric,
-                        categorical,
-                        skewed,
-                        product_seed,
-                        self.class_weight,
-                        strength,
-                    )
-                    result = cross_validate_candidate(factory, x_compare, y_compare, folds)
+                    result = results[strength]
                     if best is None or result[self.select_by][0] > best[self.select_by][0]:
                         best, settings[name] = result, strength
                 out_of_fold[name] = best.pop("scores")
@@ -321,15 +339,18 @@ class CrossSellModels:
                 self.class_weight,
                 settings[winner],
             )
+            fit_rows = stratified_rows(y_train, self.fit_cap, product_seed + 1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
-                base.fit(x_train, y_train)
+                base.fit(x_train.iloc[fit_rows], y_train[fit_rows])
             calibrated = CalibratedModel(base, calibrator)
 
             # 3. Evaluate on the untouched holdout.
             x_holdout = design.loc[holdout_mask]
             y_holdout = target[holdout_mask].to_numpy()
-            probability = calibrated.predict_proba(x_holdout)[:, 1] if len(x_holdout) else []
+            probability = predict_in_chunks(
+                lambda part, model=calibrated: model.predict_proba(part)[:, 1], x_holdout
+            )
             holdout_frames.append(
                 pd.DataFrame(
                     {
@@ -348,6 +369,7 @@ class CrossSellModels:
                     "product": product,
                     **metrics,
                     "training_rows": len(x_train),
+                    "fitted_rows": len(fit_rows),
                     "model": winner,
                     "calibration": method,
                 }
@@ -409,6 +431,13 @@ class CrossSellModels:
         self._check_fitted()
         frame = frame.reset_index(drop=True)
         result = pd.DataFrame({"customer_id": frame["customer_id"].astype(str)})
+        # One design matrix for every product's features (converting the columns is a good
+        # part of scoring a million customers); each model takes its own columns from it.
+        all_numeric = list(dict.fromkeys(c for p in self.products_ for c in self.features_[p][0]))
+        all_categorical = list(
+            dict.fromkeys(c for p in self.products_ for c in self.features_[p][1])
+        )
+        full = design_matrix(frame, all_numeric, all_categorical)
         for product in self.products_:
             numeric, categorical = self.features_[product]
             eligible = self._eligible_for_scoring(frame, product).to_numpy()
@@ -416,8 +445,11 @@ class CrossSellModels:
                 eligible &= ~frame[f"{HELD_PREFIX}{product}"].fillna(False).astype(bool).to_numpy()
             probability = np.full(len(frame), np.nan)
             if eligible.any():
-                design = design_matrix(frame.loc[eligible], numeric, categorical)
-                probability[eligible] = self.models_[product].predict_proba(design)[:, 1]
+                model = self.models_[product]
+                probability[eligible] = predict_in_chunks(
+                    lambda part, model=model: model.predict_proba(part)[:, 1],
+                    full.loc[eligible, numeric + categorical],
+                )
             result[f"p_{product}"] = probability
         return result
 
@@ -470,22 +502,20 @@ class CrossSellModels:
             if len(np.unique(y_values)) < 2:
                 continue
             design = design_matrix(frame.iloc[index], numeric, categorical)
-            result = permutation_importance(
+            table = grouped_permutation_importance(
                 self.models_[product],
                 design,
                 y_values,
-                scoring=scoring,
+                self._owners(product),
+                list(design.columns),
                 n_repeats=n_repeats,
-                random_state=self.seed + position,
+                seed=self.seed + position,
+                scoring=scoring,
             )
-            table = pd.DataFrame(
-                {
-                    "product": product,
-                    "feature": design.columns,
-                    "importance_mean": result.importances_mean,
-                    "importance_std": result.importances_std,
-                }
-            ).sort_values(["importance_mean", "feature"], ascending=[False, True], kind="stable")
+            table.insert(0, "product", product)
+            table = table.sort_values(
+                ["importance_mean", "feature"], ascending=[False, True], kind="stable"
+            )
             table["rank"] = np.arange(1, len(table) + 1)
             rows.append(table)
         if not rows:
@@ -493,6 +523,13 @@ class CrossSellModels:
                 columns=["product", "feature", "importance_mean", "importance_std", "rank"]
             )
         return pd.concat(rows, ignore_index=True)
+
+    def _owners(self, product: str) -> list[str]:
+        """For each column the product's preprocessing outputs, the feature it comes from."""
+        numeric, categorical = self.features_[product]
+        prepare = self.base_models_[product][:-1]
+        names = prepare.get_feature_names_out()
+        return [feature_owner(str(name), numeric + categorical) for name in names]
 
     def reasons(
         self, frame: pd.DataFrame, products: pd.Series, lang: str = "zh", top: int = 3
@@ -551,15 +588,11 @@ class CrossSellModels:
             weighted = (prepare.transform(design) - self._centre[product]) * model.coef_[0]
             names = prepare.get_feature_names_out()
             owners = [feature_owner(name, features) for name in names]
-            matrix = pd.DataFrame(weighted, index=frame.index, columns=names)
-            return matrix.T.groupby(owners, sort=False).sum().T[features]
-        raw = base.decision_function(design)
-        stacked = pd.concat(
-            [
-                design.assign(**{column: self.reference_[product][column].iloc[0]})
-                for column in features
-            ],
-            ignore_index=True,
+            # Sum each feature's columns with one matrix product (a pandas groupby over the
+            # transposed frame took minutes for the tens of thousands of listed customers).
+            membership = np.array([[owner == f for f in features] for owner in owners], float)
+            return pd.DataFrame(weighted @ membership, index=frame.index, columns=features)
+        contributions = substitution_contributions(
+            base, design, self.reference_[product][features], features
         )
-        substituted = base.decision_function(stacked).reshape(len(features), len(design)).T
-        return pd.DataFrame(raw[:, None] - substituted, index=frame.index, columns=features)
+        return pd.DataFrame(contributions, index=frame.index, columns=features)

@@ -88,6 +88,7 @@ def fit_models(
     holdout_share: float = 0.25,
     seed: int = 0,
     lang: str = "zh",
+    fit_cap: int | None = None,
 ) -> CrossSellModels:
     """Fit :class:`CrossSellModels` on the training frame; fail clearly when nothing is modelled.
 
@@ -97,9 +98,9 @@ def fit_models(
         When no product has enough buyers (and non-buyers) for a model; the message names
         each product's reason.
     """
-    models = CrossSellModels(compare_cap=compare_cap, holdout_share=holdout_share, seed=seed).fit(
-        train
-    )
+    models = CrossSellModels(
+        compare_cap=compare_cap, holdout_share=holdout_share, seed=seed, fit_cap=fit_cap
+    ).fit(train)
     if not models.products_:
         raise ValueError(i18n.t("ps_no_models", lang) + " " + str(models.skipped_))
     return models
@@ -133,7 +134,10 @@ def metrics_table(models: CrossSellModels, lang: str = "zh") -> pd.DataFrame:
         "average_precision",
         "brier",
         "mean_probability",
+        "training_rows",
+        "fitted_rows",
     ]
+    columns = [c for c in columns if c in models.metrics_.columns]
     return _prefixed(_named(models.metrics_, lang)[columns], keep=("product", "customers"))
 
 

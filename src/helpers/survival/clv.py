@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import ChurnDefinition, margin_rates
+from helpers.features import stratified_rows
 from helpers.survival.covariates import DEFAULT_COVARIATES, available_covariates
 from helpers.survival.cox import ChurnCox
 from helpers.survival.workflow import model_frames, scoring_frame, split_plan
@@ -146,8 +147,13 @@ def customer_clv(
     annual_discount_rate: float = 0.05,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     penalizer: float = 0.01,
+    fit_cap: int | None = 100_000,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Survival-based CLV for every customer active at ``as_of`` (the Retention ROI fallback).
+
+    The Cox model is fitted on at most ``fit_cap`` customers (stratified by ``event``, no
+    repeats; None = all, as ``fit_sample_cap`` in the notebooks); every customer is scored.
 
     Panel mode: a Cox model is trained on customers active at ``as_of - churn_horizon``,
     followed up to ``as_of`` with delayed entry, and applied to the ABT at ``as_of``.
@@ -165,7 +171,8 @@ def customer_clv(
     as_of = (as_of or ds.latest_month()) if months else None
     plan = split_plan(months, as_of, churn_horizon)
     _, _, final = model_frames(ds, plan, churn)
-    model = ChurnCox(available_covariates(final, covariates), penalizer).fit(final)
+    rows = stratified_rows(final["event"].astype(bool).to_numpy(), fit_cap, seed)
+    model = ChurnCox(available_covariates(final, covariates), penalizer).fit(final.iloc[rows])
     scoring, current_col = scoring_frame(ds, plan, churn)
     return clv_frame(
         model, scoring, horizon, churn_horizon, annual_discount_rate, current_col=current_col

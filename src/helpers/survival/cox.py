@@ -189,6 +189,7 @@ class ChurnCox:
             strata=self._strata_columns or None,
         )
         self.baseline_cumulative_hazard_ = self._breslow(data)
+        self.fitted_rows_ = len(data)
         return self
 
     def log_partial_hazard(self, frame: pd.DataFrame) -> pd.Series:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import assign_tiers, resolve_ladder
+from helpers.features import cents_sql, money_avg_sql
 from helpers.formatting import Skipped
 from helpers.months import month_index, month_label, month_start
 
@@ -157,11 +158,16 @@ def tier_history(
     wanted = sorted({month_index(month) for month in months})
     labels = {month_index(month): month_label(month) for month in months}
     first = min(months)
+    # The trailing average is summed in whole cents: exact, so the same in any thread order
+    # and on Spark (helpers.features.sql, "money is summed exactly").
     basis_sql = (
         "aum_total"
         if window == 1
-        else f"AVG(aum_total) OVER (PARTITION BY customer_id ORDER BY month_index "
-        f"RANGE BETWEEN {window - 1} PRECEDING AND CURRENT ROW)"
+        else money_avg_sql(
+            cents_sql("aum_total"),
+            f"OVER (PARTITION BY customer_id ORDER BY month_index "
+            f"RANGE BETWEEN {window - 1} PRECEDING AND CURRENT ROW)",
+        )
     )
     # Month numbers (year * 12 + month) make month-end dates, first-of-month dates and
     # timestamps all work, and keep the SQL portable (Spark SQL has the same functions).

@@ -1,0 +1,139 @@
+"""The run-scoped cache of shared frames (helpers.features.cache)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from helpers import paths
+from helpers.config import ChurnDefinition, resolve_ladder
+from helpers.data import load_dataset
+from helpers.features import (
+    RUN_CACHE_ENV,
+    build_abt,
+    cached_frame,
+    churn_events,
+    prepare_run_cache,
+    run_fingerprint,
+    survival_frame,
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset(paths.SAMPLE_SPEC)
+
+
+@pytest.fixture
+def run_cache(tmp_path, sample, monkeypatch):
+    folder = prepare_run_cache(tmp_path / "cache", sample, sample.fingerprint())
+    monkeypatch.setenv(RUN_CACHE_ENV, str(folder))
+    return folder
+
+
+def _counting_build(frame):
+    calls = []
+
+    def build():
+        calls.append(1)
+        return frame.copy()
+
+    return build, calls
+
+
+def test_without_a_run_nothing_is_cached(sample, monkeypatch):
+    monkeypatch.delenv(RUN_CACHE_ENV, raising=False)
+    build, calls = _counting_build(pd.DataFrame({"a": [1, 2]}))
+    cached_frame(sample, "toy", {"p": 1}, build)
+    cached_frame(sample, "toy", {"p": 1}, build)
+    assert len(calls) == 2
+
+
+def test_a_frame_is_built_once_per_run_and_parameters(sample, run_cache):
+    build, calls = _counting_build(pd.DataFrame({"a": [1, 2]}))
+    first = cached_frame(sample, "toy", {"p": 1}, build)
+    second = cached_frame(sample, "toy", {"p": 1}, build)
+    cached_frame(sample, "toy", {"p": 2}, build)
+    assert len(calls) == 2  # p=1 once, p=2 once
+    pd.testing.assert_frame_equal(first, second)
+    second.loc[0, "a"] = 99  # callers get their own copy
+    assert cached_frame(sample, "toy", {"p": 1}, build).loc[0, "a"] == 1
+    assert len(list(run_cache.glob("toy-*.parquet"))) == 2
+
+
+def test_cached_abt_equals_a_fresh_build(sample, run_cache, monkeypatch):
+    ladder = resolve_ladder([50_000, 500_000, 6_000_000])
+    churn = ChurnDefinition(kind="soft")
+    cached = build_abt(sample, as_of="2026-04", horizon=6, churn=churn, ladder=ladder)
+    again = build_abt(sample, as_of="2026-04", horizon=6, churn=churn, ladder=ladder)
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    fresh = build_abt(sample, as_of="2026-04", horizon=6, churn=churn, ladder=ladder)
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    for frame in (cached, again):
+        pd.testing.assert_frame_equal(frame, fresh)
+        assert frame.attrs == fresh.attrs
+        assert frame["tier"].cat.ordered
+
+
+def test_cached_survival_frame_and_events_equal_fresh_builds(sample, run_cache, monkeypatch):
+    frames = [survival_frame(sample), churn_events(sample, dating="onset")]
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    fresh = [survival_frame(sample), churn_events(sample, dating="onset")]
+    for cached, built in zip(frames, fresh, strict=True):
+        pd.testing.assert_frame_equal(cached, built)
+    assert {p.name.split("-")[0] for p in run_cache.glob("*.parquet")} == {
+        "survival_frame",
+        "churn_events",
+    }
+
+
+def test_other_files_get_no_key(tmp_path, sample, run_cache):
+    """A dataset whose files differ from the run's (edited, or another copy) is never served."""
+    copy = tmp_path / "copy"
+    shutil.copytree(paths.SAMPLE_SPEC.parent, copy)
+    other = load_dataset(copy / "dataset.yaml")
+    build, calls = _counting_build(pd.DataFrame({"a": [1]}))
+    cached_frame(other, "toy", {}, build)
+    cached_frame(other, "toy", {}, build)
+    assert len(calls) == 2
+    assert run_fingerprint(other) is None
+    assert run_fingerprint(sample) == sample.fingerprint()
+    # touching one of the run's files (new modification time) also ends its use
+    customers = paths.SAMPLE_SPEC.parent / "customers.parquet"
+    status = customers.stat()
+    try:
+        os.utime(customers, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
+        assert run_fingerprint(sample) is None
+    finally:
+        os.utime(customers, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def test_abt_is_bit_identical_whatever_the_thread_count(sample):
+    """Money is summed in integer cents: no parallel floating-point order in the features."""
+    from helpers.features.abt import _data_window
+    from helpers.features.sql import AbtWindow, abt_sql
+
+    first, last = _data_window(sample)
+    window = AbtWindow(
+        as_of=pd.Timestamp("2026-04-30"), horizon=6, first_month=first, last_month=last
+    )
+    sql = abt_sql(
+        window,
+        ChurnDefinition(),
+        products=["current_account", "fund"],
+        cross_sell=["fund"],
+        has_transactions=True,
+        has_holdings=True,
+        has_contacts=True,
+    )
+    results = []
+    for threads in (1, 2, 7):
+        con = sample.connect()
+        con.execute(f"SET threads = {threads}")
+        results.append(con.sql(sql).df())
+        con.close()
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other, check_exact=True)
