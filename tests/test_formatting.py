@@ -98,6 +98,7 @@ def test_rm_lists_are_ready_for_excel(tmp_path):
             "aum": [63985.520000000004],
             "p_churn": [0.123456],
             "payroll": [True],
+            "churn_score": [0.123456],  # the ranking model's calibrated probability
         }
     )
     _, xlsx_path = ctx.save_list(frame, "churn_warning_list")
@@ -105,11 +106,12 @@ def test_rm_lists_are_ready_for_excel(tmp_path):
     assert book.sheetnames == ["流失预警名单"]
     cells = book.active
     headers = [cell.value for cell in cells[1]]
-    assert headers == ["客户号", "客户层级", "资产余额", "流失概率", "代发工资"], headers
+    assert headers == ["客户号", "客户层级", "资产余额", "流失概率", "代发工资", "流失排序分"]
     assert cells["A2"].value == "000123" and cells["A2"].number_format == "@"
     assert cells["B2"].value == "财富客户" and cells["E2"].value == "是"
     assert cells["C2"].value == 63985.52 and cells["C2"].number_format == '"¥"#,##0.00'
     assert cells["D2"].value == 0.1235 and cells["D2"].number_format == "0.0%"
+    assert cells["F2"].value == 0.1235 and cells["F2"].number_format == "0.0%"
     assert cells.auto_filter.ref and cells.freeze_panes == "A2"
     facts = json.loads((tmp_path / "list_churn_warning_list.json").read_text(encoding="utf-8"))
     assert facts["customers"] == 1 and facts["sums"]["aum"] == pytest.approx(63985.52)

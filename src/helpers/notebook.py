@@ -379,6 +379,8 @@ def _column_kind(column: str, series: pd.Series) -> str:
         return "text"
     if any(word in name for word in SHARE_WORDS):
         return "share"
+    if name.endswith("score") and pd.to_numeric(series, errors="coerce").between(0, 1).all():
+        return "share"  # a calibrated probability (the churn ranking model's)
     if any(word in name for word in MONEY_WORDS):
         return "money"
     return "int" if pd.api.types.is_integer_dtype(series.dtype) else "number"
@@ -423,7 +425,9 @@ def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = None):
 
 
 #: Amount columns of an RM list whose totals the index and the summary quote.
-LIST_SUM_COLUMNS = ("aum", "aum_at_risk", "expected_value", "net_value", "cost", "clv")
+LIST_SUM_COLUMNS = (
+    "aum", "aum_at_risk", "expected_value", "net_value", "cost", "clv", "aum_avg_12m",
+)  # fmt: skip
 
 
 def list_facts(frame: pd.DataFrame, name: str, notebook: str) -> dict:

@@ -68,6 +68,23 @@ def test_actions_say_who_how_many_how_much_and_link_list_and_section(artifacts):
     assert "¥5.92 million" in english[0]["text"] and "90 RMs" in english[1]["text"]
 
 
+def test_customers_already_draining_get_their_own_action_without_the_backtest(artifacts):
+    facts = {"name": "already_draining_list", "notebook": "02_lifecycle_survival", "rows": 37,
+             "customers": 37, "rms": 20, "sums": {"aum": 4.1e5, "aum_avg_12m": 2.46e6}}  # fmt: skip
+    (artifacts / "list_already_draining_list.json").write_text(json.dumps(facts), "utf-8")
+    found = {a["name"]: a for a in summary.actions(summary.read_artifacts(artifacts), "en")}
+    draining = found["already_draining_list"]
+    assert "37 customers" in draining["text"] and "¥2.46 million" in draining["text"]
+    assert "not on the warning list" in draining["text"] and "2.4%" not in draining["text"]
+    assert draining["list"] == "artifacts/already_draining_list.xlsx"
+    assert draining["section"] == "02_lifecycle_survival.html#warning-list"
+    (artifacts / "list_already_draining_list.json").write_text(
+        json.dumps(dict(facts, rows=0, customers=0)), "utf-8"
+    )
+    names = [a["name"] for a in summary.actions(summary.read_artifacts(artifacts), "zh")]
+    assert "already_draining_list" not in names  # nobody draining: no action
+
+
 def test_tiles_have_direction_against_last_month_and_last_year(artifacts):
     tiles = {t["key"]: t for t in summary.kpi_tiles(summary.read_artifacts(artifacts), "en")}
     customers = tiles["customers"]

@@ -25,6 +25,7 @@ from helpers.formatting import Bullets, format_change, format_kpi, format_pct
 #: Every RM list of the pack: file stem -> (notebook, anchor of its report section).
 LISTS = {
     "churn_warning_list": ("02_lifecycle_survival", "warning-list"),
+    "already_draining_list": ("02_lifecycle_survival", "warning-list"),
     "cross_sell_call_list": ("03_cross_sell_propensity", "call-list"),
     "retention_target_list": ("04_retention_roi", "target-list"),
     "tier_downgrade_watch_list": ("01_tiering", "watch-list"),
@@ -174,6 +175,16 @@ def actions(
             _list_sum(f, "aum_at_risk") or 0.0,
             "02_lifecycle_survival",
         ),
+        "already_draining_list": lambda f: (
+            i18n.t(
+                "mg_action_draining",
+                lang,
+                customers=_count(f.get("customers")),
+                aum=_money(_list_sum(f, "aum_avg_12m"), lang),
+            ),
+            _list_sum(f, "aum_avg_12m") or 0.0,
+            "02_lifecycle_survival",
+        ),
         "retention_target_list": lambda f: (
             i18n.t(
                 "mg_action_retention",
@@ -209,11 +220,11 @@ def actions(
     }
     for name, build in builders.items():
         facts = artifacts.lists.get(name)
-        if not facts:
+        if not facts or (name == "already_draining_list" and not facts.get("customers")):
             continue
         text, stake, notebook = build(facts)
         extra = ""
-        if with_backtest:
+        if with_backtest and name != "already_draining_list":  # 02's back-test: the warnings
             extra = _backtest_sentence(artifacts.backtests.get(notebook), notebook, lang)
         items.append(
             {

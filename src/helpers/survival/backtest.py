@@ -6,8 +6,11 @@ have listed ``h`` months ago. The history holds the answer, so the first pack al
 
 1. The report month is M and the churn horizon h. The scoring model is this month's (same
    covariates, penalizer, strata), refitted on the customers of M-2h with their outcomes by
-   M-h: exactly what a run at M-h would have fitted.
-2. It scores every active customer of M-h and builds the list the way this month's is built
+   M-h: exactly what a run at M-h would have fitted. When this month's list is ranked by a
+   ranking model (:mod:`helpers.survival.ranking`), the same kind of model is refitted on
+   the same customers and gives the probability, as it does this month.
+2. It scores every active customer of M-h not already draining then (those go on the
+   separate draining list, as this month) and builds the list the way this month's is built
    (per-RM cap, list size, AUM floor, ranking by expected AUM lost).
 3. Their outcomes by M are known: churned within (M-h, M] under the pack's churn definition.
    The list's churn rate is set against the customers not listed, and the predicted churn
@@ -32,7 +35,9 @@ from helpers.months import month_label
 from helpers.survival.cox import ChurnCox
 from helpers.survival.curves import calibration_table, prepare_frame
 from helpers.survival.lifecycle import LifecycleRule
+from helpers.survival.ranking import ChurnRanker
 from helpers.survival.warning import warning_list
+from helpers.survival.workflow import without_draining
 
 #: Columns of the ``backtest_churn_customers`` artifact.
 BACKTEST_COLUMNS = ["customer_id", "listed", "rank", "tier", "aum", "p_churn", "churned"]
@@ -64,11 +69,13 @@ def backtest_warning(
     size: int | None = 500,
     min_aum: float = 0.0,
     lang: str = "zh",
+    ranker: ChurnRanker | Skipped | None = None,
 ) -> WarningBacktest | Skipped:
     """Re-make the warning list as of ``month - horizon`` and record each customer's outcome.
 
-    ``model`` is this month's scoring model (its covariates, penalizer and strata are reused).
-    Skipped in flat mode and when the data do not reach ``2 * horizon`` months before
+    ``model`` is this month's scoring model (its covariates, penalizer and strata are reused);
+    ``ranker`` this month's fitted ranking model (its chosen kind is refitted; None or skipped:
+    the Cox probability ranks, as it does this month then). Skipped in flat mode and when the data do not reach ``2 * horizon`` months before
     ``month`` (the refit needs outcomes known by the back-test month).
     """
     if getattr(ds, "mode", "panel") == "flat" or not month:
@@ -78,15 +85,22 @@ def backtest_warning(
     if fit_as_of not in months:
         return Skipped("mg_backtest_short", months=2 * horizon, first=months[0])
     churn = churn or ChurnDefinition()
-    fit_frame = prepare_frame(
-        build_abt(ds, fit_as_of, horizon, churn, ladder=ladder), followup_months=horizon
-    )
+    fit_abt = without_draining(build_abt(ds, fit_as_of, horizon, churn, ladder=ladder),
+                               ds, fit_as_of, churn)  # fmt: skip
+    fit_frame = prepare_frame(fit_abt, followup_months=horizon)
     refitted = ChurnCox(model.covariates, model.penalizer, model.strata).fit(fit_frame)
-    scored = build_abt(ds, as_of, horizon, churn, ladder=ladder)
+    scored = without_draining(build_abt(ds, as_of, horizon, churn, ladder=ladder),
+                              ds, as_of, churn)  # fmt: skip
     scored = scored.assign(stage=(rule or LifecycleRule()).stages(scored, "tenure_months"))
     probability = refitted.predict_churn_probability(scored, horizon, "tenure_months")
     probability = np.asarray(probability, float)
-    scored = scored.assign(p_churn=probability, aum_at_risk=probability * scored["aum"])
+    if isinstance(ranker, ChurnRanker):
+        again = ChurnRanker("panel", refitted, horizon, seed=ranker.seed,
+                            sample_cap=ranker.sample_cap, candidates=[ranker.chosen_])  # fmt: skip
+        probability = np.asarray(again.fit(fit_frame).predict(scored), float)
+    scored = scored.assign(
+        p_churn=probability, churn_score=probability, aum_at_risk=probability * scored["aum"]
+    )
     listed = warning_list(ds, scored, refitted, per_rm, size, min_aum, lang)
     rank = dict(zip(listed["customer_id"], listed["rank"], strict=True))
     customers = pd.DataFrame(
