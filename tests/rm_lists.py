@@ -22,11 +22,14 @@ CANONICAL = (
 TEXT = ("customer_id", "rm_id", "branch_id", "mobile", "name")
 
 
-def read_rm_list(path: str | Path, lang: str = "zh") -> pd.DataFrame:
-    """The CSV list at ``path`` with canonical headers; ids read as text."""
+def read_rm_list(path: str | Path, lang: str | None = None) -> pd.DataFrame:
+    """The CSV list at ``path`` with canonical headers; ids read as text.
+
+    ``lang`` None reads a list written in either language (the headers differ)."""
     labels: dict[str, str] = {}
-    for column in CANONICAL:  # two columns with one header: the first named wins
-        labels.setdefault(list_header(column, lang), column)
+    for language in [lang] if lang else ["zh", "en"]:
+        for column in CANONICAL:  # two columns with one header: the first named wins
+            labels.setdefault(list_header(column, language), column)
     text = {label: str for label, column in labels.items() if column in TEXT}
     frame = pd.read_csv(path, dtype=text, encoding="utf-8-sig")
     return frame.rename(columns=labels)

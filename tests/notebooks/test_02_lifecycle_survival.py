@@ -13,6 +13,7 @@ from helpers import paths, privacy
 from helpers.config import ChurnDefinition, assign_tiers, resolve_ladder
 from helpers.data import load_dataset
 from helpers.features import abt as features
+from helpers.features import draining_customers
 from helpers.survival import CLV_COLUMNS
 
 NOTEBOOK = "02_lifecycle_survival"
@@ -52,7 +53,7 @@ def test_sample_pack_survival_artifacts(sample_pack):
     assert list(clv.columns) == CLV_COLUMNS
     sample = load_dataset(paths.SAMPLE_SPEC)
     active = features.build_abt(sample, "2026-10", 6)
-    draining = set(features.draining_customers(sample, "2026-10")["customer_id"])
+    draining = set(draining_customers(sample, "2026-10")["customer_id"])
     listed = pd.read_csv(
         artifacts / "already_draining_list.csv", dtype={"customer_id": str}, encoding="utf-8-sig"
     )

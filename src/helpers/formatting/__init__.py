@@ -339,7 +339,9 @@ class Note:
         self.values = values
 
     def text(self, lang: str) -> str:
-        return i18n.t(self.key, lang, **self.values)
+        # codes among the values (an offer, a tier) read as words
+        values = {name: translate_code(value, lang) for name, value in self.values.items()}
+        return i18n.t(self.key, lang, **values)
 
     def __repr__(self) -> str:
         return f"Note({self.key!r})"

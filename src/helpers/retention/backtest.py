@@ -20,7 +20,7 @@ import pandas as pd
 from helpers import i18n
 from helpers.formatting import Bullets, Skipped, format_number, format_pp, skippable
 from helpers.retention.ab import CONTROL
-from helpers.retention.last_campaign import Campaign, UpliftModels
+from helpers.retention.last_campaign import Campaign, UpliftModels, _chosen_scores
 
 #: Columns of the ``backtest_retention_customers`` artifact.
 BACKTEST_COLUMNS = ["customer_id", "arm", "offer", "targeted", "predicted_uplift", "retained"]
@@ -28,15 +28,24 @@ BACKTEST_COLUMNS = ["customer_id", "arm", "offer", "targeted", "predicted_uplift
 
 @skippable
 def backtest_targets(
-    uplift: UpliftModels, campaign: Campaign, share: float = 0.3
+    uplift: UpliftModels,
+    campaign: Campaign,
+    share: float = 0.3,
+    gate: pd.DataFrame | Skipped | None = None,
 ) -> pd.DataFrame | Skipped:
     """One row per campaign customer and offer: targeted by the rule or not, predicted uplift.
 
     Columns: :data:`BACKTEST_COLUMNS`. A customer is a target for ``offer`` when their
     cross-fitted predicted uplift for it is in the top ``share`` of the campaign customers.
+    The uplift is the learner chosen for the offer (``gate``: :func:`evidence`'s table, the
+    learner this month's plan ranks with); without it, ``uplift.learner`` or the T-learner.
     """
     frame = campaign.frame.reset_index(drop=True)
-    predicted = uplift.model.oof_uplift_.reset_index(drop=True)
+    if isinstance(gate, pd.DataFrame) and len(gate):
+        predicted = _chosen_scores(uplift, gate).reset_index(drop=True)
+    else:
+        name = uplift.learner if uplift.learner in uplift.models else "t"
+        predicted = uplift.models[name].oof_uplift_.reset_index(drop=True)
     rows = []
     for offer in campaign.offers:
         if offer not in predicted.columns:
