@@ -192,7 +192,8 @@ class RunContext:
     def _literal_text(self, key: str, values: dict) -> str:
         """A label with its values filled in as literal text: markup in the label is kept,
         anything in a value from data or a spec (HTML, Markdown links) shows as typed."""
-        literal = {k: formatting.markdown_literal(v) for k, v in values.items()}
+        words = {k: formatting.translate_code(v, self.lang) for k, v in values.items()}
+        literal = {k: formatting.markdown_literal(v) for k, v in words.items()}
         return formatting.escape_markdown(self.t(key, **literal))
 
     def note(self, key: str, **values: object) -> None:

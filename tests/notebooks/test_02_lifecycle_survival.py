@@ -54,9 +54,7 @@ def test_sample_pack_survival_artifacts(sample_pack):
     sample = load_dataset(paths.SAMPLE_SPEC)
     active = features.build_abt(sample, "2026-10", 6)
     draining = set(draining_customers(sample, "2026-10")["customer_id"])
-    listed = pd.read_csv(
-        artifacts / "already_draining_list.csv", dtype={"customer_id": str}, encoding="utf-8-sig"
-    )
+    listed = read_rm_list(artifacts / "already_draining_list.csv")
     # the already draining are listed apart, and scored, valued and warned about nowhere else
     assert set(listed["customer_id"]) == draining & set(active["customer_id"]) and len(listed)
     assert sorted(clv["customer_id"]) == sorted(set(active["customer_id"]) - draining)
