@@ -8,10 +8,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import paths, privacy
+from helpers import features, paths, privacy
 from helpers.config import ChurnDefinition, assign_tiers, resolve_ladder
 from helpers.data import load_dataset
-from helpers.features import abt as features
 from helpers.survival import CLV_COLUMNS
 
 NOTEBOOK = "02_lifecycle_survival"
