@@ -219,6 +219,23 @@ def risk_not_carried_to_the_horizon(mp):
     mp.setattr(next_campaign, "horizon_risk", lambda p, churn_horizon, horizon: np.asarray(p))
 
 
+def raw_model_uplift(mp):
+    """The plan counts on the uplift model's raw predictions (no gate, no measured bands)."""
+    from helpers.retention import next_campaign
+
+    original = next_campaign.planning_uplift
+
+    def broken(candidates, campaign, offers, *args, **kwargs):
+        uplift, segments = original(candidates, campaign, offers, *args, **kwargs)
+        scores = args[6] if len(args) >= 7 else kwargs["candidate_scores"]
+        for offer in offers:
+            reached = uplift[offer].notna().to_numpy()
+            uplift[offer] = np.where(reached, np.asarray(scores[offer], dtype=float), np.nan)
+        return uplift, segments.assign(basis="model")
+
+    mp.setattr(next_campaign, "planning_uplift", broken)
+
+
 def flat_offer_cost(mp):
     """Every candidate is charged the offer's average cost (the old flat arm average)."""
     from helpers.retention import next_campaign
@@ -301,6 +318,9 @@ CASES = [
     Case("plan_horizon", "Plan value within 15% of truth-scored value",
          f"{RT}::test_the_plans_value_is_within_15_percent_of_its_truth_scored_value",
          risk_not_carried_to_the_horizon),
+    Case("plan_raw_model", "Plan value within 15% of truth-scored value",
+         f"{RT}::test_the_plans_value_is_within_15_percent_of_its_truth_scored_value",
+         raw_model_uplift),
     Case("plan_flat_cost", "Plan value within 15% of truth-scored value",
          f"{RT}::test_the_plans_value_is_within_15_percent_of_its_truth_scored_value",
          flat_offer_cost),
