@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"fishpond {command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``fishpond validate | head``): stop quietly, as cat does.
+        # stdout is pointed at devnull so Python's exit flush does not fail once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as error:  # the last resort: a sentence, never a traceback
         if args.debug:
             raise

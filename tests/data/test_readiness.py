@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from dataset_fixtures import panel_frames, write_panel
@@ -103,3 +105,22 @@ def test_validate_prints_the_readiness(tmp_path, capsys):
     print(out)
     assert "Notebooks on this data:" in out
     assert "03_cross_sell_propensity  not applicable: needs product holdings" in out
+
+
+@pytest.mark.slow
+@needs_sample
+def test_validate_piped_into_head_stops_quietly():
+    # `fishpond validate | head -1`: the reader closes the pipe after one line
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers", "validate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert first.startswith(b"Dataset ")
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+    assert process.returncode in (0, 141)
