@@ -10,7 +10,7 @@ COURSE_LANG ?= zh
 LAB_IP ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sysdeps test test-fast lint reports lab bench sample course clean
+.PHONY: help setup sysdeps test test-fast lint reports lab bench mutations sample course clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ lab: setup ## Open JupyterLab at the project root (notebooks/ and course/ reacha
 
 bench: setup ## Run the benchmarks; figures go to benchmarks/results/
 	$(PY) benchmarks/run_all.py
+
+mutations: setup ## Break each estimator in memory and show its ground-truth test fails (slow, one test at a time; CASES= to pick; not part of make test); docs/test-evidence.md
+	OMP_NUM_THREADS=1 $(PY) benchmarks/break_estimators.py $(CASES)
 
 sample: setup ## Regenerate the committed sample data in data/sample/
 	$(VENV)/bin/fishpond synth $(SAMPLE_ARGS) --out data/sample

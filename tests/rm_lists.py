@@ -17,7 +17,7 @@ CANONICAL = (
     "p_churn", "aum_at_risk", "top_drivers", "product", "product_name", "probability",
     "expected_value", "reason", "annual_value", "p_churn_h", "best_offer", "uplift", "clv",
     "net_value", "cost", "gross_value", "tier_before", "tier_after", "steps", "aum_before",
-    "aum_after", "aum_change", "churn_score", "aum_avg_12m", "onset_month", "months_flagged",
+    "aum_after", "aum_change", "churn_score", "incremental_value", "aum_avg_12m", "onset_month", "months_flagged",
 )  # fmt: skip
 TEXT = ("customer_id", "rm_id", "branch_id", "mobile", "name")
 

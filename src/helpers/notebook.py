@@ -427,7 +427,8 @@ def rm_ready(frame: pd.DataFrame, lang: str, currency: str | None = None):
 
 #: Amount columns of an RM list whose totals the index and the summary quote.
 LIST_SUM_COLUMNS = (
-    "aum", "aum_at_risk", "expected_value", "net_value", "cost", "clv", "aum_avg_12m",
+    "aum", "aum_at_risk", "expected_value", "incremental_value", "net_value", "cost", "clv",
+    "aum_avg_12m",
 )  # fmt: skip
 
 

@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 from rm_lists import read_rm_list
 
-from helpers import paths, privacy
+from helpers import features, paths, privacy
 from helpers.config import ChurnDefinition, assign_tiers, resolve_ladder
 from helpers.data import load_dataset
-from helpers.features import abt as features
-from helpers.features import draining_customers
 from helpers.survival import CLV_COLUMNS
 
 NOTEBOOK = "02_lifecycle_survival"
@@ -53,7 +51,7 @@ def test_sample_pack_survival_artifacts(sample_pack):
     assert list(clv.columns) == CLV_COLUMNS
     sample = load_dataset(paths.SAMPLE_SPEC)
     active = features.build_abt(sample, "2026-10", 6)
-    draining = set(draining_customers(sample, "2026-10")["customer_id"])
+    draining = set(features.draining_customers(sample, "2026-10")["customer_id"])
     listed = read_rm_list(artifacts / "already_draining_list.csv")
     # the already draining are listed apart, and scored, valued and warned about nowhere else
     assert set(listed["customer_id"]) == draining & set(active["customer_id"]) and len(listed)

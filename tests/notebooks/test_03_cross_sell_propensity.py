@@ -122,10 +122,12 @@ def test_sample_run_writes_scores_recommendations_lists_and_kpis(run_notebook, t
     assert set(importance["product"]) == set(cross_sell_products())
     kpis = _kpis(artifacts)
     assert kpis["pipeline_value"]["unit"] == "rmb" and kpis["pipeline_value"]["headline"]
-    # The list rounds each amount to the fen: the sum may differ by half a fen per row.
+    # what the calls add over organic take-up (call_lift), a fraction of the expected value;
+    # the list rounds each amount to the fen: the sum may differ by half a fen per row
     assert kpis["pipeline_value"]["value"] == pytest.approx(
-        calls["expected_value"].sum(), abs=0.005 * len(calls)
+        calls["incremental_value"].sum(), abs=0.005 * len(calls)
     )
+    assert 0 < kpis["pipeline_value"]["value"] < calls["expected_value"].sum()
     assert 0.6 < kpis["ps_kpi_mean_auc"]["value"] < 0.9
     text = "\n".join(str(cell.get("outputs", "")) for cell in notebook.cells)
     assert "Traceback" not in text
@@ -140,7 +142,7 @@ def test_flat_run_says_its_models_are_cross_sectional(run_notebook, tmp_path):
     calls = _call_list(artifacts)
     assert 0 < len(calls) <= 20  # no RM column in the flat table: one pool of calls_per_rm
     kpis = _kpis(artifacts)
-    # look-alike models forecast no take-up, so no value over organic take-up either
+    # look-alike models forecast no take-up: neither a pipeline value nor take-ups
     assert kpis["pipeline_value"]["value"] is None
     assert kpis["ps_kpi_expected_takeups"]["value"] is None  # not a take-up forecast in flat mode
 

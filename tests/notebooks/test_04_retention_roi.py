@@ -108,7 +108,7 @@ def test_panel_run_evaluates_the_campaign_and_plans_under_budget(run_notebook, t
     # the words follow the evidence: each offer says whether the plan uses the model
     assert (
         text.lower().count("the plan does not use a customer-level uplift model")
-        + text.count("The plan ranks by the model's bands")
+        + text.lower().count("the plan ranks by the model's bands")
         == 2
     )
     plan = _check_plan(artifacts, budget, contacts_per_rm)

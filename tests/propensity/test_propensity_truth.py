@@ -108,8 +108,10 @@ def calibration_problems(holdout: pd.DataFrame, truth: pd.DataFrame, products) -
         se = np.sqrt(np.sum(true_p * (1 - true_p))) / len(true_p)
         if abs(predicted.mean() - true_p.mean()) >= 3 * se:
             problems.append(f"{product}: mean {predicted.mean():.4f} vs {true_p.mean():.4f}")
-        correlation = np.corrcoef(predicted, true_p)[0, 1]
-        if correlation <= 0.6:
+        # constant predictions have no correlation (NaN): that is no ranking, a failure
+        spread = np.ptp(predicted) > 0
+        correlation = np.corrcoef(predicted, true_p)[0, 1] if spread else float("nan")
+        if not correlation > 0.6:
             problems.append(f"{product}: correlation {correlation:.2f}")
     return problems
 
@@ -131,6 +133,13 @@ def test_a_miscalibrated_or_shuffled_model_fails_the_calibration_check(sample):
         )
     )
     assert any("correlation" in p for p in calibration_problems(shuffled, truth, models.products_))
+    # the average probability for everyone: right on the mean, no ranking at all
+    constant = holdout.assign(
+        probability=holdout.groupby("product")["probability"].transform("mean")
+    )
+    problems = calibration_problems(constant, truth, models.products_)
+    assert len(problems) == len(models.products_), problems
+    assert all("correlation nan" in p for p in problems), problems
 
 
 def test_strongest_true_driver_ranks_at_the_top_of_the_importances(sample):
@@ -164,10 +173,20 @@ def test_strongest_true_driver_ranks_at_the_top_of_the_importances(sample):
         }
         # the strongest driver, and any within 20% of it (a near tie is a tie at this size)
         leaders = [name for name in strength if strength[name] >= 0.8 * max(strength.values())]
-        families = set().union(*(DRIVER_FEATURES[name] for name in leaders))
-        ranked = importances[importances["product"] == product].sort_values("rank")
-        top = list(ranked["feature"].head(3))
-        assert families & set(top), (product, leaders, strength, top)
+        # One true driver shows up in several correlated columns (log AUM in ten balance
+        # columns): shuffling one of them barely hurts while the others carry it, so its
+        # importance is spread thin. Judge drivers by family: the summed (non-negative)
+        # importance of the columns each generator covariate feeds, top 3 families.
+        mine = importances[importances["product"] == product]
+        weight = mine.set_index("feature")["importance_mean"].clip(lower=0)
+        family_importance = {
+            name: float(weight.reindex(sorted(columns)).fillna(0).sum())
+            for name, columns in DRIVER_FEATURES.items()
+        }
+        others = weight.drop(set().union(*DRIVER_FEATURES.values()), errors="ignore")
+        ranked = sorted({**family_importance, **others.to_dict()}.items(), key=lambda kv: -kv[1])
+        top = [name for name, _ in ranked[:3]]
+        assert set(leaders) & set(top), (product, leaders, strength, ranked[:5])
 
 
 # ============================================================================ no leakage

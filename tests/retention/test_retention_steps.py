@@ -230,3 +230,13 @@ def test_greedy_gap_samples_at_most_exact_cap():
     # 20 customers with a worthwhile option, 10 of them drawn (2 options each):
     # budgets up to twice the sampled share of the budget, 2 x 500 x 10 / 20
     assert gaps["budget"].max() <= 2 * 500.0 * 10 / 20 + 1e-9
+
+
+def test_greedy_gap_with_no_worthwhile_option_is_all_zero():
+    # a table whose candidates all lose money (no campaign, low value): nothing to plan, no crash
+    options = pd.DataFrame(
+        {"customer_id": ["c1", "c2"], "offer": ["a", "a"], "net_value": [-5.0, -1.0],
+         "cost": [10.0, 10.0], "rm_id": None}
+    )  # fmt: skip
+    gaps = rr.greedy_gap(rr.PlanOptions(options, pd.DataFrame()), 500.0, 0, seed=1)
+    assert (gaps[["greedy_value", "exact_value", "lp_bound", "gap"]].to_numpy() == 0).all()

@@ -152,6 +152,8 @@ def exact_targets(
     value = np.asarray(value, dtype=float)
     cost = np.asarray(cost, dtype=float)
     n = len(value)
+    if n == 0:  # nothing worth planning (no candidate has a positive net value)
+        return np.zeros(0, dtype=float if relax else bool)
     usable = value > 0  # an item with non-positive value is never worth taking
     rows_blocks = [sparse.csr_matrix(cost.reshape(1, -1))]
     upper = [float(budget)]

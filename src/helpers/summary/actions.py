@@ -196,15 +196,20 @@ def actions(
             _list_sum(f, "net_value") or 0.0,
             "04_retention_roi",
         ),
+        # what the calls add over organic take-up (the pipeline KPI), else the expected value
         "cross_sell_call_list": lambda f: (
             i18n.t(
-                "mg_action_cross_sell",
+                "mg_action_cross_sell_added"
+                if _list_sum(f, "incremental_value")
+                else "mg_action_cross_sell",
                 lang,
                 customers=_count(f.get("customers")),
-                value=_money(_list_sum(f, "expected_value"), lang),
+                value=_money(
+                    _list_sum(f, "incremental_value") or _list_sum(f, "expected_value"), lang
+                ),
                 rms=_count(f.get("rms")),
             ),
-            _list_sum(f, "expected_value") or 0.0,
+            _list_sum(f, "incremental_value") or _list_sum(f, "expected_value") or 0.0,
             "03_cross_sell_propensity",
         ),
         "tier_downgrade_watch_list": lambda f: (
