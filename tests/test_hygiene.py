@@ -178,6 +178,7 @@ def test_no_def_or_class_in_code_cells(path):
     assert not offenders, f"{path.name}: move these into src/helpers: {offenders}"
 
 
+@pytest.mark.slow  # one nbstripout process per notebook; `make lint` runs the same check
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_nbstripout_verify(path):
     result = subprocess.run(

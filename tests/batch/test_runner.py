@@ -443,6 +443,7 @@ def _fishpond(*args, cwd=None):
     )
 
 
+@pytest.mark.slow  # a real subprocess: a few seconds of start-up
 def test_cli_bad_dataset_is_a_clear_error(tmp_path):
     missing = tmp_path / "nowhere" / "dataset.yaml"
     result = _fishpond("--dataset", str(missing), "--out", str(tmp_path / MONTH))
@@ -453,6 +454,7 @@ def test_cli_bad_dataset_is_a_clear_error(tmp_path):
     assert not (tmp_path / MONTH).exists()
 
 
+@pytest.mark.slow  # a real subprocess
 def test_cli_unknown_notebook_is_a_clear_error(tmp_path):
     result = _fishpond("--only", "99_nothing", "--out", str(tmp_path / MONTH))
     assert result.returncode == 2
