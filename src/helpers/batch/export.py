@@ -575,11 +575,9 @@ def write_index(pack_dir: str | Path, manifest: dict) -> Path:
     previous = summary.read_artifacts(previous_dir) if previous_dir else None
     tiles = summary.kpi_tiles(found, lang, previous)
     covered = {(tile["notebook"], tile["key"]) for tile in tiles}
-    covered |= {  # the history tiles already show these
-        ("00_data_overview", "ov_active_customers"),
-        ("00_data_overview", "ov_total_aum"),
-        ("01_tiering", "tier_downgrades"),
-    }
+    shown = {tile["key"] for tile in tiles}
+    # a history tile on the page already shows these (a flat table has no history: kept then)
+    covered |= {kpi for key, kpi in summary.HISTORY_TWINS.items() if key in shown}
     others = [k for k in read_kpis(artifacts, lang) if (k["notebook"], k["key"]) not in covered]
     text = _render_page(
         "index.html.j2",

@@ -7,6 +7,7 @@ This face is the package's only public import: ``from helpers import summary``.
 from helpers.summary.actions import (
     BACKTESTS,
     HISTORY_ARTIFACT,
+    HISTORY_TWINS,
     LISTS,
     TILES,
     Artifacts,
@@ -42,6 +43,7 @@ __all__ = [
     "Artifacts",
     "BACKTESTS",
     "HISTORY_ARTIFACT",
+    "HISTORY_TWINS",
     "LISTS",
     "SUMMARY_ITEMS",
     "TIER_KEYS",

@@ -270,6 +270,13 @@ TILES = (
     ("04_retention_roi", "campaign_roi", "pct", "mg_tile_roi"),
     ("04_retention_roi", "next_campaign_value", "rmb", "mg_tile_next"),
 )
+#: History tiles and the KPI record each one repeats (the index lists the record only
+#: when its tile is not shown: a flat table has no history).
+HISTORY_TWINS = {
+    "customers": ("00_data_overview", "ov_active_customers"),
+    "aum": ("00_data_overview", "ov_total_aum"),
+    "downgrades": ("01_tiering", "tier_downgrades"),
+}
 
 
 def _direction(change, key: str = "") -> str:
