@@ -298,7 +298,29 @@ class TLearner(_CrossFitted):
         return np.column_stack([_predict(fold_models[o], features) - base for o in self.offers_])
 
 
-class XLearner(_CrossFitted):
+class _EffectModelled(_CrossFitted):
+    """A cross-fitted learner with a second-stage regressor for effects (X- and DR-learner)."""
+
+    def __init__(
+        self,
+        outcome: str = "binary",
+        estimator=None,
+        effect_estimator=None,
+        n_folds: int = 5,
+        seed: int = 0,
+        control: str = CONTROL,
+        n_threads: int | None = 1,
+    ) -> None:
+        super().__init__(outcome, estimator, n_folds, seed, control, n_threads)
+        self.effect_estimator = effect_estimator
+
+    def _effect_model(self):
+        if self.effect_estimator is not None:
+            return clone(self.effect_estimator)
+        return default_regressor(self.seed)
+
+
+class XLearner(_EffectModelled):
     """X-learner: impute individual effects across arms, then model them.
 
     For each offer o, within each training fold: fit outcome models mu_0 (control) and mu_o;
@@ -318,24 +340,6 @@ class XLearner(_CrossFitted):
     As :class:`TLearner`; ``oof_outcome_`` holds mu_0 and mu_0 + tau_o so predicted outcomes
     and uplift agree. ``propensity_`` maps offer -> e.
     """
-
-    def __init__(
-        self,
-        outcome: str = "binary",
-        estimator=None,
-        effect_estimator=None,
-        n_folds: int = 5,
-        seed: int = 0,
-        control: str = CONTROL,
-        n_threads: int | None = 1,
-    ) -> None:
-        super().__init__(outcome, estimator, n_folds, seed, control, n_threads)
-        self.effect_estimator = effect_estimator
-
-    def _effect_model(self):
-        if self.effect_estimator is not None:
-            return clone(self.effect_estimator)
-        return default_regressor(self.seed)
 
     def _fit(self, X, arm, y) -> XLearner:
         features, arms, target, folds = self._prepare(X, arm, y)
@@ -375,7 +379,7 @@ class XLearner(_CrossFitted):
         return np.column_stack([self._combine(o, *fold_models[o], features) for o in self.offers_])
 
 
-class DRLearner(_CrossFitted):
+class DRLearner(_EffectModelled):
     """Doubly robust (DR-)learner (Kennedy 2023): regress a doubly robust pseudo-outcome.
 
     For each offer o against control, with the randomisation share ``e`` of offer customers:
@@ -396,24 +400,6 @@ class DRLearner(_CrossFitted):
     As :class:`TLearner`; ``oof_outcome_`` holds mu_0 (fitted on the other folds) and
     mu_0 + tau_o; ``propensity_`` maps offer -> e.
     """
-
-    def __init__(
-        self,
-        outcome: str = "binary",
-        estimator=None,
-        effect_estimator=None,
-        n_folds: int = 5,
-        seed: int = 0,
-        control: str = CONTROL,
-        n_threads: int | None = 1,
-    ) -> None:
-        super().__init__(outcome, estimator, n_folds, seed, control, n_threads)
-        self.effect_estimator = effect_estimator
-
-    def _effect_model(self):
-        if self.effect_estimator is not None:
-            return clone(self.effect_estimator)
-        return default_regressor(self.seed)
 
     def _pseudo_outcomes(self, features, arms, target, rows_by_fold, offer) -> tuple:
         """Pseudo-outcomes of the offer and control rows of the given folds (nested fits)."""
