@@ -9,6 +9,7 @@ import pytest
 
 from helpers import summary
 from helpers.formatting import kpi
+from helpers.summary.actions import _backtest_sentence
 
 
 @pytest.fixture()
@@ -104,3 +105,14 @@ def test_report_box_has_three_sentences_and_the_decision(artifacts):
     assert "(#warning-list)" in decision  # on its own page the section link is an anchor
     overview = summary.backtest_overview(artifacts, "en")
     assert overview["mg_bt_verdict"].tolist() == ["within sampling error"]
+
+
+def test_backtest_clause_compares_the_list_with_its_prediction():
+    frame = pd.DataFrame(
+        {"group": ["listed", "not_listed"], "observed": [0.25, 0.05], "predicted": [0.2, 0.04]}
+    )
+    churn = _backtest_sentence(frame, "02_lifecycle_survival", "en")
+    assert "25.0%" in churn and "20.0%" in churn
+    assert _backtest_sentence(frame.iloc[:1], "03_cross_sell_propensity", "en")
+    assert _backtest_sentence(frame.iloc[:1], "02_lifecycle_survival", "en") == ""
+    assert _backtest_sentence(frame, "00_data_overview", "en") == ""

@@ -119,25 +119,22 @@ def _list_sum(facts: dict, column: str):
     return (facts or {}).get("sums", {}).get(column)
 
 
+#: Notebook -> (clause comparing its list's observed and predicted rates, groups it needs).
+_BACKTEST_CLAUSES = {
+    "02_lifecycle_survival": ("mg_action_bt_churn", {"listed", "not_listed"}),
+    "03_cross_sell_propensity": ("mg_action_bt_cross_sell", {"listed"}),
+}
+
+
 def _backtest_sentence(frame: pd.DataFrame | None, notebook: str, lang: str) -> str:
     """A short clause on last time's list, from the notebook's back-test table."""
     if frame is None or frame.empty:
         return ""
     rows = frame.drop_duplicates("group").set_index("group")  # overall rows come first
-    if notebook == "02_lifecycle_survival" and {"listed", "not_listed"} <= set(rows.index):
-        return i18n.t(
-            "mg_action_bt_churn",
-            lang,
-            observed=format_pct(rows.at["listed", "observed"]),
-            predicted=format_pct(rows.at["listed", "predicted"]),
-        )
-    if notebook == "03_cross_sell_propensity" and "listed" in rows.index:
-        return i18n.t(
-            "mg_action_bt_cross_sell",
-            lang,
-            observed=format_pct(rows.at["listed", "observed"]),
-            predicted=format_pct(rows.at["listed", "predicted"]),
-        )
+    key, groups = _BACKTEST_CLAUSES.get(notebook, (None, set()))
+    if key and groups <= set(rows.index):  # a list's rate against the model's prediction
+        observed, predicted = rows.at["listed", "observed"], rows.at["listed", "predicted"]
+        return i18n.t(key, lang, observed=format_pct(observed), predicted=format_pct(predicted))
     if notebook == "04_retention_roi" and "targeted" in rows.index:
         return i18n.t(
             "mg_action_bt_retention",
