@@ -123,6 +123,46 @@ def test_learners_recover_heterogeneous_uplift(learner):
     assert result["qini"] > 0.01
 
 
+@pytest.mark.parametrize("learner", [up.TLearner, up.XLearner, up.DRLearner])
+def test_fit_cap_fits_on_a_stratified_sample_and_scores_everyone(learner):
+    """At a bank's size each fold is fitted on at most fit_cap customers; arms and outcomes keep
+    their shares, every customer still gets an out-of-fold uplift, and the signal survives."""
+    features, arm, stayed, truth, _ = _simulated_campaign(n=12000, seed=5)
+    seen = []
+
+    model = learner(n_folds=3, seed=0, fit_cap=3000)
+    fit_rows = []
+    original = model._outcome_model
+
+    def recording_model():
+        estimator = original()
+        fit = estimator.fit
+
+        def counted(X, y, **kwargs):
+            fit_rows.append(len(y))
+            seen.append(float(np.mean(y)))
+            return fit(X, y, **kwargs)
+
+        estimator.fit = counted
+        return estimator
+
+    model._outcome_model = recording_model
+    model.fit(features, arm, stayed)
+    assert model.fitted_rows_ <= 3001
+    # one outcome model per arm and fold (the X/DR-learners fit more on the same rows)
+    assert max(fit_rows) < 3000 * 0.5  # an arm is about a third of the capped sample
+    assert not model.oof_uplift_.isna().any().any() and len(model.oof_uplift_) == 12000
+    assert abs(np.mean(seen) - float(np.mean(stayed))) < 0.03
+    rho = spearmanr(model.oof_uplift_["coupon"], truth["coupon"]).statistic
+    assert rho > 0.4
+    # uncapped (cap above the fold size) is the same fit as no cap
+    plain = learner(n_folds=3, seed=0).fit(features.iloc[:3000], arm[:3000], stayed[:3000])
+    capped = learner(n_folds=3, seed=0, fit_cap=10**6).fit(
+        features.iloc[:3000], arm[:3000], stayed[:3000]
+    )
+    pd.testing.assert_frame_equal(plain.oof_uplift_, capped.oof_uplift_)
+
+
 def test_continuous_outcome_with_custom_estimator():
     rng = np.random.default_rng(5)
     n = 3000

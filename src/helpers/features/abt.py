@@ -40,7 +40,7 @@ from helpers.features.sql import (
     abt_sql,
     churn_events_sql,
 )
-from helpers.months import month_end
+from helpers.months import month_end, month_label
 
 __all__ = [
     "ABT_ID_COLUMNS",
@@ -314,15 +314,17 @@ def build_abt(
     _require_panel(ds, "build_abt")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon must be a whole number of months >= 1, not {horizon!r}")
-    parameters = {
-        "as_of": as_of or "",
-        "horizon": int(horizon),
-        "churn": churn.to_dict(),
-        "ladder": None if ladder is None else ladder.to_dict("records"),
-    }
-    return cached_frame(
-        ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, ladder)
+    # One cached ABT per (month, horizon, churn definition): "the latest month" and its label
+    # share it, and the ladder only re-tiers the cached frame (cheap), so notebooks asking with
+    # and without the pack's ladder do not build it twice.
+    month = month_label(as_of) if as_of not in (None, "") else f"{_data_window(ds)[1]:%Y-%m}"
+    parameters = {"as_of": month, "horizon": int(horizon), "churn": churn.to_dict()}
+    abt = cached_frame(
+        ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, None)
     )
+    if ladder is not None:
+        abt["tier"] = assign_tiers(abt["aum"], ladder)
+    return abt
 
 
 def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.DataFrame:

@@ -19,9 +19,15 @@ import pandas as pd
 
 from helpers import i18n
 from helpers.config import ChurnDefinition, cross_sell_products, resolve_ladder
-from helpers.features import churn_events
+from helpers.features import (
+    cached_frame,
+    cents_sql,
+    churn_events,
+    money_sum_sql,
+    month_index_sql,
+)
 from helpers.formatting import Note, Skipped, format_change, format_kpi, skippable
-from helpers.months import month_end, month_label
+from helpers.months import month_end, month_label, month_start
 from helpers.plotting import tier_palette
 
 #: Measures of the history frame: (column, unit, label key).
@@ -58,65 +64,152 @@ def monthly_history(
     if getattr(ds, "mode", "panel") == "flat" or not month:
         return Skipped("mg_history_flat")
     ladder = resolve_ladder(None) if ladder is None else ladder
+    churn = churn or ChurnDefinition()
     available = ds.months()
     first_wanted = month_label(month, -max(months, 13))
     window = [m for m in available if first_wanted <= m <= month]
     if len(window) < 2:
         return Skipped("mg_history_short", months=len(window))
+    products = cross_sell_products() if ds.has("holdings") else None
+    parameters = {
+        "window": [window[0], window[-1]],
+        "months": months,
+        "lower": [float(value) for value in ladder["lower"]],
+        "codes": [str(code) for code in ladder["code"]],
+        "churn": churn.to_dict(),
+        "products": products,
+    }
+    return cached_frame(
+        ds,
+        "monthly_history",
+        parameters,
+        lambda: _history_frame(ds, window, ladder, churn, products, months),
+    )
+
+
+def _tier_sql(column: str, lower: list[float]) -> str:
+    """SQL twin of ``clip(searchsorted(lower, column, side="right") - 1, 0)``.
+
+    ``lower`` is the ladder's bounds, ascending and finite (``resolve_ladder`` checks).
+    """
+    steps = [f"CASE WHEN {column} >= {bound!r} THEN 1 ELSE 0 END" for bound in lower[1:]]
+    return " + ".join(steps) if steps else "0"
+
+
+def _history_frame(
+    ds,
+    window: list[str],
+    ladder: pd.DataFrame,
+    churn: ChurnDefinition,
+    products: list[str] | None,
+    months: int,
+) -> pd.DataFrame:
+    """The history of :func:`monthly_history`, aggregated in SQL (one row per month returns).
+
+    At a million customers the window holds 14M balance rows: they stay in DuckDB (or Spark);
+    only the churn events (one row per churned customer) go the other way.
+    """
+    events = churn_events(ds, churn)
+    stamps = pd.to_datetime(events["churn_month"])
+    churned_at = pd.DataFrame(
+        {
+            "customer_id": events["customer_id"].astype(str),
+            "churn_index": (stamps.dt.year * 12 + stamps.dt.month).astype("int64"),
+        }
+    )
+    tier = _tier_sql("COALESCE(aum, 0)", sorted(float(value) for value in ladder["lower"]))
+    shares = ", ".join(
+        f"SUM(CASE WHEN tier = {index} THEN 1 ELSE 0 END) AS tier_{index}"
+        for index in range(len(ladder))
+    )
+    moving = "OVER (PARTITION BY customer_id ORDER BY month_index)"
+    takeup_cte = takeup_join = takeup_column = ""
+    if products is not None:
+        listed = ", ".join("'" + str(code).replace("'", "''") + "'" for code in products)
+        takeup_cte = f"""
+        , opened AS (
+            SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+                   CAST({month_index_sql("open_date")} AS BIGINT) AS month_index
+            FROM holdings WHERE product IN ({listed or "NULL"}) AND open_date IS NOT NULL
+        ),
+        takeups AS (
+            SELECT a.month_index, COUNT(*) AS takeups
+            FROM opened o JOIN active a
+              ON o.customer_id = a.customer_id AND o.month_index = a.month_index
+            GROUP BY a.month_index
+        )"""
+        takeup_join = "LEFT JOIN takeups t ON t.month_index = m.month_index"
+        takeup_column = ", COALESCE(t.takeups, 0) AS takeups"
+    # Active: on the book at the month-end and not churned by then (churn month after it).
+    query = f"""
+        WITH balances AS (
+            SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+                   CAST({month_index_sql("month")} AS BIGINT) AS month_index,
+                   CAST(aum_total AS DOUBLE) AS aum
+            FROM monthly_balances
+            WHERE CAST(month AS DATE) >= $first AND CAST(month AS DATE) < $after
+        ),
+        active AS (
+            SELECT b.customer_id, b.month_index, b.aum, {tier} AS tier
+            FROM balances b LEFT JOIN __fp_churned_at e ON b.customer_id = e.customer_id
+            WHERE e.churn_index IS NULL OR e.churn_index > b.month_index
+        ),
+        moved AS (
+            SELECT month_index, aum, tier,
+                   LAG(tier) {moving} AS tier_before,
+                   LAG(month_index) {moving} AS month_before
+            FROM active
+        ),
+        monthly AS (
+            SELECT month_index, COUNT(*) AS customers,
+                   COALESCE({money_sum_sql(cents_sql("aum"))}, 0) AS aum,
+                   SUM(CASE WHEN month_before = month_index - 1 AND tier > tier_before
+                       THEN 1 ELSE 0 END) AS upgrades,
+                   SUM(CASE WHEN month_before = month_index - 1 AND tier < tier_before
+                       THEN 1 ELSE 0 END) AS downgrades,
+                   {shares}
+            FROM moved GROUP BY month_index
+        ){takeup_cte}
+        SELECT m.*{takeup_column}
+        FROM monthly m {takeup_join}
+        ORDER BY m.month_index
+    """
     con = ds.connect()
-    start, end = month_end(window[0]), month_end(window[-1])
-    balances = con.execute(
-        """
-        SELECT customer_id, CAST(month AS DATE) AS month, CAST(aum_total AS DOUBLE) AS aum
-        FROM monthly_balances WHERE CAST(month AS DATE) BETWEEN ? AND ?
-        """,
-        [start.date(), end.date()],
-    ).df()
-    balances["month"] = pd.to_datetime(balances["month"]) + pd.offsets.MonthEnd(0)
-    events = churn_events(ds, churn or ChurnDefinition())
-    balances = balances.merge(events[["customer_id", "churn_month"]], on="customer_id", how="left")
-    active = balances[~(balances["churn_month"] <= balances["month"])].copy()
-    lower = ladder["lower"].to_numpy(float)
-    active["tier"] = np.searchsorted(lower, active["aum"].fillna(0).to_numpy(), side="right") - 1
-    active["tier"] = active["tier"].clip(lower=0)
-    grouped = active.groupby("month")
-    frame = pd.DataFrame({"customers": grouped.size(), "aum": grouped["aum"].sum()})
-    shares = pd.crosstab(active["month"], active["tier"], normalize="index")
-    for index, code in enumerate(ladder["code"]):
-        frame[f"share_{code}"] = shares[index] if index in shares.columns else 0.0
-    moves = _tier_moves(active)
-    frame = frame.join(moves, how="left")
+    try:
+        con.register("__fp_churned_at", churned_at)
+        bounds = {
+            "first": month_start(window[0]).date(),
+            "after": month_start(window[-1], 1).date(),
+        }
+        raw = con.execute(query, bounds).df()
+    finally:
+        con.close()
+    index = raw["month_index"].astype(int) - 1
+    frame = pd.DataFrame(
+        index=pd.DatetimeIndex(
+            [month_end(f"{i // 12:04d}-{i % 12 + 1:02d}") for i in index], name="month"
+        )
+    )
+    frame["customers"] = raw["customers"].astype("int64").to_numpy()
+    frame["aum"] = raw["aum"].astype(float).to_numpy()
+    active = frame["customers"].where(frame["customers"] > 0).astype(float)
+    for position, code in enumerate(ladder["code"]):
+        counts = raw[f"tier_{position}"].astype(float).to_numpy()
+        frame[f"share_{code}"] = (counts / active).fillna(0.0)
+    frame["upgrades"] = raw["upgrades"].astype(float).to_numpy()
+    frame["downgrades"] = raw["downgrades"].astype(float).to_numpy()
+    start, end = frame.index[0], frame.index[-1]
     churned = events[events["churn_month"].between(start, end)].groupby("churn_month").size()
     frame["churned"] = churned.reindex(frame.index).fillna(0).astype(int)
     frame["churn_rate"] = frame["churned"] / frame["customers"].shift(1)
-    if ds.has("holdings"):
-        frame["takeups"] = _takeups(ds, active, frame.index)
+    if products is not None:
+        frame["takeups"] = raw["takeups"].astype(int).to_numpy()
     # The first month of the window has no month before it: no moves, no churn rate.
     frame.loc[frame.index[0], ["upgrades", "downgrades", "churn_rate"]] = np.nan
     frame = frame.iloc[1:] if len(frame) > months + 1 else frame
     frame.index = [stamp.strftime("%Y-%m") for stamp in frame.index]
     frame.index.name = "month"
     return frame.reset_index()
-
-
-def _tier_moves(active: pd.DataFrame) -> pd.DataFrame:
-    ordered = active.sort_values(["customer_id", "month"])
-    previous_tier = ordered.groupby("customer_id")["tier"].shift(1)
-    previous_month = ordered.groupby("customer_id")["month"].shift(1)
-    consecutive = previous_month == ordered["month"] - pd.offsets.MonthEnd(1)
-    up = (ordered["tier"] > previous_tier) & consecutive
-    down = (ordered["tier"] < previous_tier) & consecutive
-    moves = pd.DataFrame({"month": ordered["month"], "upgrades": up, "downgrades": down})
-    return moves.groupby("month")[["upgrades", "downgrades"]].sum().astype(float)
-
-
-def _takeups(ds, active: pd.DataFrame, months: pd.Index) -> pd.Series:
-    holdings = ds.table("holdings")
-    holdings = holdings[holdings["product"].isin(cross_sell_products())]
-    opened = pd.to_datetime(holdings["open_date"]) + pd.offsets.MonthEnd(0)
-    taken = pd.DataFrame({"customer_id": holdings["customer_id"], "month": opened})
-    taken = taken.merge(active[["customer_id", "month"]], on=["customer_id", "month"])
-    return taken.groupby("month").size().reindex(months).fillna(0).astype(int)
 
 
 _CHURN_CACHE: dict = {}

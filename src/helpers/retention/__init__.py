@@ -57,6 +57,7 @@ from helpers.retention.last_campaign import (
     qini_coefficients,
     retention_rows,
     uplift_deciles,
+    uplift_fit_notes,
     uplift_models,
     with_value,
 )
@@ -227,6 +228,7 @@ __all__ = [
     "qini_coefficients",
     "retention_rows",
     "uplift_deciles",
+    "uplift_fit_notes",
     "uplift_models",
     "with_value",
     "PLANNER_OFFER",

@@ -68,6 +68,7 @@ class UpliftModels:
     features: pd.DataFrame
     models: dict
     learner: str = "auto"
+    fit_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -205,22 +206,38 @@ def uplift_models(
     n_folds: int = 5,
     seed: int = 0,
     rules: dict | None = None,
+    fit_cap: int | None = None,
 ) -> UpliftModels:
     """Cross-fit the T-, X- and DR-learners on the campaign (features before it, value excluded).
 
     The features are the pre-registered ``uplift_features`` of the offer rules that the data
     has (all features when fewer than three are available); ``learner`` (``"auto"``, ``"t"``,
-    ``"x"`` or ``"dr"``) is applied per offer by :func:`uplift_evidence`.
+    ``"x"`` or ``"dr"``) is applied per offer by :func:`uplift_evidence`. Each fold's models
+    are fitted on at most ``fit_cap`` customers (``fit_sample_cap``; stratified by arm and
+    outcome); every campaign customer gets an out-of-fold uplift.
     """
     frame = campaign.frame
     rules = rules if rules is not None else offer_rules()
     columns = uplift_feature_columns(frame, rules)
     features = feature_matrix(frame, columns=columns, exclude=list(VALUE_COLUMNS))
     models = {
-        name: cls(n_folds=n_folds, seed=seed).fit(features, frame["arm"], frame["retained"])
+        name: cls(n_folds=n_folds, seed=seed, fit_cap=fit_cap).fit(
+            features, frame["arm"], frame["retained"]
+        )
         for name, cls in LEARNER_CLASSES.items()
     }
-    return UpliftModels(features, models, learner)
+    return UpliftModels(features, models, learner, fit_cap)
+
+
+def uplift_fit_notes(uplift: UpliftModels | Skipped) -> list[Note]:
+    """How many customers each fold's uplift models were fitted on, when the cap applied."""
+    if isinstance(uplift, Skipped) or uplift.fit_cap is None:
+        return []
+    model = next(iter(uplift.models.values()))
+    customers = len(uplift.features)
+    if customers - customers // model.n_folds <= uplift.fit_cap:  # no fold was capped
+        return []
+    return [Note("rr_note_uplift_fit_sample", fitted=model.fitted_rows_, total=customers)]
 
 
 @skippable
@@ -354,7 +371,7 @@ def aum_uplift_deciles(
     frame = campaign.frame
     if "aum_after" not in frame.columns:
         return Skipped("rr_note_aum_flat")
-    model = TLearner(outcome="continuous", n_folds=n_folds, seed=seed)
+    model = TLearner(outcome="continuous", n_folds=n_folds, seed=seed, fit_cap=uplift.fit_cap)
     model.fit(uplift.features, frame["arm"], aum_kept_ratio(frame))
     predicted = model.oof_uplift_.mul(frame["aum_before"].to_numpy(), axis=0)
     return deciles_by_offer(predicted, frame["arm"], frame["aum_after"], bins, seed)

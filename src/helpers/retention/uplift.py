@@ -30,6 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from helpers.features import stratified_rows
 from helpers.retention.ab import CONTROL
 
 # Columns of the ABT that identify a customer or are labels: never model features.
@@ -136,6 +137,7 @@ class _CrossFitted:
         seed: int = 0,
         control: str = CONTROL,
         n_threads: int | None = 1,
+        fit_cap: int | None = None,
     ) -> None:
         if outcome not in {"binary", "continuous"}:
             raise ValueError(f"outcome must be 'binary' or 'continuous', not {outcome!r}")
@@ -147,6 +149,7 @@ class _CrossFitted:
         self.seed = seed
         self.control = control
         self.n_threads = n_threads
+        self.fit_cap = fit_cap
 
     def fit(self, X, arm, y):
         """Cross-fit the models on campaign customers.
@@ -236,6 +239,17 @@ class _CrossFitted:
         self.folds_ = np.empty(len(target), dtype=np.int64)
         for k, (_, test) in enumerate(splits):
             self.folds_[test] = k
+        # At a bank's size each fold's models are fitted on at most ``fit_cap`` of its training
+        # customers (arms and, for retention, outcomes keep their shares; nobody twice); every
+        # customer is still scored out of fold.
+        strata = (
+            np.char.add(arms.astype(str), target.astype(str)) if self.outcome == "binary" else arms
+        )
+        splits = [
+            (train[stratified_rows(strata[train], self.fit_cap, self.seed + k)], test)
+            for k, (train, test) in enumerate(splits)
+        ]
+        self.fitted_rows_ = int(max((len(train) for train, _ in splits), default=0))
         return features, arms, target, splits
 
     def _frame(self, values: np.ndarray, columns: list[str], index=None) -> pd.DataFrame:
@@ -266,10 +280,13 @@ class TLearner(_CrossFitted):
     control : name of the control arm.
     n_threads : OpenMP threads for the fits (1 by default: the batch runs notebooks side by
         side on few cores; None = all cores).
+    fit_cap : most training customers per fold the models are fitted on (a sample stratified
+        by arm and outcome, without repeats; None = all); every customer is scored out of fold.
 
     Attributes
     ----------
     offers_ : offer arms, sorted.
+    fitted_rows_ : the most customers a fold's models were fitted on.
     oof_outcome_ : DataFrame, out-of-fold predicted outcome under every arm (control first).
     oof_uplift_ : DataFrame, out-of-fold uplift per offer (outcome under offer - control).
     models_ : list (one per fold) of ``{arm: fitted estimator}``.
@@ -310,8 +327,9 @@ class _EffectModelled(_CrossFitted):
         seed: int = 0,
         control: str = CONTROL,
         n_threads: int | None = 1,
+        fit_cap: int | None = None,
     ) -> None:
-        super().__init__(outcome, estimator, n_folds, seed, control, n_threads)
+        super().__init__(outcome, estimator, n_folds, seed, control, n_threads, fit_cap)
         self.effect_estimator = effect_estimator
 
     def _effect_model(self):
