@@ -53,6 +53,7 @@ from helpers.propensity.frames import (
 )
 from helpers.propensity.models import (
     CrossSellModels,
+    scores_long,
 )
 from helpers.propensity.plots import (
     plot_affinity,
@@ -129,6 +130,7 @@ __all__ = [
     "propensity_frames",
     "shift_month",
     "CrossSellModels",
+    "scores_long",
     "plot_affinity",
     "plot_gain",
     "plot_importance",

@@ -6,6 +6,8 @@ call, the product to offer, and why the model thinks so.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -111,10 +113,16 @@ def next_best_product(
 def product_label(code: str, lang: str = "zh") -> str:
     """Catalogue name of a product in ``lang`` (``name_zh``/``name_en``); the code otherwise."""
 
-    catalogue = product_catalogue().set_index("code")
-    if code in catalogue.index:
-        return str(catalogue.loc[code, f"name_{lang}"])
-    return str(code)
+    return _product_names(lang).get(code, str(code))
+
+
+@lru_cache(maxsize=4)
+def _product_names(lang: str) -> dict:
+    catalogue = product_catalogue()
+    return {
+        code: str(name)
+        for code, name in zip(catalogue["code"], catalogue[f"name_{lang}"], strict=True)
+    }
 
 
 def feature_label(feature: str, lang: str = "zh") -> str:
@@ -172,18 +180,25 @@ def reasons_in_words(
     """
     separator = separator if separator is not None else ("；" if lang == "zh" else "; ")
     matrix = contributions.to_numpy(dtype=float)
-    names = np.array(contributions.columns, dtype=object)
+    names = list(contributions.columns)
     # Stable descending order per row; ties keep column order.
     order = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
+    # Labels once per feature and values by position: a call list holds 100,000+ customers
+    # at a bank's size, and per-cell lookups cost a minute there.
+    labels = [feature_label(feature, lang) for feature in names]
+    positions = values.index.get_indexer(contributions.index)
+    if (positions < 0).any():
+        raise KeyError("values lacks rows of contributions (they must share an index)")
+    columns_of = [values[f].array if f in values.columns else None for f in names]
     texts = []
-    for row, (index, columns) in enumerate(zip(contributions.index, order, strict=True)):
+    for row, columns in enumerate(order):
         parts = []
         for column in columns:
             if not matrix[row, column] > min_contribution:
                 continue
-            feature = names[column]
-            value = values.at[index, feature] if feature in values.columns else None
-            parts.append(f"{feature_label(feature, lang)}: {_format_value(value, lang)}")
+            array = columns_of[column]
+            value = None if array is None else array[positions[row]]
+            parts.append(f"{labels[column]}: {_format_value(value, lang)}")
         texts.append(separator.join(parts))
     return pd.Series(texts, index=contributions.index, dtype=object)
 

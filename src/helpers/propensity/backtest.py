@@ -74,18 +74,23 @@ def backtest_call_lists(
     offered = recommendations[recommendations["product"].notna()].copy()
     keep = [c for c in ["customer_id", "rm_id", "branch_id", "tier", "aum"] if c in train.columns]
     calls = call_lists(recommendations, train[keep], capacity=calls_per_rm)
-    outcome = train.set_index(train["customer_id"].astype(str))
-    took = [
-        outcome.at[customer, f"took_{product}"]
-        for customer, product in zip(offered["customer_id"], offered["product"], strict=True)
-    ]
+    # Whether each offered customer took the product offered: one lookup per product column
+    # (a row-by-row lookup cost a minute at a million customers).
+    row_of = pd.Index(train["customer_id"].astype(str)).get_indexer(
+        offered["customer_id"].astype(str)
+    )
+    took = pd.array([pd.NA] * len(offered), dtype="boolean")
+    for product in pd.unique(offered["product"]):
+        here = (offered["product"] == product).to_numpy()
+        labels = pd.array(train[f"took_{product}"], dtype="boolean")
+        took[here] = labels[row_of[here]]
     customers = pd.DataFrame(
         {
             "customer_id": offered["customer_id"].astype(str).to_numpy(),
             "listed": offered["customer_id"].isin(set(calls["customer_id"])).to_numpy(),
             "product": offered["product"].to_numpy(),
             "probability": offered["probability"].astype(float).to_numpy(),
-            "took": pd.array(took, dtype="boolean"),
+            "took": took,
         }
     )
     return CallListBacktest(month, as_of, horizon, customers)
@@ -102,6 +107,7 @@ def _refit_chosen(models: CrossSellModels, frame: pd.DataFrame, compare_cap: int
             candidates=(kind,),
             compare_cap=compare_cap,
             holdout_share=0.05,  # the fit needs a holdout; keep it small
+            fit_cap=models.fit_cap,  # as capped as this month's fit
             seed=models.seed,
         ).fit(frame)
         refitted.append(fitted)

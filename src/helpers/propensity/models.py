@@ -61,6 +61,14 @@ from helpers.propensity.scaling import (
 
 
 # ============================================================================ models
+def scores_long(scores: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`CrossSellModels.predict`'s wide scores as a long table ``customer_id``,
+    ``product``, ``probability`` (rows only where the customer is eligible)."""
+    long = scores.melt(id_vars="customer_id", var_name="product", value_name="probability")
+    long["product"] = long["product"].str.slice(2)
+    return long.dropna(subset=["probability"]).reset_index(drop=True)
+
+
 class CrossSellModels:
     """One calibrated propensity model per cross-sell product.
 
@@ -246,6 +254,7 @@ class CrossSellModels:
         self.calibration_methods_, self.reference_, self._skewed = {}, {}, {}
         self._centre = {}
         comparison_rows, holdout_frames, metric_rows = [], [], []
+        converted = {}  # each feature column converted once for all products
         for position, product in enumerate(products):
             eligible, target = self._target(frame, product)
             train_mask = eligible.to_numpy() & ~in_holdout
@@ -264,7 +273,7 @@ class CrossSellModels:
             if not numeric and not categorical:
                 self.skipped_[product] = "no usable feature columns"
                 continue
-            design = design_matrix(frame, numeric, categorical)
+            design = design_matrix(frame, numeric, categorical, converted)
             skewed = heavy_tailed_columns(design.loc[train_mask], numeric)
             product_seed = self.seed + 1000 * position
             x_train = design.loc[train_mask]
@@ -456,10 +465,7 @@ class CrossSellModels:
     def predict_long(self, frame: pd.DataFrame) -> pd.DataFrame:
         """:meth:`predict` as a long table ``customer_id``, ``product``, ``probability``
         (rows only where the customer is eligible)."""
-        wide = self.predict(frame)
-        long = wide.melt(id_vars="customer_id", var_name="product", value_name="probability")
-        long["product"] = long["product"].str.slice(2)
-        return long.dropna(subset=["probability"]).reset_index(drop=True)
+        return scores_long(self.predict(frame))
 
     # ------------------------------------------------------------------ explanations
     def permutation_importances(
