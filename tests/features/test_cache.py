@@ -137,3 +137,23 @@ def test_abt_is_bit_identical_whatever_the_thread_count(sample):
         con.close()
     for other in results[1:]:
         pd.testing.assert_frame_equal(results[0], other, check_exact=True)
+
+
+def test_notebooks_take_the_runners_file_digests_for_the_same_files(tmp_path, monkeypatch):
+    """In a run, a kernel's dataset reuses the SHA-256 the runner computed (no re-reading of
+    a gigabyte of Parquet per notebook); a file touched since is hashed again."""
+    copy = tmp_path / "bank"
+    shutil.copytree(paths.SAMPLE_DIR, copy)
+    runner_ds = load_dataset(copy / "dataset.yaml")
+    fingerprint = runner_ds.fingerprint()
+    marked = fingerprint["files"][0]["path"]
+    fingerprint["files"][0]["sha256"] = "from-the-runner"
+    folder = prepare_run_cache(tmp_path / "cache", runner_ds, fingerprint)
+    monkeypatch.setenv(RUN_CACHE_ENV, str(folder))
+    kernel_ds = load_dataset(copy / "dataset.yaml")
+    assert kernel_ds.file_digests()[marked] == "from-the-runner"
+    status = os.stat(marked)
+    os.utime(marked, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    again = load_dataset(copy / "dataset.yaml")
+    assert again.file_digests()[marked] != "from-the-runner"
+    assert len(again.file_digests()[marked]) == 64

@@ -745,3 +745,34 @@ def test_draining_customers_are_those_mid_run_off_at_the_as_of_month():
     assert set(june.index) <= set(abt["customer_id"])  # still "active" in the ABT
     assert bool(one(abt, "drains")["churn_label"]) is True  # ... and about to be confirmed
     assert draining_customers(ds, "2025-06", ChurnDefinition(kind="hard")).empty
+
+
+def test_draining_reads_only_the_months_it_needs_and_agrees_with_all_history():
+    """The draining query starts 12 months before the earliest month that matters; on the
+    sample (24 months) its answer equals the same query over every balance row."""
+    from helpers import paths
+    from helpers.data import load_dataset
+    from helpers.features.abt import _fetch
+    from helpers.features.sql import date_literal, soft_flags_sql
+    from helpers.months import month_index
+
+    ds = load_dataset(paths.SAMPLE_SPEC)
+    churn = ChurnDefinition()
+    for label in ds.months()[-3:]:
+        as_of = pd.Period(label, freq="M").to_timestamp(how="end").normalize()
+        index = month_index(as_of)
+        earliest = index - (churn.soft_months - 2)
+        reference = _fetch(
+            ds,
+            f"""
+            WITH flags AS ({soft_flags_sql(churn, date_literal(as_of))})
+            SELECT customer_id, CAST(COUNT(*) AS BIGINT) AS months_flagged FROM flags
+            WHERE month_index >= {earliest} AND month_index <= {index}
+            GROUP BY customer_id
+            HAVING MAX(month_index) = {index} AND COUNT(*) = {index} - MIN(month_index) + 1
+            ORDER BY customer_id""",
+        )
+        got = draining_customers(ds, label)
+        assert len(got) > 5
+        assert got["customer_id"].tolist() == reference["customer_id"].astype(str).tolist()
+        assert got["months_flagged"].tolist() == reference["months_flagged"].tolist()

@@ -3,6 +3,7 @@
 This face is the package's only public import: ``from helpers import features``.
 """
 
+from helpers.data.run_record import KEEP_CACHE_ENV, RUN_CACHE_ENV, run_cache_dir
 from helpers.features.abt import (
     ABT_ID_COLUMNS,
     ABT_LABEL_COLUMNS,
@@ -13,11 +14,8 @@ from helpers.features.abt import (
     churn_events,
 )
 from helpers.features.cache import (
-    KEEP_CACHE_ENV,
-    RUN_CACHE_ENV,
     cached_frame,
     prepare_run_cache,
-    run_cache_dir,
     run_fingerprint,
 )
 from helpers.features.sampling import stratified_rows

@@ -38,32 +38,12 @@ from typing import Any
 
 import pandas as pd
 
-#: Environment variable naming the run's cache folder (set by the runner for each kernel).
-RUN_CACHE_ENV = "FISHPOND_RUN_CACHE"
-#: Set to 1 to keep the cache folder in the finished pack.
-KEEP_CACHE_ENV = "FISHPOND_KEEP_RUN_CACHE"
-DATASET_RECORD = "dataset.json"
-
-
-def run_cache_dir() -> Path | None:
-    """The current run's cache folder, or None outside a run."""
-    folder = os.environ.get(RUN_CACHE_ENV, "")
-    return Path(folder) if folder and Path(folder).is_dir() else None
-
-
-def _stamps(ds) -> list[list] | None:
-    """(path, size, mtime_ns) of each file of ``ds``; None for in-memory data."""
-    files = ds.files() if hasattr(ds, "files") else []
-    if not files:
-        return None
-    stamps = []
-    for path in files:
-        try:
-            status = Path(path).stat()
-        except OSError:
-            return None
-        stamps.append([str(Path(path).resolve()), status.st_size, status.st_mtime_ns])
-    return stamps
+from helpers.data.run_record import (
+    DATASET_RECORD,
+    run_cache_dir,
+    run_record,
+    stamps,
+)
 
 
 def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
@@ -82,7 +62,7 @@ def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "spec": repr(getattr(ds, "spec", None)),
-        "stamps": _stamps(ds),
+        "stamps": stamps(ds),
         "fingerprint": fingerprint,
     }
     temporary = folder / f".{DATASET_RECORD}.tmp-{os.getpid()}"
@@ -91,32 +71,15 @@ def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
     return folder
 
 
-def _run_record(ds) -> dict | None:
-    """The runner's record of this run's data when ``ds`` is exactly that data, else None."""
-    folder = run_cache_dir()
-    if folder is None or not (folder / DATASET_RECORD).is_file():
-        return None
-    try:
-        record = json.loads((folder / DATASET_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    stamps = _stamps(ds)
-    if stamps is None or record.get("stamps") != stamps:
-        return None
-    if record.get("spec") != repr(getattr(ds, "spec", None)):
-        return None
-    return record
-
-
 def run_fingerprint(ds) -> dict | None:
     """The fingerprint the runner computed for ``ds`` (no re-hashing), or None."""
-    record = _run_record(ds)
+    record = run_record(ds)
     return None if record is None else record.get("fingerprint")
 
 
 def dataset_key(ds) -> str | None:
     """Content key of ``ds`` in this run: SHA-256 of its files' hashes and spec; None = no cache."""
-    record = _run_record(ds)
+    record = run_record(ds)
     if record is None:
         return None
     files = record.get("fingerprint", {}).get("files", [])

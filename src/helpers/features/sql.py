@@ -169,13 +169,16 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
         WHERE run_rank = 1"""
 
 
-def soft_flags_sql(churn: ChurnDefinition, up_to: str) -> str:
+def soft_flags_sql(churn: ChurnDefinition, up_to: str, since: str | None = None) -> str:
     """Customer-months flagged by the soft-churn rule, up to the month-end literal ``up_to``.
 
     The flag of :func:`soft_churn_sql` (AUM below the floor, or below ``1 - soft_drop`` of
     the trailing average of the previous 12 months), computed from months up to ``up_to``
-    only. Columns: ``customer_id``, ``month``, ``month_index``.
+    only. Columns: ``customer_id``, ``month``, ``month_index``. ``since`` (a date literal)
+    leaves out earlier months: flags are exact from 12 months after it (their trailing
+    average is complete); earlier ones see a shorter history.
     """
+    lower = "" if since is None else f" AND CAST(month AS DATE) >= {since}"
     drop_factor = 1.0 - float(churn.soft_drop)
     return f"""
         SELECT customer_id, month, month_index
@@ -191,7 +194,7 @@ def soft_flags_sql(churn: ChurnDefinition, up_to: str) -> str:
                        {month_index_sql("month")} AS month_index,
                        CAST(aum_total AS DOUBLE) AS aum_total
                 FROM monthly_balances
-                WHERE CAST(month AS DATE) <= {up_to}
+                WHERE CAST(month AS DATE) <= {up_to}{lower}
             ) AS balances
         ) AS flagged
         WHERE aum_total < {float(churn.soft_floor)!r}

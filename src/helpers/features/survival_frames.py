@@ -92,10 +92,25 @@ def draining_customers(ds, as_of: str | None = None, churn: ChurnDefinition | No
     _require_panel(ds, "draining_customers")
     first_month, last_month = _data_window(ds)
     as_of_end = last_month if as_of in (None, "") else month_end(as_of)
+    # Several steps of a run ask for the same month (scoring, training, evaluation, lists):
+    # the window query over every balance row runs once per run.
+    return cached_frame(
+        ds,
+        "draining",
+        {"as_of": f"{as_of_end:%Y-%m}", "churn": churn.to_dict()},
+        lambda: _draining(ds, churn, first_month, as_of_end, empty),
+    )
+
+
+def _draining(ds, churn, first_month, as_of_end, empty: pd.DataFrame) -> pd.DataFrame:
+    """:func:`draining_customers` without the run cache."""
     as_of_index = month_index(as_of_end)
     earliest = as_of_index - (int(churn.soft_months) - 2)
+    # Flags from the earliest month that matters on, each with its full 12-month trailing
+    # average: older balance rows cannot change the answer.
+    since = date_literal(month_start(shift_month(as_of_end, -(int(churn.soft_months) - 2) - 12)))
     sql = f"""
-        WITH flags AS ({soft_flags_sql(churn, date_literal(as_of_end))})
+        WITH flags AS ({soft_flags_sql(churn, date_literal(as_of_end), since)})
         SELECT customer_id, MIN(month) AS onset_month,
                CAST(COUNT(*) AS BIGINT) AS months_flagged
         FROM flags
