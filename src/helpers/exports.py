@@ -73,32 +73,40 @@ def write_xlsx(
     ``'0.0%'``, ``'@'`` for text such as ids), applied to its data cells."""
     number_formats = dict(number_formats or {})
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
+    formats = [number_formats.get(column) for column in frame.columns]
+
     def write(tmp: Path) -> None:
-        book = Workbook()
-        sheet_ = book.active
-        sheet_.title = sheet[:31]
-        sheet_.append([str(c) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            sheet_.append([None if _missing(v) else _plain(v) for v in row])
-        for cells in sheet_.iter_rows():
-            for cell in cells:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
-        for index, column in enumerate(frame.columns, 1):
-            number_format = number_formats.get(column)
-            if number_format:
-                for (cell,) in sheet_.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = number_format
+        # Write-only (streaming) mode: a 126,000-row call list took over a minute in the
+        # normal mode, which keeps every cell object in memory.
+        book = Workbook(write_only=True)
+        sheet_ = book.create_sheet(title=sheet[:31])
         sheet_.freeze_panes = "A2"
-        if len(frame.columns):
-            sheet_.auto_filter.ref = sheet_.dimensions
         for index, column in enumerate(frame.columns, 1):
             values = [str(column), *(str(v) for v in frame[column].head(500))]
             # CJK characters are about twice as wide as Latin ones in Excel's default font.
             width = min(max(sum(2 if ord(c) > 0x2E7F else 1 for c in v) for v in values) + 3, 50)
             sheet_.column_dimensions[get_column_letter(index)].width = width
+        if len(frame.columns):
+            last = get_column_letter(len(frame.columns))
+            sheet_.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+
+        def cell(value, number_format):
+            value = None if _missing(value) else _plain(value)
+            if not isinstance(value, str) and not number_format:
+                return value
+            written = WriteOnlyCell(sheet_, value=value)
+            if isinstance(value, str):
+                written.data_type = "s"  # openpyxl would store "=..." as a formula
+            if number_format:
+                written.number_format = number_format
+            return written
+
+        sheet_.append([cell(str(c), None) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            sheet_.append([cell(v, f) for v, f in zip(row, formats, strict=True)])
         book.save(tmp)
 
     return atomic_write(path, write)

@@ -350,8 +350,11 @@ def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.Da
         has_transactions=ds.has("transactions"),
         has_holdings=ds.has("holdings"),
         has_contacts=ds.has("contacts"),
+        events_table="__fp_churn_events",
     )
-    abt = _fetch(ds, sql)
+    # The churn events come from the run's cache (built once per run and churn definition).
+    events = churn_events(ds, churn)[["customer_id", "churn_month", "churn_type"]]
+    abt = _fetch(ds, sql, {"__fp_churn_events": events})
     abt["customer_id"] = abt["customer_id"].astype(str)
     abt.insert(1, "as_of", pd.Series(as_of_end, index=abt.index, dtype="datetime64[ns]"))
     abt["tier"] = assign_tiers(abt["aum"], ladder)
