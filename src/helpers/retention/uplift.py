@@ -183,6 +183,11 @@ class _CrossFitted:
         the fold it scored: the shift goes, the differences between customers stay.
         """
         features = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, float)
+        # A level is a mean: past the fit cap it is measured on a seeded sample of that many
+        # customers (its error is about 1e-4 of a prediction's spread at 100,000).
+        if self.fit_cap is not None and len(features) > self.fit_cap:
+            sample = np.random.default_rng(self.seed).choice(len(features), self.fit_cap, False)
+            features = features[np.sort(sample)]
         levels = np.stack([self._predict_fold(models, features).mean(axis=0)
                            for models in self.models_])  # fmt: skip
         shift = levels - levels.mean(axis=0)
@@ -454,14 +459,15 @@ class DRLearner(_EffectModelled):
             o: float((arms == o).sum() / ((arms == o).sum() + (arms == self.control).sum()))
             for o in self.offers_
         }
-        fold_rows = [test for _, test in folds]
         self.models_ = []
         for k, (train, test) in enumerate(folds):
             control_rows = train[arms[train] == self.control]
             mu_control = self._outcome_model().fit(features[control_rows], target[control_rows])
             base[test] = _predict(mu_control, features[test])
             fold_models = {self.control: mu_control}
-            others = [rows for i, rows in enumerate(fold_rows) if i != k]
+            # the fold's (capped) training customers, split by the fold they belong to: without
+            # a cap these are exactly the other folds
+            others = [train[self.folds_[train] == i] for i in range(len(folds)) if i != k]
             for j, offer in enumerate(self.offers_):
                 rows, phi = self._pseudo_outcomes(features, arms, target, others, offer)
                 tau = self._effect_model().fit(features[rows], phi)
