@@ -230,6 +230,24 @@ def test_greedy_gap_samples_at_most_exact_cap():
     # 20 customers with a worthwhile option, 10 of them drawn (2 options each):
     # budgets up to twice the sampled share of the budget, 2 x 500 x 10 / 20
     assert gaps["budget"].max() <= 2 * 500.0 * 10 / 20 + 1e-9
+    assert gaps["proven"].all()  # a small problem: the solver proves every selection optimal
+
+
+def test_an_exact_solve_stopped_by_its_time_limit_is_not_called_proven(monkeypatch):
+    """HiGHS returns its best selection at the time limit (status 1): not proven optimal."""
+    from scipy import optimize
+
+    solve = optimize.milp
+
+    def stopped(*args, **kwargs):
+        result = solve(*args, **kwargs)
+        result.status = 1  # what HiGHS reports when the time limit stops it
+        return result
+
+    monkeypatch.setattr(optimize, "milp", stopped)
+    report = {}
+    picked = rr.exact_targets([5.0, 4.0, 3.0], [2.0, 2.0, 2.0], 4.0, report=report)
+    assert picked.sum() == 2 and report == {"proven": False}
 
 
 def test_greedy_gap_with_no_worthwhile_option_is_all_zero():

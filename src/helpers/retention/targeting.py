@@ -129,6 +129,7 @@ def exact_targets(
     choice: Sequence | None = None,
     relax: bool = False,
     time_limit: float = 60.0,
+    report: dict | None = None,
 ) -> np.ndarray:
     """Exact targeting by mixed-integer programming (``scipy.optimize.milp``, HiGHS).
 
@@ -145,6 +146,9 @@ def exact_targets(
         budget alone use :func:`lp_bound` (closed form, fast at a million rows; HiGHS took
         minutes there).
 
+    ``report`` (a dict, optional) receives ``proven``: whether HiGHS proved the selection
+    optimal, False when it stopped at ``time_limit`` with the best selection found so far.
+
     Returns
     -------
     Boolean array (``relax=False``) or the fractional solution (``relax=True``).
@@ -152,6 +156,8 @@ def exact_targets(
     value = np.asarray(value, dtype=float)
     cost = np.asarray(cost, dtype=float)
     n = len(value)
+    if report is not None:
+        report["proven"] = True
     if n == 0:  # nothing worth planning (no candidate has a positive net value)
         return np.zeros(0, dtype=float if relax else bool)
     usable = value > 0  # an item with non-positive value is never worth taking
@@ -190,6 +196,8 @@ def exact_targets(
     )
     if result.x is None:
         raise RuntimeError(f"targeting solver failed: {result.message}")
+    if report is not None:
+        report["proven"] = bool(result.status == 0)  # 1: stopped at the time limit
     if relax:
         return result.x
     return result.x > 0.5
