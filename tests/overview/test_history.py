@@ -101,3 +101,32 @@ def test_history_with_an_unreached_tier(ds):
         np.testing.assert_allclose(
             got[column].to_numpy(float), expected[column].to_numpy(float), err_msg=column
         )
+
+
+def test_a_missing_month_is_not_a_tier_move(ds):
+    """A customer without a balance row one month is not "moved" when they come back: moves
+    count only between consecutive months (the sample has no gaps, so one is made here)."""
+    from helpers.data import Dataset
+
+    tables = {name: ds.table(name) for name in ("customers", "monthly_balances", "holdings")}
+    balances = tables["monthly_balances"]
+    month = ds.months()[-1]
+    gap = pd.Timestamp(month_end(month_label(month, -4)))
+    stamps = pd.to_datetime(balances["month"]) + pd.offsets.MonthEnd(0)
+    ids = balances["customer_id"].drop_duplicates().iloc[::3]  # every third customer
+    # and make their balance jump across the gap, so a move would show if gaps were bridged
+    after = stamps > gap
+    balances = balances.assign(
+        aum_total=np.where(balances["customer_id"].isin(ids) & after, 3e6, balances["aum_total"])
+    )
+    tables["monthly_balances"] = balances[~(balances["customer_id"].isin(ids) & (stamps == gap))]
+    holed = Dataset.from_frames(tables)
+    ladder = resolve_ladder(None)
+    got = monthly_history(holed, month, ladder).set_index("month")
+    expected = _reference(holed, month, ladder, ChurnDefinition())
+    for column in ["customers", "upgrades", "downgrades"]:
+        np.testing.assert_allclose(
+            got[column].to_numpy(float), expected[column].to_numpy(float), err_msg=column
+        )
+    back = month_label(month, -3)
+    assert got.loc[back, "upgrades"] < 0.5 * len(ids)  # the returners are not counted
