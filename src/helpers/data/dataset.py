@@ -20,6 +20,7 @@ import pandas as pd
 from helpers.config import resolve_ladder
 from helpers.data.convert import DAYS_PER_MONTH, FALSE_WORDS, TRUE_WORDS
 from helpers.data.problems import TABLE_COLUMNS, Col
+from helpers.data.run_record import run_record
 from helpers.data.spark import SparkConnection
 from helpers.data.spec import (
     FLAT_TABLE,
@@ -466,8 +467,6 @@ class Dataset:
         modification times, same spec): its digests are taken instead of reading the files
         again in every notebook.
         """
-        from helpers.data.run_record import run_record
-
         digests = self.__dict__.setdefault("_digests", {})
         record = run_record(self) if not digests else None
         for entry in (record or {}).get("fingerprint", {}).get("files", []):

@@ -10,6 +10,7 @@ from helpers.propensity.actions import (
     product_label,
     product_values,
     reasons_in_words,
+    scores_long,
 )
 from helpers.propensity.affinity import (
     also_hold,
@@ -53,7 +54,6 @@ from helpers.propensity.frames import (
 )
 from helpers.propensity.models import (
     CrossSellModels,
-    scores_long,
 )
 from helpers.propensity.plots import (
     plot_affinity,

@@ -257,3 +257,11 @@ def call_lists(
     first = ["rm_id", "rank", "customer_id"]
     ordered = first + [c for c in merged.columns if c not in first and not c.startswith("_")]
     return merged[ordered].reset_index(drop=True)
+
+
+def scores_long(scores: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`CrossSellModels.predict`'s wide scores as a long table ``customer_id``,
+    ``product``, ``probability`` (rows only where the customer is eligible)."""
+    long = scores.melt(id_vars="customer_id", var_name="product", value_name="probability")
+    long["product"] = long["product"].str.slice(2)
+    return long.dropna(subset=["probability"]).reset_index(drop=True)

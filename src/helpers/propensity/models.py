@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from helpers.propensity.actions import (
     reasons_in_words,
+    scores_long,
 )
 from helpers.propensity.affinity import (
     default_products,
@@ -61,14 +62,6 @@ from helpers.propensity.scaling import (
 
 
 # ============================================================================ models
-def scores_long(scores: pd.DataFrame) -> pd.DataFrame:
-    """:meth:`CrossSellModels.predict`'s wide scores as a long table ``customer_id``,
-    ``product``, ``probability`` (rows only where the customer is eligible)."""
-    long = scores.melt(id_vars="customer_id", var_name="product", value_name="probability")
-    long["product"] = long["product"].str.slice(2)
-    return long.dropna(subset=["probability"]).reset_index(drop=True)
-
-
 class CrossSellModels:
     """One calibrated propensity model per cross-sell product.
 
