@@ -12,6 +12,7 @@ from helpers.features.abt import (
     abt_feature_columns,
     build_abt,
     churn_events,
+    churn_month_indexes,
 )
 from helpers.features.cache import (
     cached_frame,
@@ -57,6 +58,7 @@ __all__ = [
     "abt_feature_columns",
     "build_abt",
     "churn_events",
+    "churn_month_indexes",
     "abt_sql",
     "AbtWindow",
     "cents_sql",

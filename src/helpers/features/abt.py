@@ -239,6 +239,27 @@ def churn_events(
     return cached_frame(ds, "churn_events", {"churn": churn.to_dict(), "dating": dating}, build)
 
 
+def churn_month_indexes(events: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's first churn month as a month number (``year * 12 + month``).
+
+    ``events``: ``customer_id`` and ``churn_month`` (as :func:`churn_events` returns them).
+    Returns ``customer_id`` (str) and ``churn_index`` (int64), one row per customer with a
+    churn month: the table SQL joins to drop churned customers from later months (a customer
+    is off the book from the month whose number is at least ``churn_index``).
+    """
+    first = events.drop_duplicates("customer_id")
+    stamps = pd.to_datetime(first["churn_month"])
+    known = stamps.notna().to_numpy()
+    return pd.DataFrame(
+        {
+            "customer_id": first["customer_id"].astype(str).to_numpy()[known],
+            "churn_index": (stamps.dt.year * 12 + stamps.dt.month)
+            .to_numpy()[known]
+            .astype("int64"),
+        }
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # ABT
 # --------------------------------------------------------------------------------------------

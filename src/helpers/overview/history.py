@@ -23,11 +23,12 @@ from helpers.features import (
     cached_frame,
     cents_sql,
     churn_events,
+    churn_month_indexes,
     money_sum_sql,
     month_index_sql,
 )
 from helpers.formatting import Note, Skipped, format_change, format_kpi, skippable
-from helpers.months import month_end, month_label, month_start
+from helpers.months import month_end, month_index, month_label, month_start
 from helpers.plotting import tier_palette
 
 #: Measures of the history frame: (column, unit, label key).
@@ -110,13 +111,6 @@ def _history_frame(
     only the churn events (one row per churned customer) go the other way.
     """
     events = churn_events(ds, churn)
-    stamps = pd.to_datetime(events["churn_month"])
-    churned_at = pd.DataFrame(
-        {
-            "customer_id": events["customer_id"].astype(str),
-            "churn_index": (stamps.dt.year * 12 + stamps.dt.month).astype("int64"),
-        }
-    )
     tier = _tier_sql("COALESCE(aum, 0)", sorted(float(value) for value in ladder["lower"]))
     shares = ", ".join(
         f"SUM(CASE WHEN tier = {index} THEN 1 ELSE 0 END) AS tier_{index}"
@@ -176,7 +170,7 @@ def _history_frame(
     """
     con = ds.connect()
     try:
-        con.register("__fp_churned_at", churned_at)
+        con.register("__fp_churned_at", churn_month_indexes(events))
         bounds = {
             "first": month_start(window[0]).date(),
             "after": month_start(window[-1], 1).date(),
@@ -184,11 +178,9 @@ def _history_frame(
         raw = con.execute(query, bounds).df()
     finally:
         con.close()
-    index = raw["month_index"].astype(int) - 1
+    ends = {month_index(label): month_end(label) for label in window}
     frame = pd.DataFrame(
-        index=pd.DatetimeIndex(
-            [month_end(f"{i // 12:04d}-{i % 12 + 1:02d}") for i in index], name="month"
-        )
+        index=pd.DatetimeIndex([ends[int(i)] for i in raw["month_index"]], name="month")
     )
     frame["customers"] = raw["customers"].astype("int64").to_numpy()
     frame["aum"] = raw["aum"].astype(float).to_numpy()

@@ -324,17 +324,11 @@ class _EffectModelled(_CrossFitted):
     """A cross-fitted learner with a second-stage regressor for effects (X- and DR-learner)."""
 
     def __init__(
-        self,
-        outcome: str = "binary",
-        estimator=None,
-        effect_estimator=None,
-        n_folds: int = 5,
-        seed: int = 0,
-        control: str = CONTROL,
-        n_threads: int | None = 1,
-        fit_cap: int | None = None,
+        self, outcome: str = "binary", estimator=None, effect_estimator=None, **options
     ) -> None:
-        super().__init__(outcome, estimator, n_folds, seed, control, n_threads, fit_cap)
+        """``options``: the keyword arguments of :class:`_CrossFitted` (``n_folds``, ``seed``,
+        ``control``, ``n_threads``, ``fit_cap``)."""
+        super().__init__(outcome, estimator, **options)
         self.effect_estimator = effect_estimator
 
     def _effect_model(self):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import assign_tiers, resolve_ladder
-from helpers.features import cents_sql, money_avg_sql
+from helpers.features import cents_sql, churn_month_indexes, money_avg_sql
 from helpers.formatting import Skipped
 from helpers.months import month_index, month_label, month_start
 
@@ -174,15 +174,7 @@ def tier_history(
     # fetched rows in pandas cost more than the query).
     churn_join = churn_filter = ""
     if churned is not None and len(churned):
-        first_churn = churned.drop_duplicates("customer_id")
-        stamps = pd.to_datetime(first_churn["churn_month"])
-        churned_at = pd.DataFrame(
-            {
-                "customer_id": first_churn["customer_id"].astype(str).to_numpy(),
-                "churn_index": (stamps.dt.year * 12 + stamps.dt.month).to_numpy(),
-            }
-        ).dropna()
-        connection.register("__fp_churned_at", churned_at.astype({"churn_index": "int64"}))
+        connection.register("__fp_churned_at", churn_month_indexes(churned))
         churn_join = "LEFT JOIN __fp_churned_at c ON w.customer_id = c.customer_id"
         churn_filter = "AND (c.churn_index IS NULL OR c.churn_index > w.month_index)"
     # Month numbers (year * 12 + month) make month-end dates, first-of-month dates and
