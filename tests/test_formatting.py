@@ -197,3 +197,17 @@ def test_figures_carry_their_title_as_alt_text(tmp_path, monkeypatch):
     axes.set_title('资产 <script>"x"</script>')
     _context(tmp_path).show(axes)
     assert calls == [{"metadata": {"image/png": {"alt": '资产 <script>"x"</script>'}}}]
+
+
+def test_translate_frame_reads_each_cell_as_translate_code_does():
+    from helpers.formatting.numbers import translate_code, translate_frame
+
+    column = ["mass", "wealth", None, "aum, payroll", "not a code", 3, float("nan"), "mass"]
+    frame = pd.DataFrame({"tier": column * 50, "customer_id": ["mass"] * 400})
+    for lang in ("zh", "en"):
+        words = translate_frame(frame, lang)
+        expected = [translate_code(v, lang) for v in frame["tier"]]
+        assert words["tier"].tolist()[:8] == expected[:8]
+        assert words["tier"].isna().tolist() == pd.Series(expected).isna().tolist()
+        assert (words["customer_id"] == "mass").all()  # ids are never translated
+    assert translate_frame(frame, "en")["tier"].iloc[0] != "mass"

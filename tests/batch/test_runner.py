@@ -25,6 +25,7 @@ import pytest
 
 from helpers import parameters, paths
 from helpers.batch import execution as execution
+from helpers.batch import notebooks as notebooks_mod
 from helpers.batch import packs as packs
 from helpers.batch import runner as runner
 from helpers.batch.progress import Progress
@@ -657,3 +658,27 @@ def test_upstream_cycles_are_refused(tmp_path):
         runner.run_order(paths_)
     (tmp_path / "a.ipynb").unlink()
     assert [p.stem for p in runner.run_order(sorted(tmp_path.glob("*.ipynb")))] == ["b", "c"]
+
+
+def test_the_longest_chain_starts_first():
+    weights = {"00": 45, "01": 72, "02": 149, "03": 190, "04": 173, "05": 12}
+    upstream = {"04": ["02"], "05": ["00", "01", "02", "03", "04"], "02": ["gone"]}
+    priority = notebooks_mod.start_priorities(weights, upstream)
+    assert priority["02"] == 149 + 173 + 12  # 02 -> 04 -> 05
+    assert priority["03"] == 190 + 12
+    assert priority["05"] == 12
+    order = sorted(weights, key=lambda n: -priority[n])
+    assert order[:2] == ["02", "03"] and order[-1] == "05"
+    with pytest.raises(ValueError, match="cycle"):
+        notebooks_mod.start_priorities({"a": 1, "b": 1}, {"a": ["b"], "b": ["a"]})
+
+
+def test_weights_come_from_the_notebook_metadata(tmp_path):
+    for name, fishpond in [("a", {"weight": 30}), ("b", {}), ("c", {"weight": -2})]:
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["fishpond"] = fishpond
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    (tmp_path / "d.ipynb").write_text("not json")
+    assert [runner.notebook_weight(tmp_path / f"{n}.ipynb") for n in "abcd"] == [30, 1, 1, 1]
+    for path in sorted(runner.paths.NOTEBOOKS_DIR.glob("0*.ipynb")):
+        assert runner.notebook_weight(path) > 1, f"{path.name} has no measured weight"

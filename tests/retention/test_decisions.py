@@ -290,3 +290,38 @@ def test_targeting_outcomes_are_measured_on_the_outcomes():
     assert row["contacts"] == 30 and row["difference"] == pytest.approx(1.0)
     assert row["saved"] == pytest.approx(30.0) and row["saved_low"] < 30.0
     assert set(table["strategy"]) == {"uplift", "random"}
+
+
+def _bound_by_group_by(value, cost, customer, budget, capacity=None, group=None):
+    """The Lagrangian bound with pandas group-bys per evaluation (the first implementation)."""
+    from helpers.retention import targeting
+
+    value, cost = np.asarray(value, float), np.asarray(cost, float)
+    customers = targeting._codes(customer)
+    group = None if group is None else np.asarray(group, dtype=object)
+    codes, slots = targeting._capacity_limits(group, capacity, len(value))
+    customer_group = pd.Series(codes).groupby(customers).first().to_numpy()
+
+    def bound(lam):
+        reduced = np.maximum(pd.Series(value - lam * cost).groupby(customers).max().to_numpy(), 0)
+        order = np.lexsort((-reduced, customer_group))
+        rank = pd.Series(customer_group[order]).groupby(customer_group[order]).cumcount()
+        keep = rank.to_numpy() < slots[customer_group[order]]
+        return lam * float(budget) + float(reduced[order][keep].sum())
+
+    low, high = 0.0, float(np.max(np.where(cost > 0, value / cost, 0.0))) + 1.0
+    for _ in range(60):
+        a, b = low + (high - low) / 3, high - (high - low) / 3
+        low, high = (low, b) if bound(a) <= bound(b) else (a, high)
+    return min(bound(low), bound(high), bound(0.0))
+
+
+@pytest.mark.parametrize("capacity", [None, 1, 3])
+def test_the_sorted_lagrangian_bound_equals_the_group_by_one(capacity):
+    rng = np.random.default_rng(7)
+    n = 3000
+    customer = np.array([f"c{int(i)}" for i in rng.integers(0, 900, n)])
+    value, cost = rng.normal(10, 25, n), rng.uniform(1, 60, n)
+    group = np.array([f"rm{int(c[1:]) % 41}" for c in customer], dtype=object)
+    expected = _bound_by_group_by(value, cost, customer, 4000.0, capacity, group)
+    assert rr.lagrangian_bound(value, cost, customer, 4000.0, capacity, group) == expected

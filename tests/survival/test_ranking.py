@@ -175,3 +175,27 @@ def test_segment_prefers_payroll_then_features_then_tier():
     assert survival.segment_column(frame, "") == "tier"
     frame["payroll"] = np.arange(len(frame)) % 2 == 0
     assert survival.segment_column(frame, "") == "payroll"
+
+
+def test_the_chosen_ranker_is_fitted_on_a_capped_stratified_sample():
+    frame = _flat_frame(n=1200, seed=4)
+    with threadpool_limits(limits=1):
+        capped = ChurnRanker("flat", None, 6, seed=3, candidates=("logistic",), fit_cap=400)
+        capped.fit(frame)
+        whole = ChurnRanker("flat", None, 6, seed=3, candidates=("logistic",)).fit(frame)
+    assert capped.fitted_rows_ == 400 and whole.fitted_rows_ == 1200
+    keys = [note.key for note in survival.ranking_notes(capped)]
+    assert "surv_ranking_fit_sample" in keys
+    assert "surv_ranking_fit_sample" not in [n.key for n in survival.ranking_notes(whole)]
+
+
+def test_a_refit_without_cross_validation_fits_only_its_one_candidate():
+    frame = _flat_frame(n=800, seed=5)
+    with threadpool_limits(limits=1):
+        again = ChurnRanker(
+            "flat", None, 6, seed=3, candidates=("logistic",), cross_validate=False
+        ).fit(frame)
+    assert again.chosen_ == "logistic" and again.metrics_.empty and again.leaks_.empty
+    assert again.predict(frame.head(5)).shape == (5,)
+    with pytest.raises(ValueError, match="exactly one candidate"):
+        ChurnRanker("flat", None, 6, cross_validate=False)

@@ -76,6 +76,49 @@ def notebook_upstream(notebook_path: str | Path) -> list[str]:
     return [str(name) for name in upstream]
 
 
+def notebook_weight(notebook_path: str | Path) -> float:
+    """How long a notebook runs relative to the others (``metadata.fishpond.weight``; 1 if unset).
+
+    The weights are run times measured at a million customers (benchmarks/results/pack.md);
+    only their ratios matter. An unreadable or non-positive weight counts as 1.
+    """
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+        weight = float(notebook.metadata.get("fishpond", {}).get("weight", 1.0))
+    except Exception:  # an unreadable notebook fails on its own when the runner reaches it
+        return 1.0
+    return weight if weight > 0 else 1.0
+
+
+def start_priorities(weights: dict[str, float], upstream: dict[str, list[str]]) -> dict[str, float]:
+    """The longest chain of work that still waits on each notebook (its weight included).
+
+    With several workers the runner starts, among the notebooks whose upstream has finished,
+    the one with the longest chain first (critical-path scheduling): at a million customers
+    ``02 -> 04`` is the longest chain, so 02 starts at once and the short notebooks fill the
+    gaps, instead of running in name order and leaving a core idle while 04 waits for 02.
+    Upstream names outside ``weights`` are ignored.
+    """
+    downstream: dict[str, list[str]] = {name: [] for name in weights}
+    for name, ups in upstream.items():
+        for up in ups:
+            if up in downstream and name in weights:
+                downstream[up].append(name)
+    priority: dict[str, float] = {}
+
+    def chain(name: str, seen: tuple[str, ...] = ()) -> float:
+        if name not in priority:
+            if name in seen:
+                raise ValueError(f"notebooks' upstream declarations form a cycle at {name}")
+            after = [chain(d, (*seen, name)) for d in downstream[name]]
+            priority[name] = weights[name] + max(after, default=0.0)
+        return priority[name]
+
+    for name in weights:
+        chain(name)
+    return priority
+
+
 def _declared_or_none(path: Path) -> set[str]:
     try:
         return set(declared_parameters(path))

@@ -17,10 +17,8 @@ Rules the code enforces (DESIGN.md section 7):
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -40,8 +38,6 @@ from helpers.batch.execution import (
     STATUS_FAILED,
     STATUS_NOT_APPLICABLE,
     kernel_choice,
-    one_line,
-    run_one_notebook,
     thread_limit,
 )
 from helpers.batch.notebooks import (
@@ -53,6 +49,7 @@ from helpers.batch.notebooks import (
     notebook_parameters,
     notebook_requirements,
     notebook_upstream,
+    notebook_weight,
     run_order,
 )
 from helpers.batch.packs import (
@@ -69,6 +66,7 @@ from helpers.batch.packs import (
 )
 from helpers.batch.pdf import announce_pdfs, record_pdfs
 from helpers.batch.progress import Progress
+from helpers.batch.workers import crashed_entry, run_tasks
 from helpers.data import load_dataset
 from helpers.months import default_flat_month
 from helpers.notebook import vocabulary_for
@@ -163,83 +161,6 @@ def _now() -> str:
 # --------------------------------------------------------------------------------------------
 # The pack
 # --------------------------------------------------------------------------------------------
-
-
-def _run_tasks(tasks: list[dict], jobs: int, progress: Progress) -> list[dict]:
-    """Run tasks in their run order (jobs == 1) or in worker processes.
-
-    With several workers a notebook starts only when every upstream notebook of this run
-    (``task["upstream"]``) has finished, so a reader always sees this run's artifacts; an
-    upstream that failed does not block it (the reader falls back and says so).
-    """
-    if not tasks:
-        return []
-    if jobs <= 1:
-        entries = []
-        for task in tasks:
-            try:
-                entry = run_one_notebook(task)
-            except Exception as error:  # same isolation as a crashed worker process
-                entry = _crashed_entry(task, error)
-            entries.append(entry)
-            progress.done(entry)
-        return entries
-    names = {Path(t["notebook"]).stem for t in tasks}
-    waiting = list(tasks)
-    finished: set[str] = set()
-    results: dict[str, dict] = {}
-    # "spawn": forking a process that holds ZMQ sockets or threads (pytest, tqdm) is unsafe.
-    context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    try:
-        running: dict[concurrent.futures.Future, dict] = {}
-        while waiting or running:
-            for task in list(waiting):
-                upstream = [u for u in task.get("upstream", []) if u in names]
-                if len(running) < jobs and all(u in finished for u in upstream):
-                    running[pool.submit(run_one_notebook, task)] = task
-                    waiting.remove(task)
-            done, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in done:
-                task = running.pop(future)
-                try:
-                    entry = future.result()
-                except Exception as error:  # a worker crashed outside the notebook
-                    entry = _crashed_entry(task, error)
-                results[task["notebook"]] = entry
-                finished.add(Path(task["notebook"]).stem)
-                progress.done(entry)
-    except BaseException:
-        # Interrupted (SIGINT/SIGTERM) or failing: stop the workers now rather than wait for
-        # their notebooks; each kernel notices its parent is gone and exits.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return [results[task["notebook"]] for task in tasks]
-
-
-def _crashed_entry(task: dict, error: BaseException) -> dict:
-
-    name = Path(task["notebook"]).stem
-    entry = {
-        "notebook": name,
-        "title": name,
-        "status": STATUS_FAILED,
-        "duration_seconds": 0.0,
-        "error": one_line(f"{type(error).__name__}: {error}") or type(error).__name__,
-        "retries": 0,
-        "html": f"{name}.html",
-        "executed": "",
-        "step": {},
-    }
-    export.write_failure_page(
-        Path(task["pack_dir"]) / entry["html"], entry=entry, page=task["page"]
-    )
-    return entry
 
 
 def run_pack(
@@ -418,11 +339,12 @@ def _build_pack(
         }
         try:
             task["upstream"] = notebook_upstream(notebook)
+            task["weight"] = notebook_weight(notebook)
             missing = missing_roles(notebook_requirements(notebook), info.roles)
             if not missing:
                 task["parameters"] = notebook_parameters(notebook, core, extras)
         except Exception as error:  # unreadable notebook or parameters cell: its failure
-            entries[notebook.stem] = _crashed_entry(task, error)
+            entries[notebook.stem] = crashed_entry(task, error)
             progress.done(entries[notebook.stem])
             continue
         if missing:
@@ -430,7 +352,7 @@ def _build_pack(
             progress.done(entries[notebook.stem])
             continue
         tasks.append(task)
-    for entry in _run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
+    for entry in run_tasks(tasks, min(jobs, max(1, len(tasks))), progress):
         entries[entry["notebook"]] = entry
 
     # The summary is listed first on the index; the rest keep name order.

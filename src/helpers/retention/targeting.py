@@ -457,13 +457,20 @@ def lagrangian_bound(
     )
     # the capacity group of a customer: that of their first option (an RM serves a customer)
     customer_group = pd.Series(codes).groupby(customers).first().to_numpy()
+    # The search evaluates the bound ~130 times: sort the options by customer once, so each
+    # evaluation is a few numpy passes (a pandas group-by per evaluation took 16 s at 1M).
+    by_customer = np.argsort(customers, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(customers[by_customer]) != 0])
+    value_sorted, cost_sorted = value[by_customer], cost[by_customer]
 
     def bound(lam: float) -> float:
-        reduced = pd.Series(value - lam * cost).groupby(customers).max().to_numpy()
+        reduced = np.maximum.reduceat(value_sorted - lam * cost_sorted, starts)
         reduced = np.maximum(reduced, 0.0)
         order = np.lexsort((-reduced, customer_group))
-        rank = pd.Series(customer_group[order]).groupby(customer_group[order]).cumcount()
-        keep = rank.to_numpy() < slots[customer_group[order]]
+        groups = customer_group[order]
+        first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        rank = np.arange(len(groups)) - np.repeat(first, np.diff(np.r_[first, len(groups)]))
+        keep = rank < slots[groups]
         return lam * float(budget) + float(reduced[order][keep].sum())
 
     low, high = 0.0, float(np.max(np.where(cost > 0, value / cost, 0.0))) + 1.0

@@ -100,11 +100,10 @@ def upstream_status(
         path = notebooks_dir / f"{notebook}.ipynb"
         requires: list[str] = []
         if path.exists():
-            import nbformat
-
-            requires = list(
-                nbformat.read(path, as_version=4).metadata.get("fishpond", {}).get("requires", [])
-            )
+            # Plain JSON, not nbformat: importing nbformat in a kernel costs ~3 s (its schema
+            # validator builds grammars at import), more than the rest of this notebook's start.
+            metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            requires = list(metadata.get("fishpond", {}).get("requires", []))
         missing_roles = sorted(r for r in set(requires) if not set(r.split("|")) & roles)
         if (Path(artifacts) / f"kpis_{notebook}.json").exists():
             statuses.append(UpstreamStatus(notebook, "ok"))

@@ -36,6 +36,7 @@ from helpers.survival.cox import ChurnCox
 from helpers.survival.curves import calibration_table, prepare_frame
 from helpers.survival.lifecycle import LifecycleRule
 from helpers.survival.ranking import ChurnRanker
+from helpers.survival.steps import refit_final
 from helpers.survival.warning import warning_list
 from helpers.survival.workflow import without_draining
 
@@ -70,12 +71,15 @@ def backtest_warning(
     min_aum: float = 0.0,
     lang: str = "zh",
     ranker: ChurnRanker | Skipped | None = None,
+    fit_cap: int | None = None,
+    seed: int = 0,
 ) -> WarningBacktest | Skipped:
     """Re-make the warning list as of ``month - horizon`` and record each customer's outcome.
 
     ``model`` is this month's scoring model (its covariates, penalizer and strata are reused);
     ``ranker`` this month's fitted ranking model (its chosen kind is refitted; None or skipped:
-    the Cox probability ranks, as it does this month then). Skipped in flat mode and when the data do not reach ``2 * horizon`` months before
+    the Cox probability ranks, as it does this month then). Both refits use at most
+    ``fit_cap`` customers, as this month's (:func:`refit_final`). Skipped in flat mode and when the data do not reach ``2 * horizon`` months before
     ``month`` (the refit needs outcomes known by the back-test month).
     """
     if getattr(ds, "mode", "panel") == "flat" or not month:
@@ -88,15 +92,17 @@ def backtest_warning(
     fit_abt = without_draining(build_abt(ds, fit_as_of, horizon, churn, ladder=ladder),
                                ds, fit_as_of, churn)  # fmt: skip
     fit_frame = prepare_frame(fit_abt, followup_months=horizon)
-    refitted = ChurnCox(model.covariates, model.penalizer, model.strata).fit(fit_frame)
+    refitted = refit_final(model, fit_frame, fit_cap, seed)
     scored = without_draining(build_abt(ds, as_of, horizon, churn, ladder=ladder),
                               ds, as_of, churn)  # fmt: skip
     scored = scored.assign(stage=(rule or LifecycleRule()).stages(scored, "tenure_months"))
     probability = refitted.predict_churn_probability(scored, horizon, "tenure_months")
     probability = np.asarray(probability, float)
     if isinstance(ranker, ChurnRanker):
+        # The choice among the candidates was made this month: refit it, no cross-validation.
         again = ChurnRanker("panel", refitted, horizon, seed=ranker.seed,
-                            sample_cap=ranker.sample_cap, candidates=[ranker.chosen_])  # fmt: skip
+                            sample_cap=ranker.sample_cap, candidates=[ranker.chosen_],
+                            fit_cap=fit_cap, cross_validate=False)  # fmt: skip
         probability = np.asarray(again.fit(fit_frame).predict(scored), float)
     scored = scored.assign(
         p_churn=probability, churn_score=probability, aum_at_risk=probability * scored["aum"]

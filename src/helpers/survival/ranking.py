@@ -40,6 +40,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from helpers import i18n
+from helpers.features import stratified_rows
 from helpers.formatting import Note, Skipped
 from helpers.survival.cox import ChurnCox
 
@@ -179,8 +180,13 @@ class ChurnRanker:
     horizon : churn horizon in months (the Cox candidate's probability horizon).
     folds : cross-validation folds.
     seed : seed of the folds, the sample and the models.
-    sample_cap : most customers used for the cross-validation (the final fit uses all).
+    sample_cap : most customers used for the cross-validation.
     candidates : model names, a subset of :data:`RANKING_MODELS`.
+    fit_cap : most customers the chosen model is finally fitted on (a sample stratified by
+        the label, as the Cox scoring model's ``fit_sample_cap``); None fits on all.
+    cross_validate : False fits the only candidate without cross-validating it (a refit whose
+        choice was already made, e.g. the back-test's); ``metrics_`` and ``leaks_`` are then
+        empty.
 
     Attributes
     ----------
@@ -199,10 +205,15 @@ class ChurnRanker:
         seed: int = 0,
         sample_cap: int | None = 20000,
         candidates: Sequence[str] = RANKING_MODELS,
+        fit_cap: int | None = None,
+        cross_validate: bool = True,
     ) -> None:
         self.mode, self.cox, self.horizon = mode, cox, horizon
         self.folds, self.seed, self.sample_cap = folds, seed, sample_cap
         self.candidates = [c for c in candidates if c != "cox" or cox is not None]
+        self.fit_cap, self.cross_validate = fit_cap, cross_validate
+        if not cross_validate and len(self.candidates) != 1:
+            raise ValueError("without cross-validation there must be exactly one candidate")
 
     def label(self, frame: pd.DataFrame) -> pd.Series:
         """The churn label the ranking is judged on (NA where unknown)."""
@@ -211,6 +222,7 @@ class ChurnRanker:
 
     def fit(self, frame: pd.DataFrame) -> ChurnRanker:
         known = frame[self.label(frame).notna().to_numpy()].reset_index(drop=True)
+        self.label_known_ = len(known)
         target = self.label(known).astype(bool).to_numpy()
         if target.sum() < 2 * self.folds or (~target).sum() < 2 * self.folds:
             raise ValueError(
@@ -225,16 +237,25 @@ class ChurnRanker:
             sample = np.sort(
                 np.random.default_rng(self.seed).choice(sample, self.sample_cap, replace=False)
             )
-        self.metrics_ = self._cross_validate(
-            known.iloc[sample], design.iloc[sample], target[sample]
-        )
-        self.leaks_ = self._single_feature_auc(design.iloc[sample], target[sample])
-        best = self.metrics_.sort_values("auc", ascending=False).iloc[0]
-        self.chosen_ = str(best["model"])
+        if self.cross_validate:
+            self.metrics_ = self._cross_validate(
+                known.iloc[sample], design.iloc[sample], target[sample]
+            )
+            self.leaks_ = self._single_feature_auc(design.iloc[sample], target[sample])
+            best = self.metrics_.sort_values("auc", ascending=False).iloc[0]
+            self.chosen_ = str(best["model"])
+        else:
+            self.metrics_ = pd.DataFrame(columns=["model", "auc", "lower", "upper", "n"])
+            self.leaks_ = pd.DataFrame(columns=["feature", "auc"])
+            self.chosen_ = self.candidates[0]
         self.metrics_["chosen"] = self.metrics_["model"] == self.chosen_
-        self.model_ = self._make(self.chosen_).fit(
-            known if self.chosen_ == "cox" else design, target
-        )
+        # The final fit on at most fit_cap customers, stratified by the label.
+        rows = stratified_rows(target, self.fit_cap, self.seed)
+        self.fitted_rows_ = len(rows)
+        source = known if self.chosen_ == "cox" else design
+        if len(rows) < len(target):
+            source, target = source.iloc[rows], target[rows]
+        self.model_ = self._make(self.chosen_).fit(source, target)
         return self
 
     def _make(self, name: str):
@@ -301,13 +322,19 @@ class _CoxCandidate:
 
 # ----------------------------------------------------------------------------- notebook steps
 def choose_churn_ranker(
-    final: pd.DataFrame, plan, cox: ChurnCox, seed: int = 0, sample_cap: int | None = 20000
+    final: pd.DataFrame,
+    plan,
+    cox: ChurnCox,
+    seed: int = 0,
+    sample_cap: int | None = 20000,
+    fit_cap: int | None = None,
 ) -> ChurnRanker | Skipped:
-    """The fitted :class:`ChurnRanker` on ``final`` (the frame the scoring model refits on)."""
+    """The fitted :class:`ChurnRanker` on ``final`` (the frame the scoring model refits on);
+    the chosen model is fitted on at most ``fit_cap`` customers (None: all)."""
     try:
-        return ChurnRanker(plan.mode, cox, plan.horizon, seed=seed, sample_cap=sample_cap).fit(
-            final
-        )
+        return ChurnRanker(
+            plan.mode, cox, plan.horizon, seed=seed, sample_cap=sample_cap, fit_cap=fit_cap
+        ).fit(final)
     except ValueError as error:
         return Skipped("surv_ranking_skipped", reason=str(error))
 
@@ -344,6 +371,9 @@ def ranking_notes(ranker: ChurnRanker | Skipped, lang: str = "zh") -> list[Note]
             folds=ranker.folds, n=int(chosen["n"]),
         )
     ]  # fmt: skip
+    known = int(ranker.label_known_)
+    if ranker.fitted_rows_ < known:
+        notes.append(Note("surv_ranking_fit_sample", fitted=ranker.fitted_rows_, total=known))
     for row in ranker.leaks_.itertuples():
         notes.append(Note("surv_leak_feature", feature=row.feature, auc=f"{row.auc:.3f}"))
     best = ranker.metrics_["auc"].max()
