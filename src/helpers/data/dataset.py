@@ -52,6 +52,9 @@ class _Source:
     raw: pd.DataFrame | None = None
     # (file name, rows) per file when several files make one table
     row_files: list | None = None
+    # the canonical table as the runner validated it, saved for the run's kernels
+    # (helpers.data.shared_tables): read into pandas only when a notebook asks for it
+    shared_path: Path | None = None
 
     @property
     def parquet_path(self) -> Path | None:
@@ -238,6 +241,8 @@ class Dataset:
             source = self._sources[name]
             if source.frame is not None:
                 self._cache[name] = source.frame
+            elif source.shared_path is not None:
+                self._cache[name] = pd.read_parquet(source.shared_path)
             else:
                 self._cache[name] = self._read_parquet_source(name, source)
         return self._cache[name]
@@ -297,6 +302,9 @@ class Dataset:
         for name, source in self._sources.items():
             if name in self._cache or source.frame is not None:
                 con.register(name, self.table(name))
+            elif source.shared_path is not None:
+                path = _sql_string(str(source.shared_path))
+                con.execute(f"CREATE VIEW {_sql_name(name)} AS SELECT * FROM read_parquet({path})")
             else:
                 excluded = None
                 if source.excluded_rows is not None:

@@ -17,6 +17,7 @@ from helpers.data.dataset import Dataset
 from helpers.data.quarantine import write_quarantine as write_quarantine_files
 from helpers.data.readers import open_dataset
 from helpers.data.schema import validate_dataset
+from helpers.data.shared_tables import shared_tables
 from helpers.data.spec import DatasetSpec, load_spec
 
 
@@ -51,6 +52,20 @@ def load_dataset(
     Dataset
     """
     spec = spec_or_path if isinstance(spec_or_path, DatasetSpec) else load_spec(spec_or_path)
+    if validate and quarantine_dir is None and not write_quarantine:
+        # In a kernel of `fishpond run`: the runner validated these files and saved their
+        # small tables; when the validation is remembered, open them lazily instead of
+        # reading every file again (helpers.data.shared_tables).
+        shared = shared_tables(spec)
+        if shared:
+            dataset = open_dataset(spec, shared=shared)
+            cache = _validation_cache_path(spec, dataset)
+            if cache is not None and cache.exists():
+                dataset.notices.append(
+                    f"validation: passed earlier for these exact files ({cache.name}); "
+                    f"{', '.join(sorted(shared))} as the run's runner read them"
+                )
+                return dataset
     dataset = open_dataset(spec)
     if validate:
         # A monthly run loads the same files in every notebook; at 1M customers validation

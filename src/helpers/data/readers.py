@@ -345,18 +345,23 @@ def _open_big_parquet(name: str, table: TableSpec, spec: DatasetSpec, problems) 
     )
 
 
-def open_dataset(spec: DatasetSpec) -> Dataset:
+def open_dataset(spec: DatasetSpec, shared: dict[str, Path] | None = None) -> Dataset:
     """Read the files a spec names into a :class:`Dataset` (no validation yet).
 
     Problems met while reading (missing or empty file, undecodable text, unmapped columns,
     values of the wrong type or outside a value map, ambiguous dates, ids that lost digits in
     Excel) are kept in ``dataset.load_problems_`` for
-    :func:`helpers.data.schema.validate_dataset`.
+    :func:`helpers.data.schema.validate_dataset`. ``shared`` maps tables to the canonical
+    Parquet files the runner saved for this run (:mod:`helpers.data.shared_tables`): those
+    are not read now.
     """
     problems: list[Problem] = []
     notices: list[str] = []
     sources: dict[str, _Source] = {}
     for name, table in spec.tables.items():
+        if shared and name in shared:
+            sources[name] = _Source(shared_path=Path(shared[name]))
+            continue
         big = table.format == "parquet" and name in BIG_TABLES
         if big and all(path.is_file() for path in table.paths):
             # Leave big Parquet tables in the file: DuckDB reads them (larger than memory).

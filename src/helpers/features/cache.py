@@ -17,6 +17,9 @@ How it works:
   definition, tier ladder, ...). The first notebook that needs a frame builds it and writes
   ``<kind>-<key>.parquet`` (atomically, under a file lock so a parallel notebook waits instead
   of building it twice); later notebooks read it.
+- The runner also saves the dataset's small canonical tables (customers, holdings, contacts,
+  campaigns), validated, in ``tables/`` (:mod:`helpers.data.shared_tables`): a kernel of the
+  run opens them as Parquet views and reads one into pandas only when a notebook asks for it.
 - A dataset whose files differ from the recorded ones (changed during the run, or another
   dataset) gets no key: the frame is built as if there were no cache.
 - **Lifetime**: the cache belongs to one run. The runner deletes ``cache/`` before it moves
@@ -44,6 +47,7 @@ from helpers.data.run_record import (
     run_record,
     stamps,
 )
+from helpers.data.shared_tables import save_shared_tables
 
 
 def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
@@ -68,6 +72,7 @@ def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
     temporary = folder / f".{DATASET_RECORD}.tmp-{os.getpid()}"
     temporary.write_text(json.dumps(record, default=str), encoding="utf-8")
     os.replace(temporary, folder / DATASET_RECORD)
+    save_shared_tables(folder, ds)  # the small tables, validated, for the kernels
     return folder
 
 

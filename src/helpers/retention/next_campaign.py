@@ -91,11 +91,13 @@ class PlanOptions:
 def _candidate_scores(uplift: UpliftModels, evidence: pd.DataFrame, candidates: pd.DataFrame):
     """Chosen learners' out-of-fold scores (campaign) and predictions (candidates), by offer."""
     matrix = feature_matrix(candidates, like=uplift.features)
-    oof, predicted = {}, {}
+    oof, predicted, by_learner = {}, {}, {}
     for row in evidence.itertuples():
         model = uplift.models[row.learner]
         oof[row.offer] = model.oof_uplift_[row.offer].to_numpy()
-        predicted[row.offer] = model.predict(matrix)[row.offer].to_numpy()
+        if row.learner not in by_learner:  # one prediction gives every offer's uplift
+            by_learner[row.learner] = model.predict(matrix)
+        predicted[row.offer] = by_learner[row.learner][row.offer].to_numpy()
     return oof, predicted
 
 

@@ -54,6 +54,9 @@ TREND_CLIP = (-1.0, 2.0)
 #: table reads them as associations; what a call does is measured by a randomised campaign.
 POLICY_RESPONSES = frozenset({"contacts_3m", "contacts_12m", "rm_contact_3m"})
 
+#: Customers per block of :meth:`ChurnCox.survival_matrix` (bounds its working memory).
+SURVIVAL_BLOCK_ROWS = 50_000
+
 
 class ChurnCox:
     """Cox proportional-hazards churn model on ABT covariates, with delayed entry.
@@ -289,15 +292,20 @@ class ChurnCox:
         """
         _require_columns(frame, [current_col], "survival prediction")
         design = self.design(frame)
-        keys = self._stratum_keys(design).reset_index(drop=True)
+        keys = self._stratum_keys(design).to_numpy()
         relative = np.exp(self.log_partial_hazard_from_design(design))
         now = frame[current_col].to_numpy(float)
         steps = np.arange(months + 1, dtype=float)
-        grid = (now[:, None] + steps[None, :]).ravel()
-        repeated_keys = pd.Series(np.repeat(keys.to_numpy(), months + 1))
-        cumulative = self.cumulative_baseline_at(grid, repeated_keys).reshape(len(now), -1)
-        increment = cumulative - cumulative[:, [0]]
-        return np.exp(-increment * relative[:, None])
+        survival = np.empty((len(now), months + 1))
+        # In blocks of customers: the (customers x months) working arrays of a million
+        # customers took ~2 GB at once; each row's numbers are the same either way.
+        for start in range(0, len(now), SURVIVAL_BLOCK_ROWS):
+            rows = slice(start, start + SURVIVAL_BLOCK_ROWS)
+            grid = (now[rows, None] + steps[None, :]).ravel()
+            repeated_keys = pd.Series(np.repeat(keys[rows], months + 1))
+            cumulative = self.cumulative_baseline_at(grid, repeated_keys).reshape(-1, months + 1)
+            survival[rows] = np.exp(-(cumulative - cumulative[:, [0]]) * relative[rows, None])
+        return survival
 
     def predict_churn_probability(
         self, frame: pd.DataFrame, horizon: int, current_col: str = "tenure_months"
