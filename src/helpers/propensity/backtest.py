@@ -69,6 +69,7 @@ def backtest_call_lists(
         return Skipped("mg_backtest_short", months=2 * horizon, first=months[0])
     fit_frame = build_abt(ds, fit_as_of, horizon, churn, ladder=ladder)
     refitted = _refit_chosen(models, fit_frame, compare_cap)
+    del fit_frame  # a million rows: free it before scoring
     scores = pd.concat([m.predict(train).set_index("customer_id") for m in refitted], axis=1)
     recommendations = next_best_product(scores.reset_index(), min_probability=min_probability)
     offered = recommendations[recommendations["product"].notna()].copy()

@@ -92,18 +92,22 @@ def backtest_warning(
     fit_abt = without_draining(build_abt(ds, fit_as_of, horizon, churn, ladder=ladder),
                                ds, fit_as_of, churn)  # fmt: skip
     fit_frame = prepare_frame(fit_abt, followup_months=horizon)
+    del fit_abt  # a million rows each: free what is done with before the next ABT comes in
     refitted = refit_final(model, fit_frame, fit_cap, seed)
+    again = None
+    if isinstance(ranker, ChurnRanker):
+        # The choice among the candidates was made this month: refit it, no cross-validation.
+        again = ChurnRanker("panel", refitted, horizon, seed=ranker.seed,
+                            sample_cap=ranker.sample_cap, candidates=[ranker.chosen_],
+                            fit_cap=fit_cap, cross_validate=False).fit(fit_frame)  # fmt: skip
+    del fit_frame
     scored = without_draining(build_abt(ds, as_of, horizon, churn, ladder=ladder),
                               ds, as_of, churn)  # fmt: skip
     scored = scored.assign(stage=(rule or LifecycleRule()).stages(scored, "tenure_months"))
     probability = refitted.predict_churn_probability(scored, horizon, "tenure_months")
     probability = np.asarray(probability, float)
-    if isinstance(ranker, ChurnRanker):
-        # The choice among the candidates was made this month: refit it, no cross-validation.
-        again = ChurnRanker("panel", refitted, horizon, seed=ranker.seed,
-                            sample_cap=ranker.sample_cap, candidates=[ranker.chosen_],
-                            fit_cap=fit_cap, cross_validate=False)  # fmt: skip
-        probability = np.asarray(again.fit(fit_frame).predict(scored), float)
+    if again is not None:
+        probability = np.asarray(again.predict(scored), float)
     scored = scored.assign(
         p_churn=probability, churn_score=probability, aum_at_risk=probability * scored["aum"]
     )
