@@ -520,3 +520,54 @@ def test_schoenfeld_test_on_delayed_entry_agrees_with_lifelines_without_entry():
     )
     # age breaks proportional hazards in the rossi data (a known result)
     assert ours.loc["age", "p_value"] < 0.01 and ours.loc["fin", "p_value"] > 0.5
+
+
+def _warning_list_by_copies(scored, probability_col, rm_capacity=20, max_customers=None,
+                            min_probability=0.0, min_aum=0.0, aum_col="aum", rank_by=None):  # fmt: skip
+    """The early-warning list as first written (filter and sort the whole frame): the oracle."""
+    data = scored[scored[probability_col] >= min_probability]
+    if min_aum > 0:
+        aum = pd.to_numeric(data[aum_col], errors="coerce")
+        data = data[~(aum < min_aum).fillna(False).astype(bool)]
+    order = rank_by or probability_col
+    data = data.sort_values([order, probability_col, "customer_id"], ascending=[False, False, True])
+    if "rm_id" in data.columns:
+        pool = data["rm_id"].astype("string").fillna("unassigned")
+        data = data[data.groupby(pool.to_numpy()).cumcount() < rm_capacity]
+    else:
+        data = data.head(rm_capacity)
+    if max_customers is not None:
+        data = data.head(max_customers)
+    data = data.reset_index(drop=True)
+    data.insert(0, "rank", np.arange(1, len(data) + 1))
+    return data
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"min_probability": 0.3, "max_customers": 40},
+        {"min_aum": 5000.0, "rank_by": "aum_at_risk", "rm_capacity": 3},
+        {"rm_capacity": 4, "drop_rm": True},
+    ],
+)
+def test_early_warning_list_equals_the_whole_frame_version(options):
+    rng = np.random.default_rng(11)
+    n = 600
+    scored = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in rng.permutation(n)],
+            "rm_id": rng.choice(["r1", "r2", "r3", None], size=n),
+            "p": rng.choice([0.1, 0.2, 0.5, 0.9], size=n),  # ties broken by the id
+            "aum": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 20000, n)),
+            "tier": rng.choice(["mass", "affluent"], size=n),
+        },
+        index=rng.permutation(n) + 1000,  # an index that is neither sorted nor positional
+    )
+    scored["aum_at_risk"] = scored["p"] * scored["aum"]
+    options = dict(options)
+    if options.pop("drop_rm", False):
+        scored = scored.drop(columns="rm_id")
+    expected = _warning_list_by_copies(scored, "p", **options)
+    pd.testing.assert_frame_equal(early_warning_list(scored, "p", **options), expected)

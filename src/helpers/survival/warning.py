@@ -123,20 +123,26 @@ def early_warning_list(
     _require_columns(scored, ["customer_id", probability_col], "early-warning list")
     if rm_capacity < 1:
         raise ValueError(f"rm_capacity must be at least 1, not {rm_capacity}")
-    data = scored[scored[probability_col] >= min_probability]
+    keep = (scored[probability_col] >= min_probability).to_numpy()
     if min_aum > 0:
-        data = data[~_below_aum_floor(data, min_aum, aum_col)]
+        keep &= ~_below_aum_floor(scored, min_aum, aum_col).to_numpy()
     order = rank_by or probability_col
-    _require_columns(data, [order], "early-warning list ranking")
+    _require_columns(scored, [order], "early-warning list ranking")
+    # Rank on the few columns the order needs and take the listed rows of the whole frame
+    # at the end: filtering and sorting all columns copied a million-row frame three times.
+    pooled = "rm_id" in scored.columns
+    columns = list(dict.fromkeys([order, probability_col, "customer_id"] + ["rm_id"] * pooled))
+    data = scored[columns].iloc[np.flatnonzero(keep)]
+    data.index = np.flatnonzero(keep)  # positions in ``scored``
     data = data.sort_values([order, probability_col, "customer_id"], ascending=[False, False, True])
-    if "rm_id" in data.columns:
+    if pooled:
         pool = data["rm_id"].astype("string").fillna("unassigned")
         data = data[data.groupby(pool.to_numpy()).cumcount() < rm_capacity]
     else:
         data = data.head(rm_capacity)
     if max_customers is not None:
         data = data.head(max_customers)
-    data = data.reset_index(drop=True)
+    data = scored.iloc[data.index.to_numpy()].reset_index(drop=True)
     data.insert(0, "rank", np.arange(1, len(data) + 1))
     return data
 
@@ -217,25 +223,22 @@ def warning_list(
     else by probability) with each listed customer's ``top_drivers`` in words (computed for
     the listed customers only: fast on a million). Columns: :data:`WARNING_COLUMNS` present.
     """
-    people = (
-        ds.table("customers")[["customer_id", "name", "mobile"]]
-        if ds.has("customers")
-        else scored[["customer_id"]]
-    )
-    merged = scored.merge(people, on="customer_id", how="left")
     # Ranked by expected AUM lost (the chosen ranking model's calibrated probability x AUM):
     # a manager calls first where most money is at stake. Without a value column, by the
     # ranking model's score (p_churn when there is none), and there is no AUM floor.
-    ranking = "churn_score" if "churn_score" in merged.columns else "p_churn"
-    at_risk = "aum_at_risk" in merged.columns and merged["aum_at_risk"].notna().any()
+    ranking = "churn_score" if "churn_score" in scored.columns else "p_churn"
+    at_risk = "aum_at_risk" in scored.columns and scored["aum_at_risk"].notna().any()
     listed = early_warning_list(
-        merged,
+        scored,
         ranking,
         per_rm,
         size,
         min_aum=effective_floor(scored, min_aum),
         rank_by="aum_at_risk" if at_risk else ranking,
     )
+    if ds.has("customers"):  # names and mobiles of the listed customers only
+        people = ds.table("customers")[["customer_id", "name", "mobile"]]
+        listed = listed.merge(people, on="customer_id", how="left")
     listed["top_drivers"] = drivers_in_words(model, listed, 3, lang).to_numpy()
     return listed[[column for column in WARNING_COLUMNS if column in listed.columns]]
 
