@@ -466,7 +466,7 @@ class Dataset:
     # -- provenance -----------------------------------------------------------------------
     def files(self) -> list[Path]:
         """Source files of this dataset (empty for in-memory datasets)."""
-        return [path for table in self.spec.tables.values() for path in table.paths]
+        return self.spec.files()
 
     def file_digests(self) -> dict[str, str]:
         """SHA-256 of each source file's bytes (computed once per dataset).

@@ -52,21 +52,12 @@ def load_dataset(
     Dataset
     """
     spec = spec_or_path if isinstance(spec_or_path, DatasetSpec) else load_spec(spec_or_path)
-    if validate and quarantine_dir is None and not write_quarantine:
-        # In a kernel of `fishpond run`: the runner validated these files and saved their
-        # small tables; when the validation is remembered, open them lazily instead of
-        # reading every file again (helpers.data.shared_tables).
-        shared = shared_tables(spec)
-        if shared:
-            dataset = open_dataset(spec, shared=shared)
-            cache = _validation_cache_path(spec, dataset)
-            if cache is not None and cache.exists():
-                dataset.notices.append(
-                    f"validation: passed earlier for these exact files ({cache.name}); "
-                    f"{', '.join(sorted(shared))} as the run's runner read them"
-                )
-                return dataset
-    dataset = open_dataset(spec)
+    # In a kernel of `fishpond run` the runner has validated these files and saved their small
+    # tables (helpers.data.shared_tables): opened lazily, not read again, when the validation
+    # is remembered below.
+    lazy = validate and quarantine_dir is None and not write_quarantine
+    shared = shared_tables(spec) if lazy else {}
+    dataset = open_dataset(spec, shared=shared)
     if validate:
         # A monthly run loads the same files in every notebook; at 1M customers validation
         # takes over a minute, so a clean result is remembered for these exact files (their
@@ -74,11 +65,14 @@ def load_dataset(
         # validation rules. Quarantine runs are not cached: they change the tables they return.
         cache = _validation_cache_path(spec, dataset) if spec.on_invalid == "fail" else None
         if cache is not None and cache.exists():
+            saved = f"; {', '.join(sorted(shared))} as the runner saved them" if shared else ""
             dataset.notices.append(
-                f"validation: passed earlier for these exact files ({cache.name})"
+                f"validation: passed earlier for these exact files ({cache.name}){saved}"
             )
             _drop_raw(dataset)
             return dataset
+        if shared:  # validation reads every file itself
+            dataset = open_dataset(spec)
         report = validate_dataset(
             dataset,
             quarantine_dir=Path(quarantine_dir) if quarantine_dir is not None else None,

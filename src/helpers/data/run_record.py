@@ -27,7 +27,8 @@ def run_cache_dir() -> Path | None:
 
 
 def stamps(ds) -> list[list] | None:
-    """(path, size, mtime_ns) of each file of ``ds``; None for in-memory data."""
+    """(path, size, mtime_ns) of each file of ``ds`` (a dataset or its spec); None for
+    in-memory data."""
     files = ds.files() if hasattr(ds, "files") else []
     if not files:
         return None

@@ -26,16 +26,6 @@ TABLES_DIR = "tables"
 INDEX = "tables.json"
 
 
-class _SpecFiles:
-    """What :func:`stamps` needs of a dataset, from its spec alone (nothing read yet)."""
-
-    def __init__(self, spec) -> None:
-        self.spec = spec
-
-    def files(self) -> list[Path]:
-        return [path for table in self.spec.tables.values() for path in table.paths]
-
-
 def shareable(spec) -> bool:
     """Whether a dataset's tables may be shared between a run's kernels."""
     return spec.on_invalid == "fail" and spec.engine != "spark"
@@ -82,7 +72,7 @@ def shared_tables(spec) -> dict[str, Path]:
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if index.get("spec") != repr(spec) or index.get("stamps") != stamps(_SpecFiles(spec)):
+    if index.get("spec") != repr(spec) or index.get("stamps") != stamps(spec):
         return {}
     found = {name: folder / TABLES_DIR / file for name, file in index.get("tables", {}).items()}
     return {name: path for name, path in found.items() if path.is_file()}

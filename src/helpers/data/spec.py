@@ -206,6 +206,10 @@ class DatasetSpec:
     def base_dir(self) -> Path | None:
         return self.path.parent if self.path is not None else None
 
+    def files(self) -> list[Path]:
+        """The source files the spec names, table by table."""
+        return [path for table in self.tables.values() for path in table.paths]
+
 
 READER_OPTIONS = ("sep", "header", "skiprows", "skip_after_header", "sheet", "decimal",
                   "thousands", "na_values", "date_format", "dayfirst")  # fmt: skip
