@@ -74,15 +74,26 @@ def _data_folder(size: int, data_dir: Path) -> Path:
     return folder
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    """Total RSS (bytes) of a process and all its descendants right now."""
-    total = 0
+def _role(member: psutil.Process, runner_pid: int) -> str:
+    """What a process of the run is: the runner, a worker, or the kernel of a notebook."""
+    if member.pid == runner_pid:
+        return "runner"
+    command = " ".join(member.cmdline())
+    if "ipykernel" in command:
+        return "kernel " + member.environ().get("FISHPOND_NOTEBOOK", "?")[:2]
+    return "worker" if "multiprocessing" in command else "other"
+
+
+def _tree_rss(process: psutil.Process) -> dict[str, int]:
+    """RSS (bytes) of a process and all its descendants right now, by role."""
+    by_role: dict[str, int] = {}
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            role = _role(member, process.pid)
+            by_role[role] = by_role.get(role, 0) + member.memory_info().rss
         except psutil.Error:  # a process that just ended
             continue
-    return total
+    return by_role
 
 
 def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
@@ -102,12 +113,18 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     watcher = psutil.Process(child.pid)
-    peak = 0
+    peak, peak_parts, kernels_seen = 0, {}, {}
     while child.poll() is None:
         try:
-            peak = max(peak, _tree_rss(watcher))
+            parts = _tree_rss(watcher)
         except psutil.Error:
-            pass
+            parts = {}
+        now = round(time.perf_counter() - started, 1)
+        for role in parts:
+            if role.startswith("kernel "):  # when each notebook's kernel was first/last seen
+                kernels_seen.setdefault(role[7:], [now, now])[1] = now
+        if sum(parts.values()) > peak:
+            peak, peak_parts = sum(parts.values()), dict(parts, at_seconds=now)
         time.sleep(0.2)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -122,6 +139,12 @@ def run_pack(folder: Path, jobs: int, out: Path, extra: list[str]) -> dict:
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
         "peak_gb": round(peak / 1e9, 2),
+        # what made the peak (GB by process role, and when) and when each kernel ran (s)
+        "peak_parts": {
+            role: value if role == "at_seconds" else round(value / 1e9, 2)
+            for role, value in peak_parts.items()
+        },
+        "kernels_seen": kernels_seen,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "manifest": manifest,
@@ -146,6 +169,8 @@ def summarise(size: int, jobs: int, run: dict) -> dict:
         "seconds": run["seconds"],
         "cpu_seconds": run["cpu_seconds"],
         "peak_gb": run["peak_gb"],
+        "peak_parts": run.get("peak_parts", {}),
+        "kernels_seen": run.get("kernels_seen", {}),
         "load_before": run["load_before"],
         "load_after": run["load_after"],
         "cpus": os.cpu_count(),
@@ -218,6 +243,23 @@ def write_markdown(results: dict, path: Path) -> None:
                 f"Growth 100k -> 1M with --jobs {jobs}: {ratio:.1f}x the time for 10x the "
                 f"customers ({'sub-linear' if ratio <= 10 else 'SUPER-linear'}).",
             ]
+    lines += [
+        "",
+        "What made each run's peak (GB per process, at that second) and when each notebook's "
+        "kernel ran (seconds from the start of the run):",
+        "",
+    ]
+    for row in rows:
+        parts = row.get("peak_parts") or {}
+        if not parts:
+            continue
+        at = parts.get("at_seconds")
+        made = ", ".join(f"{role} {gb:.2f}" for role, gb in sorted(parts.items())
+                         if role != "at_seconds")  # fmt: skip
+        spans = ", ".join(f"{name} {a:.0f}-{b:.0f}"
+                          for name, (a, b) in sorted(row.get("kernels_seen", {}).items()))  # fmt: skip
+        lines.append(f"- {row['customers']:,} (--jobs {row['jobs']}): peak at {at} s: {made}; "
+                     f"kernels: {spans}")  # fmt: skip
     lines += ["", "![pack time vs customers](pack.png)"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

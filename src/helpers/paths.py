@@ -16,6 +16,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLE_DIR = PACKAGE_DIR / "bundle"
 
 
+#: Environment variable naming the run's cache folder (set by the runner for each kernel;
+#: helpers.data.run_record and helpers.features.cache read it).
+RUN_CACHE_ENV = "FISHPOND_RUN_CACHE"
+#: Set to 1 to keep the cache folder in the finished pack.
+KEEP_CACHE_ENV = "FISHPOND_KEEP_RUN_CACHE"
+
+
 def _find_root() -> Path:
     """The project (working) folder: ``FISHPOND_ROOT``, else the checkout the code sits in,
     else the current folder (an installed package run from the analyst's folder)."""

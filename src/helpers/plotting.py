@@ -12,8 +12,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import seaborn as sns
+import matplotlib
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter
 
@@ -56,9 +55,11 @@ def set_theme(context: str = "notebook", style: str = "whitegrid") -> None:
 
     Call once in a notebook's setup cell, before any plot.
     """
+    import seaborn as sns  # here, not at import: the runner and its workers never plot
+
     family = register_cjk_font()
     sns.set_theme(context=context, style=style, palette="deep", font=family)
-    plt.rcParams.update(
+    matplotlib.rcParams.update(
         {
             "figure.figsize": (8, 4.5),
             "figure.dpi": 100,
@@ -72,6 +73,8 @@ def set_theme(context: str = "notebook", style: str = "whitegrid") -> None:
 
 def tier_palette(codes: list[str] | None = None) -> dict[str, str]:
     """Colours by tier code, stable across charts; unknown codes get seaborn colours."""
+    import seaborn as sns
+
     codes = codes or list(TIER_COLOURS)
     extra = iter(sns.color_palette("deep", len(codes)).as_hex())
     return {code: TIER_COLOURS.get(code) or next(extra) for code in codes}

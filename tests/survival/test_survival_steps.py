@@ -247,3 +247,31 @@ def test_display_tables_use_label_keys():
     assert list(survival.cv_display(cv).columns) == [
         "surv_penalizer", "surv_mean_log_likelihood", "surv_sd",
     ]  # fmt: skip
+
+
+def test_backtest_reuses_this_months_model_frames_with_the_same_result():
+    """The back-test's two months are the model frames' (time split): passing them gives the
+    back-test it would build itself; frames of another month are not used."""
+    from helpers import paths
+    from helpers.data import load_dataset
+
+    ds = load_dataset(paths.SAMPLE_SPEC)
+    month, churn = ds.latest_month(), ChurnDefinition()
+    plan = survival.split_plan(ds.months(), month, 6)
+    assert plan.mode == "time"
+    train, holdout, final = survival.model_frames(ds, plan, churn, 0)
+    used = survival.available_covariates(train, [])
+    model = survival.refit_final(survival.ChurnCox(used, penalizer=0.1).fit(train), final, None, 0)
+    ranker = survival.choose_churn_ranker(final, plan, model, 0, 2000, None)
+    arguments = (ds, month, 6, model, churn, None, None, 20, 200, 0.0, "en", ranker, None, 0)
+    built = survival.backtest_warning(*arguments)
+    kept = train.copy(), holdout.copy()
+    reused = survival.backtest_warning(*arguments, frames=(train, holdout))
+    pd.testing.assert_frame_equal(train, kept[0])  # the notebook's frames are left as they were
+    pd.testing.assert_frame_equal(holdout, kept[1])
+    pd.testing.assert_frame_equal(reused.customers, built.customers)
+    pd.testing.assert_frame_equal(reused.calibration, built.calibration)
+    assert (reused.as_of, reused.horizon) == (built.as_of, built.horizon)
+    # frames of other months (here swapped) are built again, not used
+    swapped = survival.backtest_warning(*arguments, frames=(holdout, train))
+    pd.testing.assert_frame_equal(swapped.customers, built.customers)

@@ -772,3 +772,34 @@ def test_history_uses_a_range_window_and_window_counts_match_pairwise_migrations
         "new": 1,
         "churned": 1,
     }
+
+
+def test_snapshots_are_the_history_split_by_month_and_changes_stay_in_their_month():
+    rng = np.random.default_rng(3)
+    months = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
+    rows = [
+        (f"C{c:03d}", pd.Timestamp(f"{month}-01") + pd.offsets.MonthEnd(0), rng.gamma(1, 80_000))
+        for c in range(60)
+        for month in months
+        if month != "2026-07" and rng.random() < 0.8  # July has no balances at all
+    ]
+    panel = pd.DataFrame(rows, columns=["customer_id", "month", "aum_total"]).sample(
+        frac=1, random_state=0
+    )  # rows in no particular order
+    asked = ["2026-09", "2026-05", "2026-07", "2026-06"]  # any order, one month without rows
+    snapshots = tiering.tier_snapshots(panel, asked, basis="avg_3m")
+    history = tiering.tier_history(panel, asked, basis="avg_3m")
+    # the oracle: the group-by split the function used before it returned views
+    expected = {m: f.reset_index(drop=True) for m, f in history.groupby("month", sort=False)}
+    assert [len(s) for s in snapshots] == [len(expected.get(m, [])) for m in asked]
+    for month, snapshot in zip(asked, snapshots, strict=True):
+        if month in expected:
+            pd.testing.assert_frame_equal(snapshot, expected[month])
+        else:
+            assert snapshot.empty and list(snapshot.columns) == list(history.columns)
+    # a change to one snapshot does not reach the others
+    before = [s.copy() for s in snapshots]
+    snapshots[0].loc[:, "aum"] = -1.0
+    snapshots[0]["extra"] = 1
+    for snapshot, kept in zip(snapshots[1:], before[1:], strict=True):
+        pd.testing.assert_frame_equal(snapshot, kept)

@@ -25,12 +25,14 @@ from jupyter_client.manager import AsyncKernelManager
 
 from helpers import i18n, paths
 from helpers.batch import export
-from helpers.features import RUN_CACHE_ENV
+from helpers.paths import RUN_CACHE_ENV
 
 #: How many times a run that failed while starting its kernel is tried again.
 KERNEL_START_RETRIES = 2
 #: Environment variables that cap the threads of numerical libraries in each kernel.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment variable naming the notebook a kernel process runs.
+NOTEBOOK_ENV = "FISHPOND_NOTEBOOK"
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -331,7 +333,8 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
     ``task`` carries plain data only (it crosses a process boundary): ``notebook`` (path),
     ``pack_dir``, ``parameters``, ``timeout``, ``page`` (header values for the HTML), and
     ``threads`` (thread cap for the kernel, or None) and ``cache_dir`` (the run's shared
-    frames, or None).
+    frames, or None). With ``--jobs 1`` it runs in the runner's own process, so the variables
+    it sets for the kernel are put back afterwards.
     """
 
     notebook_path = Path(task["notebook"])
@@ -346,16 +349,19 @@ def run_one_notebook(task: dict[str, Any]) -> dict[str, Any]:
             os.environ[variable] = str(task["threads"])
     # The run's shared frames (helpers.features.cache); restored after, since with --jobs 1
     # this runs in the runner's own process.
-    previous_cache = os.environ.get(RUN_CACHE_ENV)
+    previous = {name: os.environ.get(name) for name in (RUN_CACHE_ENV, NOTEBOOK_ENV)}
     if task.get("cache_dir"):
         os.environ[RUN_CACHE_ENV] = str(task["cache_dir"])
+    # Names the kernel's process (``ps e``, the pack benchmark's memory breakdown).
+    os.environ[NOTEBOOK_ENV] = notebook_path.stem
     try:
         return _run_one_notebook(task, notebook_path, pack_dir)
     finally:
-        if previous_cache is None:
-            os.environ.pop(RUN_CACHE_ENV, None)
-        else:
-            os.environ[RUN_CACHE_ENV] = previous_cache
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _run_one_notebook(task: dict[str, Any], notebook_path: Path, pack_dir: Path) -> dict[str, Any]:

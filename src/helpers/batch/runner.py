@@ -68,6 +68,7 @@ from helpers.batch.pdf import announce_pdfs, record_pdfs
 from helpers.batch.progress import Progress
 from helpers.batch.workers import crashed_entry, run_tasks
 from helpers.data import load_dataset
+from helpers.data.memory import release_freed_memory
 from helpers.months import default_flat_month
 from helpers.notebook import vocabulary_for
 from helpers.provenance import git_commit, package_versions
@@ -309,6 +310,7 @@ def _build_pack(
     # read by the others; removed before the pack is placed (helpers.features.cache).
     cache_dir = features.prepare_run_cache(build_dir / "cache", info.dataset, info.fingerprint)
     info.dataset = None  # its pandas tables would stay in the runner for the whole run
+    release_freed_memory()  # and what validating them freed (1M: 0.8 -> 0.5 GB)
     page = {
         "lang": lang,
         "month": month,

@@ -13,10 +13,9 @@ import json
 import os
 from pathlib import Path
 
-#: Environment variable naming the run's cache folder (set by the runner for each kernel).
-RUN_CACHE_ENV = "FISHPOND_RUN_CACHE"
-#: Set to 1 to keep the cache folder in the finished pack.
-KEEP_CACHE_ENV = "FISHPOND_KEEP_RUN_CACHE"
+from helpers.paths import KEEP_CACHE_ENV, RUN_CACHE_ENV
+
+__all__ = ["DATASET_RECORD", "KEEP_CACHE_ENV", "RUN_CACHE_ENV", "run_cache_dir", "stamps"]
 DATASET_RECORD = "dataset.json"
 
 

@@ -250,6 +250,8 @@ class _CrossFitted:
         strata = (
             np.char.add(arms.astype(str), target.astype(str)) if self.outcome == "binary" else arms
         )
+        # as whole numbers in the strata's sorted order: the same draw, without comparing text
+        strata = np.unique(strata, return_inverse=True)[1].ravel()
         splits = [
             (train[stratified_rows(strata[train], self.fit_cap, self.seed + k)], test)
             for k, (train, test) in enumerate(splits)

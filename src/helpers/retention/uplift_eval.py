@@ -49,13 +49,16 @@ def _cumulative_curves(treated: np.ndarray, outcome: np.ndarray):
     return qini / n_treated[-1], gain / n
 
 
+def _on_grid(curve: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A curve at every cut-off k = 1..n read at shares ``grid`` (0 at share 0)."""
+    n = len(curve)
+    position = np.clip(np.round(grid * n).astype(int) - 1, -1, n - 1)
+    return np.where(position >= 0, curve[np.maximum(position, 0)], 0.0)
+
+
 def _curve_on_grid(treated, outcome, grid: np.ndarray):
     qini, gain = _cumulative_curves(treated, outcome)
-    n = len(treated)
-    position = np.clip(np.round(grid * n).astype(int) - 1, -1, n - 1)
-    qini_grid = np.where(position >= 0, qini[np.maximum(position, 0)], 0.0)
-    gain_grid = np.where(position >= 0, gain[np.maximum(position, 0)], 0.0)
-    return qini_grid, gain_grid
+    return _on_grid(qini, grid), _on_grid(gain, grid)
 
 
 def qini_curve(score, treated, outcome, n_points: int = 101, seed: int = 0) -> pd.DataFrame:
@@ -87,8 +90,11 @@ def qini_coefficient(score, treated, outcome, seed: int = 0) -> dict:
     uplift curve), ``auuc_over_random`` (AUUC minus the random line's area), ``ate`` (average
     effect: the curves' end point).
     """
-    treated_o, outcome_o = _ordered(score, treated, outcome, seed)
-    qini, gain = _cumulative_curves(treated_o, outcome_o)
+    return _coefficients(*_cumulative_curves(*_ordered(score, treated, outcome, seed)))
+
+
+def _coefficients(qini: np.ndarray, gain: np.ndarray) -> dict:
+    """:func:`qini_coefficient` from the curves at every cut-off."""
     x = np.arange(0, len(qini) + 1) / len(qini)
     qini_full, gain_full = np.r_[0.0, qini], np.r_[0.0, gain]
     ate = float(qini[-1])
@@ -140,12 +146,12 @@ def qini_bootstrap(
     boot_coefs = {name: np.empty(n_boot) for name in arrays}
     for b in range(n_boot):
         sample = rng.choice(keep, len(keep), replace=True)
+        treated_b, outcome_b = treated[sample], outcome[sample]
         for name, values in arrays.items():
-            t_o, y_o = _ordered(values[sample], treated[sample], outcome[sample], seed + b)
-            boot_curves[name][b] = _curve_on_grid(t_o, y_o, grid)[0]
-            boot_coefs[name][b] = qini_coefficient(
-                values[sample], treated[sample], outcome[sample], seed + b
-            )["qini"]
+            # one ordering and one pass of cumulative sums give both the curve and the area
+            curves = _cumulative_curves(*_ordered(values[sample], treated_b, outcome_b, seed + b))
+            boot_curves[name][b] = _on_grid(curves[0], grid)
+            boot_coefs[name][b] = _coefficients(*curves)["qini"]
     curve_rows, coef_rows = [], []
     for name, values in arrays.items():
         point = qini_curve(values[keep], treated[keep], outcome[keep], n_points, seed)

@@ -58,6 +58,19 @@ class WarningBacktest:
         return self.customers[self.customers["listed"] == listed]
 
 
+def _model_frame(frame, as_of: str, horizon: int, churn: ChurnDefinition):
+    """``frame`` when it is the model frame of ``as_of`` (horizon, churn definition), else None.
+
+    A model frame is the ABT without the customers draining then, its follow-up cut at the
+    horizon (:func:`~helpers.survival.workflow.model_frames`): what the back-test builds.
+    """
+    if not isinstance(frame, pd.DataFrame) or "draining" not in frame.attrs:
+        return None
+    attrs = frame.attrs
+    same = (attrs.get("as_of"), attrs.get("horizon"), attrs.get("churn"))
+    return frame if same == (as_of, horizon, churn.to_dict()) else None
+
+
 def backtest_warning(
     ds,
     month: str | None,
@@ -73,6 +86,7 @@ def backtest_warning(
     ranker: ChurnRanker | Skipped | None = None,
     fit_cap: int | None = None,
     seed: int = 0,
+    frames: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> WarningBacktest | Skipped:
     """Re-make the warning list as of ``month - horizon`` and record each customer's outcome.
 
@@ -81,6 +95,12 @@ def backtest_warning(
     the Cox probability ranks, as it does this month then). Both refits use at most
     ``fit_cap`` customers, as this month's (:func:`refit_final`). Skipped in flat mode and when the data do not reach ``2 * horizon`` months before
     ``month`` (the refit needs outcomes known by the back-test month).
+
+    ``frames``: this month's ``(train, holdout)`` from :func:`model_frames`, built with the
+    same churn definition and ladder. With a time split they are the back-test's two months
+    (``month - 2 * horizon`` and ``month - horizon``), so each is used instead of being built
+    again (at a million customers: two ABTs and about 1 GB held twice); a frame of another
+    month, horizon or churn definition is not used.
     """
     if getattr(ds, "mode", "panel") == "flat" or not month:
         return Skipped("surv_skip_flat")
@@ -89,10 +109,13 @@ def backtest_warning(
     if fit_as_of not in months:
         return Skipped("mg_backtest_short", months=2 * horizon, first=months[0])
     churn = churn or ChurnDefinition()
-    fit_abt = without_draining(build_abt(ds, fit_as_of, horizon, churn, ladder=ladder),
-                               ds, fit_as_of, churn)  # fmt: skip
-    fit_frame = prepare_frame(fit_abt, followup_months=horizon)
-    del fit_abt  # a million rows each: free what is done with before the next ABT comes in
+    train, holdout = frames if frames is not None else (None, None)
+    fit_frame = _model_frame(train, fit_as_of, horizon, churn)
+    if fit_frame is None:
+        fit_abt = without_draining(build_abt(ds, fit_as_of, horizon, churn, ladder=ladder),
+                                   ds, fit_as_of, churn)  # fmt: skip
+        fit_frame = prepare_frame(fit_abt, followup_months=horizon)
+        del fit_abt  # a million rows each: free what is done with before the next ABT comes in
     refitted = refit_final(model, fit_frame, fit_cap, seed)
     again = None
     if isinstance(ranker, ChurnRanker):
@@ -101,8 +124,10 @@ def backtest_warning(
                             sample_cap=ranker.sample_cap, candidates=[ranker.chosen_],
                             fit_cap=fit_cap, cross_validate=False).fit(fit_frame)  # fmt: skip
     del fit_frame
-    scored = without_draining(build_abt(ds, as_of, horizon, churn, ladder=ladder),
-                              ds, as_of, churn)  # fmt: skip
+    scored = _model_frame(holdout, as_of, horizon, churn)
+    if scored is None:
+        scored = without_draining(build_abt(ds, as_of, horizon, churn, ladder=ladder),
+                                  ds, as_of, churn)  # fmt: skip
     scored = scored.assign(stage=(rule or LifecycleRule()).stages(scored, "tenure_months"))
     probability = refitted.predict_churn_probability(scored, horizon, "tenure_months")
     probability = np.asarray(probability, float)
