@@ -310,6 +310,26 @@ def test_campaign_frame_joins_features_as_of_the_assigned_month():
         rr.campaign_frame(Dataset.from_frames(no_campaigns))
 
 
+def test_campaign_features_are_the_abt_features_whatever_the_horizon():
+    """The campaign frame reads the ABT of the run's churn horizon (shared with its CLV); its
+    features are those of the ABT at the campaign's own horizon, and no ABT outcome (labels,
+    survival columns: they look past the assigned month) rides along."""
+    from helpers import paths
+    from helpers.data import load_dataset
+    from helpers.features import abt_feature_columns, build_abt
+
+    ds = load_dataset(paths.SAMPLE_SPEC)
+    frame, info = rr.campaign_frame(ds)
+    own = build_abt(ds, info["assigned_month"], info["horizon_months"])
+    assert info["horizon_months"] != 6  # the sample's campaign looks further than the default
+    campaign = ds.table("campaigns")
+    features = [c for c in abt_feature_columns() if c not in campaign.columns]
+    expected = frame[["customer_id"]].merge(own[["customer_id", *features]], how="left")
+    pd.testing.assert_frame_equal(frame[["customer_id", *features]], expected)
+    outcomes = ["churn_label", "churn_type_label", "entry", "duration", "event"]
+    assert not [c for c in frame.columns if c in outcomes or c.startswith("took_")]
+
+
 def test_offer_costs_from_campaign():
     frame = pd.DataFrame({"arm": ["control", "A", "A", "B"], "cost": [0, 10.0, 30.0, 5.0]})
     costs = rr.offer_costs_from_campaign(frame, ["A", "B", "C"], {"B": 7.0}, default=50.0)

@@ -80,17 +80,21 @@ class QiniResult:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_campaign(ds, campaign_id: str = "", churn=None, ladder: pd.DataFrame | None = None):
+def load_campaign(
+    ds, campaign_id: str = "", churn=None, ladder: pd.DataFrame | None = None, horizon: int = 6
+):
     """The campaign to evaluate, or ``Skipped("rr_note_needs_campaign")`` in planner mode.
 
     Planner mode: the dataset serves no ``treatment`` and ``outcome`` roles. A dataset that
     has them but not the campaign asked for still raises
     :class:`~helpers.retention.CampaignDataError` (a wrong ``campaign_id`` is an error, not a
     mode). ``ladder`` (the pack's tier ladder) re-tiers the panel customers on their AUM.
+    ``horizon``: the churn horizon of the run (:func:`campaign_frame`: the features are the
+    same for any; with the run's, the campaign month's ABT is built once).
     """
     if not CAMPAIGN_ROLES <= set(ds.roles()):
         return Skipped("rr_note_needs_campaign")
-    frame, info = campaign_frame(ds, campaign_id, churn)
+    frame, info = campaign_frame(ds, campaign_id, churn, horizon)
     if ladder is not None and ds.mode == "panel" and "aum" in frame.columns:
         frame["tier"] = assign_tiers(frame["aum"], ladder)
     return Campaign(frame, info)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.features import build_abt
+from helpers.features import abt_feature_columns, build_abt
 from helpers.formatting import Skipped
 from helpers.retention.ab import (
     CampaignDataError,
@@ -36,12 +36,17 @@ CLV_NEEDED = ("customer_id", "clv", "p_churn_h")
 
 
 # ----------------------------------------------------------------------------- loading
-def campaign_frame(ds, campaign_id: str = "", churn=None) -> tuple[pd.DataFrame, dict]:
+def campaign_frame(
+    ds, campaign_id: str = "", churn=None, horizon: int = 6
+) -> tuple[pd.DataFrame, dict]:
     """Campaign customers with the features they had *before* the campaign.
 
     Panel mode: the rows of one campaign (``campaign_id``; "" = the latest by assigned date)
-    joined to the ABT built as of the assigned month (features up to that month-end only, so
-    nothing the offer changed leaks into the model). Flat mode: the flat rows that carry a
+    joined to the feature columns of the ABT built as of the assigned month (features up to
+    that month-end only, so nothing the offer changed leaks into the model; the ABT's labels
+    and survival columns look past it and are not the campaign's outcome, ``retained`` is).
+    Features do not depend on the ABT's ``horizon``: pass the run's churn horizon and the
+    month's ABT is built once for the campaign and its CLV. Flat mode: the flat rows that carry a
     treatment; their features are whatever the table holds (often measured *after* the
     campaign: the notebook says so).
 
@@ -100,8 +105,9 @@ def campaign_frame(ds, campaign_id: str = "", churn=None) -> tuple[pd.DataFrame,
             f"window ({ds.months()[0]} to {ds.months()[-1]}); its features cannot be built"
         )
     rows["arm"] = campaign_arms(rows)
-    abt = build_abt(ds, assigned_month, int(rows["horizon_months"].max()), churn)
-    abt = abt.drop(columns=[c for c in abt.columns if c in rows.columns and c != "customer_id"])
+    abt = build_abt(ds, assigned_month, horizon, churn)
+    features = set(abt_feature_columns()) - set(rows.columns)
+    abt = abt[[c for c in abt.columns if c in features or c == "customer_id"]]
     frame = rows.merge(abt, on="customer_id", how="left", indicator=True)
     without = int((frame.pop("_merge") == "left_only").sum())
     frame["retained"] = frame["retained"].astype(bool)
