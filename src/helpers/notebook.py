@@ -26,6 +26,7 @@ import pandas as pd
 
 from helpers import config, exports, features, formatting, i18n, paths, plotting, privacy
 from helpers.data import load_dataset
+from helpers.data.run_record import ThreadBudget, run_cache_dir
 from helpers.files import atomic_write, write_text_atomic
 from helpers.formatting import Bullets, Note, Skipped, kpi_table
 from helpers.months import check_month
@@ -568,4 +569,27 @@ def start(notebook: str, namespace: dict) -> RunContext:
     context._run_record_path().unlink(missing_ok=True)
     i18n.use_vocabulary(vocabulary_for(data))
     plotting.set_theme()
+    _follow_thread_budget()
     return context
+
+
+def _follow_thread_budget() -> None:
+    """In a batch run, apply the runner's thread budget before every cell (once per kernel).
+
+    :class:`helpers.data.run_record.ThreadBudget`: a kernel left running alone uses the cores
+    the finished notebooks freed. Outside a run, or outside IPython, nothing changes.
+    """
+    if run_cache_dir() is None:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with every kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    callbacks = shell.events.callbacks.get("pre_run_cell", [])
+    if not any(isinstance(callback, ThreadBudget) for callback in callbacks):
+        budget = ThreadBudget()
+        shell.events.register("pre_run_cell", budget)
+        budget()

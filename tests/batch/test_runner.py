@@ -13,6 +13,7 @@ Two kinds of tests:
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import os
@@ -682,3 +683,31 @@ def test_weights_come_from_the_notebook_metadata(tmp_path):
     assert [runner.notebook_weight(tmp_path / f"{n}.ipynb") for n in "abcd"] == [30, 1, 1, 1]
     for path in sorted(runner.paths.NOTEBOOKS_DIR.glob("0*.ipynb")):
         assert runner.notebook_weight(path) > 1, f"{path.name} has no measured weight"
+
+
+@pytest.mark.slow
+def test_a_kernel_left_alone_gets_the_freed_cores(fake_dataset, tmp_path):
+    """--jobs 2: while two kernels run each has cores // 2 threads; when one is left alone the
+    runner raises the run's budget to every core, which that kernel sees."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    probe = (
+        "import time\nfrom pathlib import Path\n"
+        "from helpers.data.run_record import thread_budget\n\n"
+        "seen = [thread_budget()]\ntime.sleep({sleep})\nseen.append(thread_budget())\n"
+        'Path(artifacts_dir, "{name}.txt").write_text(repr(seen))'
+    )
+    for name, sleep in [("00_long", 10), ("01_short", 0)]:
+        notebook = nbformat.read(FIXTURES / "raises.ipynb", as_version=4)
+        notebook.cells = notebook.cells[:3] + [
+            nbformat.v4.new_code_cell(probe.format(sleep=sleep, name=name))
+        ]
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    result = runner.run_pack(
+        out=tmp_path / MONTH, notebooks_dir=folder, jobs=2, progress_stream=io.StringIO()
+    )
+    assert result.ok, [e["error"] for e in result.manifest["notebooks"]]
+    seen = ast.literal_eval((result.out_dir / "artifacts" / "00_long.txt").read_text())
+    two, alone = execution.thread_limit(2), execution.thread_limit(1)
+    assert seen[0] in (None, two)  # side by side: the cap each kernel started with
+    assert seen[1] == (alone if alone != two else None)  # alone: every core (if that is more)

@@ -11,9 +11,10 @@ import multiprocessing
 from pathlib import Path
 
 from helpers.batch import export
-from helpers.batch.execution import STATUS_FAILED, one_line, run_one_notebook
+from helpers.batch.execution import STATUS_FAILED, one_line, run_one_notebook, thread_limit
 from helpers.batch.notebooks import start_priorities
 from helpers.batch.progress import Progress
+from helpers.data.run_record import write_thread_budget
 
 
 def run_tasks(tasks: list[dict], jobs: int, progress: Progress) -> list[dict]:
@@ -47,6 +48,8 @@ def run_tasks(tasks: list[dict], jobs: int, progress: Progress) -> list[dict]:
     # "spawn": forking a process that holds ZMQ sockets or threads (pytest, tqdm) is unsafe.
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    cache_dir = tasks[0].get("cache_dir")
+    budget = thread_limit(jobs)
     try:
         running: dict[concurrent.futures.Future, dict] = {}
         while waiting or running:
@@ -55,6 +58,12 @@ def run_tasks(tasks: list[dict], jobs: int, progress: Progress) -> list[dict]:
                 if len(running) < jobs and all(u in finished for u in upstream):
                     running[pool.submit(run_one_notebook, task)] = task
                     waiting.remove(task)
+            # Threads per running kernel, set after every start that can happen now: a kernel
+            # left alone (the others finished, the rest wait for it) may use the idle cores,
+            # and no new kernel can start beside it until it has finished.
+            if cache_dir and running and thread_limit(len(running)) != budget:
+                budget = thread_limit(len(running))
+                write_thread_budget(cache_dir, budget)
             done, _ = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )

@@ -15,7 +15,18 @@ from pathlib import Path
 
 from helpers.paths import KEEP_CACHE_ENV, RUN_CACHE_ENV
 
-__all__ = ["DATASET_RECORD", "KEEP_CACHE_ENV", "RUN_CACHE_ENV", "run_cache_dir", "stamps"]
+__all__ = [
+    "DATASET_RECORD",
+    "KEEP_CACHE_ENV",
+    "RUN_CACHE_ENV",
+    "THREADS_FILE",
+    "ThreadBudget",
+    "run_cache_dir",
+    "run_record",
+    "stamps",
+    "thread_budget",
+    "write_thread_budget",
+]
 DATASET_RECORD = "dataset.json"
 
 
@@ -56,3 +67,56 @@ def run_record(ds) -> dict | None:
     if record.get("spec") != repr(getattr(ds, "spec", None)):
         return None
     return record
+
+
+# --------------------------------------------------------------------------------------------
+# The run's thread budget
+# --------------------------------------------------------------------------------------------
+#: File in the run's cache folder: how many threads each running kernel may use now.
+THREADS_FILE = "threads"
+
+
+def write_thread_budget(folder: str | Path, threads: int) -> None:
+    """Record how many threads each running kernel may use (the runner, as kernels come and
+    go: cores // kernels running). Written whole (a temporary file, then renamed)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    temporary = folder / f".{THREADS_FILE}.tmp"
+    temporary.write_text(str(int(threads)), encoding="utf-8")
+    os.replace(temporary, folder / THREADS_FILE)
+
+
+def thread_budget() -> int | None:
+    """The run's current thread budget for this kernel, or None outside a run (or unset)."""
+    folder = run_cache_dir()
+    if folder is None:
+        return None
+    try:
+        value = int((folder / THREADS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if value >= 1 else None
+
+
+class ThreadBudget:
+    """Applies the run's thread budget to OpenMP (scikit-learn's gradient boosting, k-means)
+    before each cell, when it changed.
+
+    In a batch with several notebooks side by side each kernel starts capped at
+    cores // jobs threads; when a kernel is left running alone, the runner raises the budget
+    and the kernel's next cell uses the idle cores. Only OpenMP is raised: its results do not
+    depend on the thread count (tested), while BLAS sums could change in the last digits.
+    """
+
+    def __init__(self) -> None:
+        self.applied: int | None = None
+
+    def __call__(self, *_args) -> None:
+        threads = thread_budget()
+        if threads is None or threads == self.applied:
+            return
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="openmp")
+        self.applied = threads

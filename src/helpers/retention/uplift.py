@@ -136,7 +136,7 @@ class _CrossFitted:
         n_folds: int = 5,
         seed: int = 0,
         control: str = CONTROL,
-        n_threads: int | None = 1,
+        n_threads: int | None = None,
         fit_cap: int | None = None,
     ) -> None:
         if outcome not in {"binary", "continuous"}:
@@ -166,7 +166,9 @@ class _CrossFitted:
         self
         """
         # OpenMP threads: several notebooks share two cores in the batch, and oversubscribed
-        # gradient boosting runs 10-30x slower (FIELD-NOTES), so one thread is the default.
+        # gradient boosting runs 10-30x slower (FIELD-NOTES). By default the process's own
+        # setting holds: in a batch the runner's budget (cores // kernels running, applied
+        # before each cell), in JupyterLab every core. Results do not depend on it.
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             self._fit(X, arm, y)
             return self._level_folds(X)
@@ -285,8 +287,9 @@ class TLearner(_CrossFitted):
     n_folds : cross-fitting folds.
     seed : fold split and estimator seed.
     control : name of the control arm.
-    n_threads : OpenMP threads for the fits (1 by default: the batch runs notebooks side by
-        side on few cores; None = all cores).
+    n_threads : OpenMP threads for the fits; None (default) keeps the process's setting: in a
+        batch the runner's thread budget (one per kernel while notebooks run side by side,
+        more for a kernel left running alone), interactively every core.
     fit_cap : most training customers per fold the models are fitted on (a sample stratified
         by arm and outcome, without repeats; None = all); every customer is scored out of fold.
 
