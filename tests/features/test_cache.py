@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -19,6 +20,8 @@ from helpers.features import (
     prepare_run_cache,
     run_fingerprint,
     survival_frame,
+    warm_abt,
+    warm_frame,
 )
 
 
@@ -157,3 +160,35 @@ def test_notebooks_take_the_runners_file_digests_for_the_same_files(tmp_path, mo
     again = load_dataset(copy / "dataset.yaml")
     assert again.file_digests()[marked] != "from-the-runner"
     assert len(again.file_digests()[marked]) == 64
+
+
+def test_warming_stores_the_abt_a_later_build_reads(sample, run_cache, monkeypatch):
+    churn = ChurnDefinition()
+    assert warm_abt(sample, "2026-04", 6, churn) is True
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    assert warm_abt(sample, "2026-04", 6, churn) is True  # already there: nothing more
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    warmed = build_abt(sample, as_of="2026-04", horizon=6, churn=churn)
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # read, not built again
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    pd.testing.assert_frame_equal(warmed, build_abt(sample, as_of="2026-04", horizon=6))
+
+
+def test_warming_outside_a_run_builds_nothing(sample, monkeypatch):
+    monkeypatch.delenv(RUN_CACHE_ENV, raising=False)
+    build, calls = _counting_build(pd.DataFrame({"a": [1]}))
+    assert warm_frame(sample, "toy", {"p": 1}, build) is False
+    assert calls == []
+    assert warm_abt(sample, "2026-04") is False
+
+
+def test_the_cross_sell_frames_warm_the_back_tests_month(sample, run_cache):
+    from helpers.propensity import propensity_frames
+
+    propensity_frames(sample, "2026-10", horizon=6)
+    attrs = [
+        json.loads(p.with_suffix(".attrs.json").read_text())
+        for p in run_cache.glob("abt-*.parquet")
+    ]
+    stored = {(a["as_of"], a["horizon"]) for a in attrs}
+    assert stored == {("2026-10", 6), ("2026-04", 6), ("2025-10", 6)}  # score, train, back-test

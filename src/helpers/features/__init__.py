@@ -13,11 +13,13 @@ from helpers.features.abt import (
     build_abt,
     churn_events,
     churn_month_indexes,
+    warm_abt,
 )
 from helpers.features.cache import (
     cached_frame,
     prepare_run_cache,
     run_fingerprint,
+    warm_frame,
 )
 from helpers.features.sampling import stratified_rows
 from helpers.features.sql import (
@@ -47,6 +49,7 @@ __all__ = [
     "KEEP_CACHE_ENV",
     "RUN_CACHE_ENV",
     "cached_frame",
+    "warm_frame",
     "prepare_run_cache",
     "run_cache_dir",
     "run_fingerprint",
@@ -57,6 +60,7 @@ __all__ = [
     "abt_columns",
     "abt_feature_columns",
     "build_abt",
+    "warm_abt",
     "churn_events",
     "churn_month_indexes",
     "abt_sql",

@@ -34,7 +34,7 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
-from helpers.features.cache import cached_frame
+from helpers.features.cache import cached_frame, warm_frame
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -335,17 +335,44 @@ def build_abt(
     _require_panel(ds, "build_abt")
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon must be a whole number of months >= 1, not {horizon!r}")
-    # One cached ABT per (month, horizon, churn definition): "the latest month" and its label
-    # share it, and the ladder only re-tiers the cached frame (cheap), so notebooks asking with
-    # and without the pack's ladder do not build it twice.
-    month = month_label(as_of) if as_of not in (None, "") else f"{_data_window(ds)[1]:%Y-%m}"
-    parameters = {"as_of": month, "horizon": int(horizon), "churn": churn.to_dict()}
     abt = cached_frame(
-        ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, None)
+        ds,
+        "abt",
+        _abt_parameters(ds, as_of, horizon, churn),
+        lambda: _panel_abt(ds, as_of, int(horizon), churn, None),
     )
     if ladder is not None:
         abt["tier"] = assign_tiers(abt["aum"], ladder)
     return abt
+
+
+def _abt_parameters(ds, as_of, horizon: int, churn: ChurnDefinition) -> dict:
+    """The run cache's key of an ABT besides the data.
+
+    One cached ABT per (month, horizon, churn definition): "the latest month" and its label
+    share it, and the ladder only re-tiers the cached frame (cheap), so notebooks asking with
+    and without the pack's ladder do not build it twice.
+    """
+    month = month_label(as_of) if as_of not in (None, "") else f"{_data_window(ds)[1]:%Y-%m}"
+    return {"as_of": month, "horizon": int(horizon), "churn": churn.to_dict()}
+
+
+def warm_abt(ds, as_of: str, horizon: int = 6, churn: ChurnDefinition | None = None) -> bool:
+    """Build a panel ABT into this run's cache now, without holding it in memory.
+
+    For a notebook that will need the ABT later while another notebook of the run needs it
+    sooner: built early by whichever has a core to spare, read by both. Outside a batch run
+    (no run cache) and for flat data it does nothing and returns False.
+    """
+    if ds.mode == "flat":
+        return False
+    churn = _check_churn(churn or ChurnDefinition())
+    return warm_frame(
+        ds,
+        "abt",
+        _abt_parameters(ds, as_of, horizon, churn),
+        lambda: _panel_abt(ds, as_of, int(horizon), churn, None),
+    )
 
 
 def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.DataFrame:

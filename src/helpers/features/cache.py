@@ -147,19 +147,49 @@ def cached_frame(
         A fresh frame (never shared with another caller): dtypes, ordered categoricals and
         ``attrs`` as ``build`` returned them.
     """
+    path = _frame_path(ds, kind, parameters)
+    if path is None:
+        return build()
+    unstored = _store(path, build)
+    return unstored if unstored is not None else _read(path)
+
+
+def warm_frame(
+    ds, kind: str, parameters: dict[str, Any], build: Callable[[], pd.DataFrame]
+) -> bool:
+    """Store ``build()`` for this run now, without reading it back (the caller needs it later,
+    or another notebook does); nothing when the run already has it.
+
+    Returns True when the run's cache holds the frame afterwards; False outside a run (there
+    is no cache to warm, so nothing is built).
+    """
+    path = _frame_path(ds, kind, parameters)
+    if path is None:
+        return False
+    _store(path, build)
+    return path.is_file()
+
+
+def _frame_path(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
+    """Where this run stores the frame, or None outside a run (or for other data)."""
     folder = run_cache_dir()
     data_key = dataset_key(ds) if folder is not None else None
     if data_key is None:
-        return build()
-    path = folder / f"{kind}-{frame_key(kind, data_key, parameters)}.parquet"
+        return None
+    return folder / f"{kind}-{frame_key(kind, data_key, parameters)}.parquet"
+
+
+def _store(path: Path, build: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    """Build and store the frame unless the run has it; the built frame only when it could
+    not be stored (the run then just loses the speed-up), else None."""
     if path.is_file():
-        return _read(path)
+        return None
     with _locked(path.with_suffix(".lock")):
         if path.is_file():  # a parallel notebook built it while we waited
-            return _read(path)
+            return None
         frame = build()
         try:
             _write(frame, path)
-        except (OSError, ValueError, TypeError):  # unstorable: the run only loses the speed-up
+        except (OSError, ValueError, TypeError):  # unstorable
             return frame
-    return _read(path)
+    return None
