@@ -255,3 +255,27 @@ def test_plots_return_axes_and_labels_translate():
     styled = rp.show_table(table, "en")
     assert "Targeting score" in styled.to_html() and "T-learner" in styled.to_html()
     plt.close("all")
+
+
+def test_dr_learner_fits_each_inner_control_model_once_with_the_same_result():
+    """The inner folds' control models do not depend on the offer: fitted once per fold and
+    shared by the offers, the DR-learner gives what separate fits give."""
+
+    class Nothing(dict):  # a store that never has a model: every control model is fitted
+        def __contains__(self, key):
+            return False
+
+    class Unshared(up.DRLearner):
+        def _pseudo_outcomes(self, features, arms, target, rows_by_fold, offer, control_models):
+            return super()._pseudo_outcomes(features, arms, target, rows_by_fold, offer, Nothing())
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    arm = rng.choice(["control", "coupon", "waiver"], n)
+    y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
+    for cap in (None, 3000):
+        shared = up.DRLearner(seed=2, fit_cap=cap).fit(X, arm, y)
+        separate = Unshared(seed=2, fit_cap=cap).fit(X, arm, y)
+        pd.testing.assert_frame_equal(shared.oof_uplift_, separate.oof_uplift_)
+        pd.testing.assert_frame_equal(shared.oof_outcome_, separate.oof_outcome_)

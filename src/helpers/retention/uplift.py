@@ -423,16 +423,26 @@ class DRLearner(_EffectModelled):
     mu_0 + tau_o; ``propensity_`` maps offer -> e.
     """
 
-    def _pseudo_outcomes(self, features, arms, target, rows_by_fold, offer) -> tuple:
-        """Pseudo-outcomes of the offer and control rows of the given folds (nested fits)."""
+    def _pseudo_outcomes(
+        self, features, arms, target, rows_by_fold, offer, control_models: dict
+    ) -> tuple:
+        """Pseudo-outcomes of the offer and control rows of the given folds (nested fits).
+
+        ``control_models`` keeps each inner fold's control model for the fold's other offers:
+        it is fitted on the same customers whatever the offer, so it is fitted once.
+        """
         share = self.propensity_[offer]
         chosen, values = [], []
         for j, rows in enumerate(rows_by_fold):
             others = np.concatenate([r for i, r in enumerate(rows_by_fold) if i != j])
             fitted = {}
             for name in (self.control, offer):
+                if name == self.control and j in control_models:
+                    fitted[name] = control_models[j]
+                    continue
                 train = others[arms[others] == name]
                 fitted[name] = self._outcome_model().fit(features[train], target[train])
+            control_models[j] = fitted[self.control]
             rows = rows[np.isin(arms[rows], [self.control, offer])]
             treated = (arms[rows] == offer).astype(float)
             mu_control = _predict(fitted[self.control], features[rows])
@@ -467,8 +477,11 @@ class DRLearner(_EffectModelled):
             # the fold's (capped) training customers, split by the fold they belong to: without
             # a cap these are exactly the other folds
             others = [train[self.folds_[train] == i] for i in range(len(folds)) if i != k]
+            control_models: dict = {}  # the fold's inner control models, shared by its offers
             for j, offer in enumerate(self.offers_):
-                rows, phi = self._pseudo_outcomes(features, arms, target, others, offer)
+                rows, phi = self._pseudo_outcomes(
+                    features, arms, target, others, offer, control_models
+                )
                 tau = self._effect_model().fit(features[rows], phi)
                 fold_models[offer] = tau
                 uplift[test, j] = tau.predict(features[test])
