@@ -279,3 +279,19 @@ def test_dr_learner_fits_each_inner_control_model_once_with_the_same_result():
         separate = Unshared(seed=2, fit_cap=cap).fit(X, arm, y)
         pd.testing.assert_frame_equal(shared.oof_uplift_, separate.oof_uplift_)
         pd.testing.assert_frame_equal(shared.oof_outcome_, separate.oof_outcome_)
+
+
+@pytest.mark.parametrize("learner", [up.TLearner, up.XLearner, up.DRLearner])
+def test_predicting_some_offers_gives_their_columns_of_the_full_prediction(learner):
+    rng = np.random.default_rng(8)
+    n = 3000
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    arm = rng.choice(["control", "coupon", "waiver"], n)
+    y = (rng.random(n) < 0.3 + 0.15 * (arm == "waiver") * (X["b"] > 0)).astype(int)
+    model = learner(seed=1).fit(X, arm, y)
+    new = X.iloc[:400] + 0.1
+    full = model.predict(new)
+    for offers in (["waiver"], ["coupon"], ["waiver", "coupon"]):
+        pd.testing.assert_frame_equal(model.predict(new, offers=offers), full[offers])
+    with pytest.raises(ValueError, match="not in the campaign"):
+        model.predict(new, offers=["gift"])

@@ -91,12 +91,17 @@ class PlanOptions:
 def _candidate_scores(uplift: UpliftModels, evidence: pd.DataFrame, candidates: pd.DataFrame):
     """Chosen learners' out-of-fold scores (campaign) and predictions (candidates), by offer."""
     matrix = feature_matrix(candidates, like=uplift.features)
-    oof, predicted, by_learner = {}, {}, {}
+    # each chosen learner predicts, in one pass, only the offers it was chosen for
+    wanted: dict[str, list[str]] = {}
     for row in evidence.itertuples():
-        model = uplift.models[row.learner]
-        oof[row.offer] = model.oof_uplift_[row.offer].to_numpy()
-        if row.learner not in by_learner:  # one prediction gives every offer's uplift
-            by_learner[row.learner] = model.predict(matrix)
+        wanted.setdefault(row.learner, []).append(row.offer)
+    by_learner = {
+        learner: uplift.models[learner].predict(matrix, offers=offers)
+        for learner, offers in wanted.items()
+    }
+    oof, predicted = {}, {}
+    for row in evidence.itertuples():
+        oof[row.offer] = uplift.models[row.learner].oof_uplift_[row.offer].to_numpy()
         predicted[row.offer] = by_learner[row.learner][row.offer].to_numpy()
     return oof, predicted
 

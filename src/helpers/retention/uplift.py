@@ -264,15 +264,23 @@ class _CrossFitted:
     def _frame(self, values: np.ndarray, columns: list[str], index=None) -> pd.DataFrame:
         return pd.DataFrame(values, columns=columns, index=self.index_ if index is None else index)
 
-    def predict(self, X) -> pd.DataFrame:
-        """Uplift per offer for new customers: the average of the fold models' predictions."""
+    def predict(self, X, offers: list[str] | None = None) -> pd.DataFrame:
+        """Uplift per offer for new customers: the average of the fold models' predictions.
+
+        ``offers``: only these offers' columns (default every offer); the models of the
+        others are not evaluated (at a million candidates each costs seconds).
+        """
+        offers = list(self.offers_) if offers is None else list(offers)
+        unknown = sorted(set(offers) - set(self.offers_))
+        if unknown:
+            raise ValueError(f"offers {unknown} were not in the campaign; it had {self.offers_}")
         features = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, float)
         index = X.index if isinstance(X, pd.DataFrame) else None
-        total = np.zeros((len(features), len(self.offers_)))
+        total = np.zeros((len(features), len(offers)))
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             for fold_models in self.models_:
-                total += self._predict_fold(fold_models, features)
-        return self._frame(total / len(self.models_), self.offers_, index)
+                total += self._predict_fold(fold_models, features, offers)
+        return self._frame(total / len(self.models_), offers, index)
 
 
 class TLearner(_CrossFitted):
@@ -320,9 +328,14 @@ class TLearner(_CrossFitted):
         )
         return self
 
-    def _predict_fold(self, fold_models, features) -> np.ndarray:
+    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
         base = _predict(fold_models[self.control], features)
-        return np.column_stack([_predict(fold_models[o], features) - base for o in self.offers_])
+        return np.column_stack(
+            [
+                _predict(fold_models[o], features) - base
+                for o in (self.offers_ if offers is None else offers)
+            ]
+        )
 
 
 class _EffectModelled(_CrossFitted):
@@ -397,8 +410,13 @@ class XLearner(_EffectModelled):
         share = self.propensity_[offer]
         return share * tau_control.predict(features) + (1 - share) * tau_offer.predict(features)
 
-    def _predict_fold(self, fold_models, features) -> np.ndarray:
-        return np.column_stack([self._combine(o, *fold_models[o], features) for o in self.offers_])
+    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
+        return np.column_stack(
+            [
+                self._combine(o, *fold_models[o], features)
+                for o in (self.offers_ if offers is None else offers)
+            ]
+        )
 
 
 class DRLearner(_EffectModelled):
@@ -491,5 +509,7 @@ class DRLearner(_EffectModelled):
         self.oof_outcome_ = self._frame(outcomes, self.arms_)
         return self
 
-    def _predict_fold(self, fold_models, features) -> np.ndarray:
-        return np.column_stack([fold_models[o].predict(features) for o in self.offers_])
+    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
+        return np.column_stack(
+            [fold_models[o].predict(features) for o in (self.offers_ if offers is None else offers)]
+        )
