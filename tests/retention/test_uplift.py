@@ -295,3 +295,25 @@ def test_predicting_some_offers_gives_their_columns_of_the_full_prediction(learn
         pd.testing.assert_frame_equal(model.predict(new, offers=offers), full[offers])
     with pytest.raises(ValueError, match="not in the campaign"):
         model.predict(new, offers=["gift"])
+
+
+def test_learners_sharing_outcome_models_give_what_they_give_alone():
+    """T-, X- and DR-learners on the same data fit the same per-arm outcome models in each
+    fold; with a shared store each is fitted once and every learner's result is unchanged."""
+    rng = np.random.default_rng(9)
+    n = 6000
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    arm = rng.choice(["control", "coupon", "waiver"], n)
+    y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
+    for cap in (None, 3000):
+        store: dict = {}
+        for learner in (up.TLearner, up.XLearner, up.DRLearner):
+            alone = learner(seed=4, fit_cap=cap).fit(X, arm, y)
+            shared = learner(seed=4, fit_cap=cap).fit(X, arm, y, outcome_models=store)
+            pd.testing.assert_frame_equal(shared.oof_uplift_, alone.oof_uplift_)
+            pd.testing.assert_frame_equal(shared.oof_outcome_, alone.oof_outcome_)
+            pd.testing.assert_frame_equal(shared.predict(X.iloc[:300]), alone.predict(X.iloc[:300]))
+        # T: 3 arms x 5 folds; X and the DR's outer control reuse them. The DR's nested models
+        # (5 outer x 4 inner folds x 3 arms) are fitted on other customers; uncapped, outer k
+        # with inner j and outer j with inner k train on the same folds: half of them
+        assert len(store) == 15 + (5 * 4 * 3 // 2 if cap is None else 5 * 4 * 3)

@@ -224,9 +224,10 @@ def uplift_models(
     rules = rules if rules is not None else offer_rules()
     columns = uplift_feature_columns(frame, rules)
     features = feature_matrix(frame, columns=columns, exclude=list(VALUE_COLUMNS))
+    shared: dict = {}  # the learners' per-arm outcome models are the same fits: made once
     models = {
         name: cls(n_folds=n_folds, seed=seed, fit_cap=fit_cap).fit(
-            features, frame["arm"], frame["retained"]
+            features, frame["arm"], frame["retained"], outcome_models=shared
         )
         for name, cls in LEARNER_CLASSES.items()
     }

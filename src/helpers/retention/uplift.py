@@ -21,6 +21,7 @@ and any other score, e.g. churn risk alone.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -151,7 +152,7 @@ class _CrossFitted:
         self.n_threads = n_threads
         self.fit_cap = fit_cap
 
-    def fit(self, X, arm, y):
+    def fit(self, X, arm, y, outcome_models: dict | None = None):
         """Cross-fit the models on campaign customers.
 
         Parameters
@@ -160,18 +161,41 @@ class _CrossFitted:
             :func:`feature_matrix`).
         arm : ``"control"`` or the offer name, per customer.
         y : outcome per customer (retained 0/1, or AUM kept).
+        outcome_models : dict, optional
+            A store shared by learners fitted on the *same* ``X``, ``arm`` and ``y``: an outcome
+            model fitted on the same customers with the same default estimator and seed is
+            fitted once and shared (the T-, X- and DR-learners fit the same per-arm models in
+            each fold). Without it every model is fitted here.
 
         Returns
         -------
         self
         """
+        self._outcome_store = outcome_models
         # OpenMP threads: several notebooks share two cores in the batch, and oversubscribed
         # gradient boosting runs 10-30x slower (FIELD-NOTES). By default the process's own
         # setting holds: in a batch the runner's budget (cores // kernels running, applied
         # before each cell), in JupyterLab every core. Results do not depend on it.
-        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            self._fit(X, arm, y)
-            return self._level_folds(X)
+        try:
+            with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+                self._fit(X, arm, y)
+                return self._level_folds(X)
+        finally:
+            self._outcome_store = None
+
+    def _fit_outcome(self, features, target, rows):
+        """The outcome model fitted on ``rows``, from the shared store when it has it."""
+        store = getattr(self, "_outcome_store", None)
+        key = None
+        if store is not None and self.estimator is None:  # a given estimator may differ
+            rows_key = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64)).hexdigest()
+            key = (self.outcome, self.seed, rows_key)
+            if key in store:
+                return store[key]
+        model = self._outcome_model().fit(features[rows], target[rows])
+        if key is not None:
+            store[key] = model
+        return model
 
     def _level_folds(self, X):
         """Put every fold's out-of-fold uplift on the same level.
@@ -318,7 +342,7 @@ class TLearner(_CrossFitted):
             fold_models = {}
             for j, name in enumerate(self.arms_):
                 rows = train[arms[train] == name]
-                model = self._outcome_model().fit(features[rows], target[rows])
+                model = self._fit_outcome(features, target, rows)
                 outcomes[test, j] = _predict(model, features[test])
                 fold_models[name] = model
             self.models_.append(fold_models)
@@ -388,12 +412,12 @@ class XLearner(_EffectModelled):
         self.models_ = []
         for train, test in folds:
             control_rows = train[arms[train] == self.control]
-            mu_control = self._outcome_model().fit(features[control_rows], target[control_rows])
+            mu_control = self._fit_outcome(features, target, control_rows)
             base[test] = _predict(mu_control, features[test])
             fold_models = {self.control: mu_control}
             for j, offer in enumerate(self.offers_):
                 offer_rows = train[arms[train] == offer]
-                mu_offer = self._outcome_model().fit(features[offer_rows], target[offer_rows])
+                mu_offer = self._fit_outcome(features, target, offer_rows)
                 imputed_offer = target[offer_rows] - _predict(mu_control, features[offer_rows])
                 imputed_control = _predict(mu_offer, features[control_rows]) - target[control_rows]
                 tau_offer = self._effect_model().fit(features[offer_rows], imputed_offer)
@@ -459,7 +483,7 @@ class DRLearner(_EffectModelled):
                     fitted[name] = control_models[j]
                     continue
                 train = others[arms[others] == name]
-                fitted[name] = self._outcome_model().fit(features[train], target[train])
+                fitted[name] = self._fit_outcome(features, target, train)
             control_models[j] = fitted[self.control]
             rows = rows[np.isin(arms[rows], [self.control, offer])]
             treated = (arms[rows] == offer).astype(float)
@@ -489,7 +513,7 @@ class DRLearner(_EffectModelled):
         self.models_ = []
         for k, (train, test) in enumerate(folds):
             control_rows = train[arms[train] == self.control]
-            mu_control = self._outcome_model().fit(features[control_rows], target[control_rows])
+            mu_control = self._fit_outcome(features, target, control_rows)
             base[test] = _predict(mu_control, features[test])
             fold_models = {self.control: mu_control}
             # the fold's (capped) training customers, split by the fold they belong to: without
