@@ -8,6 +8,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier  # loads scikit-lear
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from helpers.data import run_record
+from helpers.paths import RUN_CACHE_ENV
 
 
 def _openmp_threads() -> set[int]:
@@ -15,9 +16,9 @@ def _openmp_threads() -> set[int]:
 
 
 def test_budget_round_trip_and_outside_a_run(tmp_path, monkeypatch):
-    monkeypatch.delenv(run_record.RUN_CACHE_ENV, raising=False)
+    monkeypatch.delenv(RUN_CACHE_ENV, raising=False)
     assert run_record.thread_budget() is None  # not in a run
-    monkeypatch.setenv(run_record.RUN_CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(RUN_CACHE_ENV, str(tmp_path))
     assert run_record.thread_budget() is None  # in a run, nothing written yet
     run_record.write_thread_budget(tmp_path, 3)
     assert run_record.thread_budget() == 3
@@ -29,7 +30,7 @@ def test_budget_round_trip_and_outside_a_run(tmp_path, monkeypatch):
 def test_the_hook_sets_openmp_threads_only_when_the_budget_changes(tmp_path, monkeypatch):
     if not _openmp_threads():
         pytest.skip("no OpenMP runtime loaded")
-    monkeypatch.setenv(run_record.RUN_CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(RUN_CACHE_ENV, str(tmp_path))
     with threadpool_limits(limits=1, user_api="openmp"):  # restored after the test
         hook = run_record.ThreadBudget()
         hook()
@@ -63,10 +64,10 @@ def test_a_run_kernel_follows_the_budget_before_every_cell(tmp_path, monkeypatch
     callbacks = shell.events.callbacks["pre_run_cell"]
     before = list(callbacks)
     try:
-        monkeypatch.delenv(run_record.RUN_CACHE_ENV, raising=False)
+        monkeypatch.delenv(RUN_CACHE_ENV, raising=False)
         notebook._follow_thread_budget()
         assert callbacks == before  # JupyterLab: nothing registered
-        monkeypatch.setenv(run_record.RUN_CACHE_ENV, str(tmp_path))
+        monkeypatch.setenv(RUN_CACHE_ENV, str(tmp_path))
         with threadpool_limits(limits=1, user_api="openmp"):
             notebook._follow_thread_budget()
             notebook._follow_thread_budget()  # the setup cell run twice

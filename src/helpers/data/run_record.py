@@ -13,20 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from helpers.paths import KEEP_CACHE_ENV, RUN_CACHE_ENV
+from helpers.paths import RUN_CACHE_ENV
 
-__all__ = [
-    "DATASET_RECORD",
-    "KEEP_CACHE_ENV",
-    "RUN_CACHE_ENV",
-    "THREADS_FILE",
-    "ThreadBudget",
-    "run_cache_dir",
-    "run_record",
-    "stamps",
-    "thread_budget",
-    "write_thread_budget",
-]
 DATASET_RECORD = "dataset.json"
 
 

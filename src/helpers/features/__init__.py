@@ -3,7 +3,7 @@
 This face is the package's only public import: ``from helpers import features``.
 """
 
-from helpers.data.run_record import KEEP_CACHE_ENV, RUN_CACHE_ENV, run_cache_dir
+from helpers.data.run_record import run_cache_dir
 from helpers.features.abt import (
     ABT_ID_COLUMNS,
     ABT_LABEL_COLUMNS,
@@ -44,6 +44,7 @@ from helpers.features.survival_frames import (
     survival_frame,
     time_varying_frame,
 )
+from helpers.paths import KEEP_CACHE_ENV, RUN_CACHE_ENV
 
 __all__ = [
     "KEEP_CACHE_ENV",
