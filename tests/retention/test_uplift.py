@@ -270,13 +270,13 @@ def test_dr_learner_fits_each_inner_control_model_once_with_the_same_result():
             return super()._pseudo_outcomes(features, arms, target, rows_by_fold, offer, Nothing())
 
     rng = np.random.default_rng(5)
-    n = 6000
+    n = 2500
     X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
     arm = rng.choice(["control", "coupon", "waiver"], n)
     y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
-    for cap in (None, 3000):
-        shared = up.DRLearner(seed=2, fit_cap=cap).fit(X, arm, y)
-        separate = Unshared(seed=2, fit_cap=cap).fit(X, arm, y)
+    for cap in (None, 1200):
+        shared = up.DRLearner(n_folds=3, seed=2, fit_cap=cap).fit(X, arm, y)
+        separate = Unshared(n_folds=3, seed=2, fit_cap=cap).fit(X, arm, y)
         pd.testing.assert_frame_equal(shared.oof_uplift_, separate.oof_uplift_)
         pd.testing.assert_frame_equal(shared.oof_outcome_, separate.oof_outcome_)
 
@@ -301,19 +301,19 @@ def test_learners_sharing_outcome_models_give_what_they_give_alone():
     """T-, X- and DR-learners on the same data fit the same per-arm outcome models in each
     fold; with a shared store each is fitted once and every learner's result is unchanged."""
     rng = np.random.default_rng(9)
-    n = 6000
+    n = 2500
     X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
     arm = rng.choice(["control", "coupon", "waiver"], n)
     y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
-    for cap in (None, 3000):
+    for cap in (None, 1200):
         store: dict = {}
         for learner in (up.TLearner, up.XLearner, up.DRLearner):
-            alone = learner(seed=4, fit_cap=cap).fit(X, arm, y)
-            shared = learner(seed=4, fit_cap=cap).fit(X, arm, y, outcome_models=store)
+            alone = learner(n_folds=3, seed=4, fit_cap=cap).fit(X, arm, y)
+            shared = learner(n_folds=3, seed=4, fit_cap=cap).fit(X, arm, y, outcome_models=store)
             pd.testing.assert_frame_equal(shared.oof_uplift_, alone.oof_uplift_)
             pd.testing.assert_frame_equal(shared.oof_outcome_, alone.oof_outcome_)
             pd.testing.assert_frame_equal(shared.predict(X.iloc[:300]), alone.predict(X.iloc[:300]))
-        # T: 3 arms x 5 folds; X and the DR's outer control reuse them. The DR's nested models
-        # (5 outer x 4 inner folds x 3 arms) are fitted on other customers; uncapped, outer k
+        # T: 3 arms x 3 folds; X and the DR's outer control reuse them. The DR's nested models
+        # (3 outer x 2 inner folds x 3 arms) are fitted on other customers; uncapped, outer k
         # with inner j and outer j with inner k train on the same folds: half of them
-        assert len(store) == 15 + (5 * 4 * 3 // 2 if cap is None else 5 * 4 * 3)
+        assert len(store) == 9 + (3 * 2 * 3 // 2 if cap is None else 3 * 2 * 3)
