@@ -257,37 +257,39 @@ def test_plots_return_axes_and_labels_translate():
     plt.close("all")
 
 
+def _three_arms(seed: int, n: int, effect_arm: str, feature: str):
+    """A campaign with a control and two offers; ``effect_arm`` keeps more customers where
+    ``feature`` is positive."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    arm = rng.choice(["control", "coupon", "waiver"], n)
+    y = (rng.random(n) < 0.3 + 0.15 * (arm == effect_arm) * (X[feature] > 0)).astype(int)
+    return X, arm, y
+
+
+class _Nothing(dict):
+    """A store of outcome models that never has one: every model is fitted."""
+
+    def __contains__(self, key):
+        return False
+
+
 def test_dr_learner_fits_each_inner_control_model_once_with_the_same_result():
     """The inner folds' control models do not depend on the offer: fitted once per fold and
     shared by the offers, the DR-learner gives what separate fits give."""
-
-    class Nothing(dict):  # a store that never has a model: every control model is fitted
-        def __contains__(self, key):
-            return False
-
-    class Unshared(up.DRLearner):
-        def _pseudo_outcomes(self, features, arms, target, rows_by_fold, offer, control_models):
-            return super()._pseudo_outcomes(features, arms, target, rows_by_fold, offer, Nothing())
-
-    rng = np.random.default_rng(5)
-    n = 2500
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
-    arm = rng.choice(["control", "coupon", "waiver"], n)
-    y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
+    X, arm, y = _three_arms(5, 2500, "coupon", "a")
     for cap in (None, 1200):
         shared = up.DRLearner(n_folds=3, seed=2, fit_cap=cap).fit(X, arm, y)
-        separate = Unshared(n_folds=3, seed=2, fit_cap=cap).fit(X, arm, y)
+        separate = up.DRLearner(n_folds=3, seed=2, fit_cap=cap).fit(
+            X, arm, y, outcome_models=_Nothing()
+        )
         pd.testing.assert_frame_equal(shared.oof_uplift_, separate.oof_uplift_)
         pd.testing.assert_frame_equal(shared.oof_outcome_, separate.oof_outcome_)
 
 
 @pytest.mark.parametrize("learner", [up.TLearner, up.XLearner, up.DRLearner])
 def test_predicting_some_offers_gives_their_columns_of_the_full_prediction(learner):
-    rng = np.random.default_rng(8)
-    n = 3000
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
-    arm = rng.choice(["control", "coupon", "waiver"], n)
-    y = (rng.random(n) < 0.3 + 0.15 * (arm == "waiver") * (X["b"] > 0)).astype(int)
+    X, arm, y = _three_arms(8, 3000, "waiver", "b")
     model = learner(seed=1).fit(X, arm, y)
     new = X.iloc[:400] + 0.1
     full = model.predict(new)
@@ -300,15 +302,13 @@ def test_predicting_some_offers_gives_their_columns_of_the_full_prediction(learn
 def test_learners_sharing_outcome_models_give_what_they_give_alone():
     """T-, X- and DR-learners on the same data fit the same per-arm outcome models in each
     fold; with a shared store each is fitted once and every learner's result is unchanged."""
-    rng = np.random.default_rng(9)
-    n = 2500
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
-    arm = rng.choice(["control", "coupon", "waiver"], n)
-    y = (rng.random(n) < 0.3 + 0.15 * (arm == "coupon") * (X["a"] > 0)).astype(int)
+    X, arm, y = _three_arms(9, 2500, "coupon", "a")
     for cap in (None, 1200):
         store: dict = {}
         for learner in (up.TLearner, up.XLearner, up.DRLearner):
-            alone = learner(n_folds=3, seed=4, fit_cap=cap).fit(X, arm, y)
+            alone = learner(n_folds=3, seed=4, fit_cap=cap).fit(
+                X, arm, y, outcome_models=_Nothing()
+            )
             shared = learner(n_folds=3, seed=4, fit_cap=cap).fit(X, arm, y, outcome_models=store)
             pd.testing.assert_frame_equal(shared.oof_uplift_, alone.oof_uplift_)
             pd.testing.assert_frame_equal(shared.oof_outcome_, alone.oof_outcome_)

@@ -151,6 +151,7 @@ class _CrossFitted:
         self.control = control
         self.n_threads = n_threads
         self.fit_cap = fit_cap
+        self._outcome_store: dict | None = None  # during fit(): outcome models by customers
 
     def fit(self, X, arm, y, outcome_models: dict | None = None):
         """Cross-fit the models on campaign customers.
@@ -163,15 +164,16 @@ class _CrossFitted:
         y : outcome per customer (retained 0/1, or AUM kept).
         outcome_models : dict, optional
             A store shared by learners fitted on the *same* ``X``, ``arm`` and ``y``: an outcome
-            model fitted on the same customers with the same default estimator and seed is
-            fitted once and shared (the T-, X- and DR-learners fit the same per-arm models in
-            each fold). Without it every model is fitted here.
+            model fitted on the same customers with the same estimator and seed is fitted once
+            and shared (the T-, X- and DR-learners fit the same per-arm models in each fold).
+            Without it the learner keeps its own for this fit (the DR-learner's nested fits
+            repeat models across offers and, uncapped, across folds).
 
         Returns
         -------
         self
         """
-        self._outcome_store = outcome_models
+        self._outcome_store = {} if outcome_models is None else outcome_models
         # OpenMP threads: several notebooks share two cores in the batch, and oversubscribed
         # gradient boosting runs 10-30x slower (FIELD-NOTES). By default the process's own
         # setting holds: in a batch the runner's budget (cores // kernels running, applied
@@ -184,18 +186,14 @@ class _CrossFitted:
             self._outcome_store = None
 
     def _fit_outcome(self, features, target, rows):
-        """The outcome model fitted on ``rows``, from the shared store when it has it."""
-        store = getattr(self, "_outcome_store", None)
-        key = None
-        if store is not None and self.estimator is None:  # a given estimator may differ
-            rows_key = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64)).hexdigest()
-            key = (self.outcome, self.seed, rows_key)
-            if key in store:
-                return store[key]
-        model = self._outcome_model().fit(features[rows], target[rows])
-        if key is not None:
-            store[key] = model
-        return model
+        """The outcome model fitted on ``rows``, from the fit's store when it has it."""
+        store = self._outcome_store if self._outcome_store is not None else {}
+        estimator = "default" if self.estimator is None else id(self.estimator)
+        rows_key = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64)).hexdigest()
+        key = (self.outcome, self.seed, estimator, rows_key)
+        if key not in store:
+            store[key] = self._outcome_model().fit(features[rows], target[rows])
+        return store[key]
 
     def _level_folds(self, X):
         """Put every fold's out-of-fold uplift on the same level.
@@ -214,7 +212,7 @@ class _CrossFitted:
         if self.fit_cap is not None and len(features) > self.fit_cap:
             sample = np.random.default_rng(self.seed).choice(len(features), self.fit_cap, False)
             features = features[np.sort(sample)]
-        levels = np.stack([self._predict_fold(models, features).mean(axis=0)
+        levels = np.stack([self._predict_fold(models, features, self.offers_).mean(axis=0)
                            for models in self.models_])  # fmt: skip
         shift = levels - levels.mean(axis=0)
         self.fold_shift_ = pd.DataFrame(shift, columns=self.offers_)
@@ -352,14 +350,9 @@ class TLearner(_CrossFitted):
         )
         return self
 
-    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
+    def _predict_fold(self, fold_models, features, offers) -> np.ndarray:
         base = _predict(fold_models[self.control], features)
-        return np.column_stack(
-            [
-                _predict(fold_models[o], features) - base
-                for o in (self.offers_ if offers is None else offers)
-            ]
-        )
+        return np.column_stack([_predict(fold_models[o], features) - base for o in offers])
 
 
 class _EffectModelled(_CrossFitted):
@@ -434,13 +427,8 @@ class XLearner(_EffectModelled):
         share = self.propensity_[offer]
         return share * tau_control.predict(features) + (1 - share) * tau_offer.predict(features)
 
-    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
-        return np.column_stack(
-            [
-                self._combine(o, *fold_models[o], features)
-                for o in (self.offers_ if offers is None else offers)
-            ]
-        )
+    def _predict_fold(self, fold_models, features, offers) -> np.ndarray:
+        return np.column_stack([self._combine(o, *fold_models[o], features) for o in offers])
 
 
 class DRLearner(_EffectModelled):
@@ -465,13 +453,11 @@ class DRLearner(_EffectModelled):
     mu_0 + tau_o; ``propensity_`` maps offer -> e.
     """
 
-    def _pseudo_outcomes(
-        self, features, arms, target, rows_by_fold, offer, control_models: dict
-    ) -> tuple:
+    def _pseudo_outcomes(self, features, arms, target, rows_by_fold, offer) -> tuple:
         """Pseudo-outcomes of the offer and control rows of the given folds (nested fits).
 
-        ``control_models`` keeps each inner fold's control model for the fold's other offers:
-        it is fitted on the same customers whatever the offer, so it is fitted once.
+        An inner fold's control model is trained on the same customers whatever the offer:
+        the fit's store (:meth:`_fit_outcome`) gives the one already fitted.
         """
         share = self.propensity_[offer]
         chosen, values = [], []
@@ -479,12 +465,8 @@ class DRLearner(_EffectModelled):
             others = np.concatenate([r for i, r in enumerate(rows_by_fold) if i != j])
             fitted = {}
             for name in (self.control, offer):
-                if name == self.control and j in control_models:
-                    fitted[name] = control_models[j]
-                    continue
                 train = others[arms[others] == name]
                 fitted[name] = self._fit_outcome(features, target, train)
-            control_models[j] = fitted[self.control]
             rows = rows[np.isin(arms[rows], [self.control, offer])]
             treated = (arms[rows] == offer).astype(float)
             mu_control = _predict(fitted[self.control], features[rows])
@@ -519,11 +501,8 @@ class DRLearner(_EffectModelled):
             # the fold's (capped) training customers, split by the fold they belong to: without
             # a cap these are exactly the other folds
             others = [train[self.folds_[train] == i] for i in range(len(folds)) if i != k]
-            control_models: dict = {}  # the fold's inner control models, shared by its offers
             for j, offer in enumerate(self.offers_):
-                rows, phi = self._pseudo_outcomes(
-                    features, arms, target, others, offer, control_models
-                )
+                rows, phi = self._pseudo_outcomes(features, arms, target, others, offer)
                 tau = self._effect_model().fit(features[rows], phi)
                 fold_models[offer] = tau
                 uplift[test, j] = tau.predict(features[test])
@@ -533,7 +512,5 @@ class DRLearner(_EffectModelled):
         self.oof_outcome_ = self._frame(outcomes, self.arms_)
         return self
 
-    def _predict_fold(self, fold_models, features, offers=None) -> np.ndarray:
-        return np.column_stack(
-            [fold_models[o].predict(features) for o in (self.offers_ if offers is None else offers)]
-        )
+    def _predict_fold(self, fold_models, features, offers) -> np.ndarray:
+        return np.column_stack([fold_models[o].predict(features) for o in offers])
