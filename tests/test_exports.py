@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -63,3 +65,56 @@ def test_masked_names_never_start_a_formula():
     for hostile in ("=cmd|' /C calc'!A0", "+x", "-x", "@x", "<script>"):
         masked = privacy.mask_name(hostile)
         assert set(masked) == {"*"}, masked
+
+
+def test_xlsx_text_that_looks_like_rich_text_xml_stays_text(tmp_path):
+    # XlsxWriter copies a string that starts with "<r>" and ends with "</r>" into the sheet's
+    # XML unescaped (it takes it for rich text it rendered itself): a customer field could
+    # then close the cell and add a formula. Every such text must come back as typed.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "hostile"))
+    from hostile_support import audit_xlsx
+
+    injected = '<r><t>a</t></r></is><f>HYPERLINK("http://evil.invalid/","x")</f><is><r><t>b</t></r>'
+    values = [injected, "<r></r>", "<r>x</r>", "a\x01b\x1f", "_x0041_", "<b>bold</b>"]
+    frame = pd.DataFrame({"rm_id": values, "note": values[::-1]})
+    path = exports.write_xlsx(frame, tmp_path / "list.xlsx", number_formats={"note": "@"})
+    formulas, _ = audit_xlsx(path)
+    assert formulas == []
+    from openpyxl import load_workbook
+
+    def shown(value: str) -> str:
+        """The text Excel shows: it decodes _xHHHH_ escapes, which openpyxl leaves as they are."""
+        return re.sub(r"_x([0-9A-F]{4})_", lambda m: chr(int(m.group(1), 16)), value)
+
+    cells = load_workbook(path)["list"]
+    assert [shown(cells.cell(row, 1).value) for row in range(2, 8)] == values
+    assert [shown(cells.cell(row, 2).value) for row in range(2, 8)] == values[::-1]
+
+
+def test_xlsx_keeps_each_type(tmp_path):
+    import datetime
+    import decimal
+
+    import numpy as np
+
+    frame = pd.DataFrame(
+        {
+            "flag": [True, False, None],
+            "count": np.array([1, -2, 3], dtype="int64"),
+            "amount": [1.5, np.nan, -0.25],
+            "when": pd.to_datetime(["2026-10-31", None, "2026-01-01 12:30"], format="ISO8601"),
+            "mixed": [decimal.Decimal("2.5"), datetime.date(2026, 1, 2), pd.NA],
+            "text": ["-5", "+x", None],
+        }
+    )
+    path = exports.write_xlsx(frame, tmp_path / "types.xlsx", number_formats={"amount": "0.00"})
+    from openpyxl import load_workbook
+
+    cells = load_workbook(path)["list"]
+    rows = [[cells.cell(r, c).value for c in range(1, 7)] for r in range(2, 5)]
+    assert rows[0] == [True, 1, 1.5, datetime.datetime(2026, 10, 31), 2.5, "-5"]
+    assert rows[1] == [False, -2, None, None, datetime.datetime(2026, 1, 2), "+x"]
+    assert rows[2] == [None, 3, -0.25, datetime.datetime(2026, 1, 1, 12, 30), None, None]
+    assert cells.cell(2, 3).number_format == "0.00" and cells.cell(2, 6).data_type == "s"

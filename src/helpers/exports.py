@@ -9,9 +9,12 @@ columns stay text, so ``000123`` keeps its zeros.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers.files import atomic_write
@@ -70,46 +73,115 @@ def write_xlsx(
     a filter on the header row and column widths that fit the content.
 
     ``number_formats`` maps a column to an Excel number format (``'"¥"#,##0.00'``,
-    ``'0.0%'``, ``'@'`` for text such as ids), applied to its data cells."""
-    number_formats = dict(number_formats or {})
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
+    ``'0.0%'``, ``'@'`` for text such as ids), applied to its data cells.
 
-    formats = [number_formats.get(column) for column in frame.columns]
+    Written with XlsxWriter, streaming one row at a time (``constant_memory``): a
+    126,000-row call list took 18 s with openpyxl's write-only mode and takes about 5 s here.
+    Every text goes through :func:`_write_text`, never XlsxWriter's type guessing.
+    """
+    import xlsxwriter
+
+    number_formats = dict(number_formats or {})
+    columns = list(frame.columns)
 
     def write(tmp: Path) -> None:
-        # Write-only (streaming) mode: a 126,000-row call list took over a minute in the
-        # normal mode, which keeps every cell object in memory.
-        book = Workbook(write_only=True)
-        sheet_ = book.create_sheet(title=sheet[:31])
-        sheet_.freeze_panes = "A2"
-        for index, column in enumerate(frame.columns, 1):
-            values = [str(column), *(str(v) for v in frame[column].head(500))]
-            # CJK characters are about twice as wide as Latin ones in Excel's default font.
-            width = min(max(sum(2 if ord(c) > 0x2E7F else 1 for c in v) for v in values) + 3, 50)
-            sheet_.column_dimensions[get_column_letter(index)].width = width
-        if len(frame.columns):
-            last = get_column_letter(len(frame.columns))
-            sheet_.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
-
-        def cell(value, number_format):
-            value = None if _missing(value) else _plain(value)
-            if not isinstance(value, str) and not number_format:
-                return value
-            written = WriteOnlyCell(sheet_, value=value)
-            if isinstance(value, str):
-                written.data_type = "s"  # openpyxl would store "=..." as a formula
-            if number_format:
-                written.number_format = number_format
-            return written
-
-        sheet_.append([cell(str(c), None) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            sheet_.append([cell(v, f) for v, f in zip(row, formats, strict=True)])
-        book.save(tmp)
+        book = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "constant_memory": True,  # rows go to disk as they are written
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "nan_inf_to_errors": True,  # inf shows as #NUM! instead of failing the list
+                "remove_timezone": True,
+            },
+        )
+        try:
+            sheet_ = book.add_worksheet(sheet[:31])
+            formats = [
+                book.add_format({"num_format": number_formats[c]}) if c in number_formats else None
+                for c in columns
+            ]
+            dates = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+            for index, column in enumerate(columns):
+                values = [str(column), *(str(v) for v in frame[column].head(500))]
+                # CJK characters are about twice as wide as Latin ones in Excel's default font.
+                width = min(
+                    max(sum(2 if ord(c) > 0x2E7F else 1 for c in v) for v in values) + 3, 50
+                )
+                sheet_.set_column(index, index, width)
+            sheet_.freeze_panes(1, 0)
+            if columns:
+                sheet_.autofilter(0, 0, len(frame), len(columns) - 1)
+            for index, column in enumerate(columns):
+                _write_text(sheet_, 0, index, str(column), None)
+            writers = [
+                _column_writer(sheet_, frame[column].dtype, formats[index], dates)
+                for index, column in enumerate(columns)
+            ]
+            data = [frame[column].tolist() for column in columns]
+            for row, values in enumerate(zip(*data, strict=True), 1):
+                for index, value in enumerate(values):
+                    writers[index](row, index, value)
+        finally:
+            book.close()
 
     return atomic_write(path, write)
+
+
+#: XlsxWriter writes a text that starts with ``<r>`` and ends with ``</r>`` into the sheet's
+#: XML *unescaped*, taking it for a rich string it rendered itself (docs/traps.md).
+_RICH_LOOKALIKE = ("<r>", "</r>")
+
+
+def _write_text(sheet, row: int, column: int, text: str, cell_format) -> None:
+    """``text`` as a string cell, whatever it holds."""
+    if text.startswith(_RICH_LOOKALIKE[0]) and text.endswith(_RICH_LOOKALIKE[1]):
+        # Three plain runs ("<", "r", the rest) show the same text; XlsxWriter escapes runs.
+        parts = [text[:1], text[1:2], text[2:]]
+        if cell_format is not None:
+            parts.append(cell_format)
+        sheet.write_rich_string(row, column, *parts)
+    else:
+        sheet.write_string(row, column, text, cell_format)
+
+
+def _column_writer(sheet, dtype, cell_format, dates):
+    """How to write one column's cells: float and integer columns skip the type checks
+    (a 126,000-row list has 1.8 million cells)."""
+    if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+
+        def number(row: int, column: int, value: float) -> None:
+            if value == value:  # not NaN (an infinite value shows as #NUM!)
+                sheet.write_number(row, column, value, cell_format)
+            elif cell_format is not None:
+                sheet.write_blank(row, column, None, cell_format)
+
+        return number
+    if pd.api.types.is_integer_dtype(dtype) and isinstance(dtype, np.dtype):
+        return lambda row, column, value: sheet.write_number(row, column, value, cell_format)
+    return lambda row, column, value: _write_value(sheet, row, column, value, cell_format, dates)
+
+
+def _write_value(sheet, row: int, column: int, value, cell_format, dates) -> None:
+    """One data cell: blank, boolean, number, date-time or text (never a formula)."""
+    if _missing(value):
+        if cell_format is not None:
+            sheet.write_blank(row, column, None, cell_format)
+        return
+    value = _plain(value)
+    if isinstance(value, str):
+        _write_text(sheet, row, column, value, cell_format)
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, column, value, cell_format)
+    elif isinstance(value, (int, float)):
+        sheet.write_number(row, column, value, cell_format)
+    elif isinstance(value, (datetime.datetime, datetime.date)):
+        sheet.write_datetime(row, column, value, cell_format or dates)
+    elif isinstance(value, decimal.Decimal):
+        sheet.write_number(row, column, float(value), cell_format)
+    else:
+        _write_text(sheet, row, column, str(value), cell_format)
 
 
 def _missing(value: object) -> bool:
@@ -120,7 +192,7 @@ def _missing(value: object) -> bool:
 
 
 def _plain(value: object) -> object:
-    """numpy and pandas scalars as plain Python values openpyxl understands."""
+    """numpy and pandas scalars as plain Python values."""
     if hasattr(value, "item") and not isinstance(value, str):
         try:
             return value.item()
