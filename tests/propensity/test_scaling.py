@@ -14,7 +14,14 @@ from threadpoolctl import threadpool_limits
 
 from helpers.features import stratified_rows
 from helpers.propensity import CrossSellModels
-from helpers.propensity.frames import CalibratedModel, design_matrix, fit_calibrator, make_estimator
+from helpers.propensity.frames import (
+    CalibratedModel,
+    design_matrix,
+    feature_columns,
+    fit_calibrator,
+    heavy_tailed_columns,
+    make_estimator,
+)
 from helpers.propensity.scaling import (
     grouped_permutation_importance,
     predict_in_chunks,
@@ -116,3 +123,90 @@ def test_substitution_contributions_equal_substituting_raw_features():
         substituted = design.assign(**{feature: reference[feature].iloc[0]})
         expected = raw - pipeline.decision_function(substituted)
         np.testing.assert_allclose(fast[:, position], expected, atol=1e-12)
+
+
+def _mixed_frame(n: int = 400) -> pd.DataFrame:
+    """Columns of every kind feature_columns and design_matrix meet, some constant on a part."""
+    rng = np.random.default_rng(3)
+    half = np.arange(n) < n // 2
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "amount": np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(5, 2, n)),
+            "signed_zero": np.where(half, 0.0, -0.0),  # 0.0 and -0.0 are one value
+            "nan_on_half": np.where(half, np.nan, 1.0),
+            "count": rng.integers(0, 3, n),
+            "constant_on_half": np.where(half, 7, rng.integers(0, 5, n)),
+            "flag": rng.random(n) < 0.3,
+            "nullable": pd.array(np.where(half, None, rng.integers(0, 9, n)), dtype="Int64"),
+            "boolean": pd.array(np.where(half, True, rng.random(n) < 0.5), dtype="boolean"),
+            "number_text": np.where(half, "1.5", "-2"),
+            "channel": rng.choice(["app", "branch", None], n),
+            "many": [f"v{i % 80}" for i in range(n)],
+            "held_fund": rng.random(n) < 0.2,
+            "took_fund": rng.random(n) < 0.1,
+        }
+    )
+
+
+def _counted_feature_columns(frame, target, max_categories):
+    """The oracle: the selection by counting distinct values (feature_columns before it
+    learnt to skip the count for numpy numbers)."""
+    from helpers.propensity.frames import HELD_PREFIX, NON_FEATURE_COLUMNS, TOOK_PREFIX
+
+    numeric, categorical = [], []
+    for column in frame.columns:
+        if (
+            column in NON_FEATURE_COLUMNS
+            or column.startswith(TOOK_PREFIX)
+            or column == f"{HELD_PREFIX}{target}"
+        ):
+            continue
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
+            continue
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            numeric.append(column)
+        elif series.nunique(dropna=True) <= max_categories:
+            categorical.append(column)
+    return numeric, categorical
+
+
+def test_feature_columns_on_rows_match_the_copied_rows():
+    # The fit judges each product's features on its training rows without copying the frame:
+    # the answer must be the one frame.loc[rows] gives, rows on which some columns are constant
+    # or empty included.
+    frame = _mixed_frame()
+    n = len(frame)
+    for rows in (np.arange(n) < n // 2, np.arange(n) >= n // 2, np.arange(n) % 3 == 0):
+        expected = _counted_feature_columns(frame.loc[rows], "fund", max_categories=50)
+        assert feature_columns(frame, "fund", max_categories=50, rows=rows) == expected
+        assert feature_columns(frame.loc[rows], "fund", max_categories=50) == expected
+    numeric, categorical = feature_columns(frame, "fund", max_categories=50)
+    assert "signed_zero" not in numeric and "many" not in categorical
+    assert {"amount", "count", "flag", "nullable", "boolean"} <= set(numeric)
+    assert "number_text" in categorical
+
+
+def test_design_rows_match_the_rows_of_the_design():
+    frame = _mixed_frame()
+    numeric, categorical = feature_columns(frame, "fund")
+    rows = np.arange(len(frame)) % 4 != 1
+    converted: dict = {}
+    whole = design_matrix(frame, numeric, categorical)
+    part = design_matrix(frame, numeric, categorical, converted, rows=rows)
+    pd.testing.assert_frame_equal(part, whole.loc[rows], check_exact=True)
+    # the float conversion equals the general one on every numpy and nullable dtype
+    # the float conversion equals the general one on every numpy and nullable dtype, and on
+    # numbers stored as text
+    converted_all = design_matrix(frame, [*numeric, "number_text"], [])
+    for column in [*numeric, "number_text"]:
+        general = pd.to_numeric(frame[column].astype("Float64"), errors="coerce").astype("float64")
+        pd.testing.assert_series_equal(converted_all[column], general, check_exact=True)
+    skewed = heavy_tailed_columns(part, numeric)
+    assert skewed == [
+        c
+        for c in numeric
+        if part[c].nunique() > 2 and part[c].abs().max() >= 100 and abs(part[c].skew()) > 1
+    ]
+    assert skewed == ["amount"]

@@ -110,7 +110,11 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
 
 # ============================================================================ features
 def feature_columns(
-    frame: pd.DataFrame, target: str, max_categories: int = 50, mode: str = "panel"
+    frame: pd.DataFrame,
+    target: str,
+    max_categories: int = 50,
+    mode: str = "panel",
+    rows: np.ndarray | None = None,
 ) -> tuple[list[str], list[str]]:
     """Choose the model's features from an ABT or flat table, by dtype, not by name.
 
@@ -121,6 +125,9 @@ def feature_columns(
     a feature, and since the target *is* the ``held_`` flag, ``product_count`` (which counts
     it) is excluded: it would leak the answer. In panel mode it is a fair feature (only
     non-holders are modelled).
+
+    ``rows`` (optional boolean mask) judges the columns on those rows only, as
+    ``feature_columns(frame.loc[rows], ...)`` would, without copying the whole frame.
 
     Returns
     -------
@@ -140,13 +147,31 @@ def feature_columns(
         ):
             continue
         series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
+        if pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":
+            values = series.to_numpy() if rows is None else series.to_numpy()[rows]
+            if _varies(values):  # numpy numbers: no need to count distinct values
+                numeric.append(column)
+            continue
+        if rows is not None:
+            series = series[rows]
+        distinct = series.nunique(dropna=True)
+        if distinct < 2:
             continue
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             numeric.append(column)
-        elif series.nunique(dropna=True) <= max_categories:
+        elif distinct <= max_categories:
             categorical.append(column)
     return numeric, categorical
+
+
+def _varies(values: np.ndarray) -> bool:
+    """Whether a numpy array of numbers holds at least two distinct non-NaN values: the same
+    answer as ``nunique(dropna=True) >= 2`` without hashing every value."""
+    if values.dtype.kind == "f":
+        values = values[~np.isnan(values)]
+    return bool(len(values)) and bool((values != values[0]).any())
 
 
 def design_matrix(
@@ -154,12 +179,14 @@ def design_matrix(
     numeric: list[str],
     categorical: list[str],
     converted: dict | None = None,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Model input: numeric as float64 (bool -> 0/1, NA -> NaN), categorical as object.
 
     ``converted`` (optional, a dict kept by the caller for one ``frame``) remembers each
     converted column, so that the products of one fit, which share most features, convert
     each column once (at a million customers a conversion costs a few tenths of a second).
+    ``rows`` (optional boolean mask) gives ``design_matrix(...).loc[rows]`` in one copy.
     """
     missing = [c for c in numeric + categorical if c not in frame.columns]
     if missing:
@@ -168,9 +195,7 @@ def design_matrix(
     columns = {}
     for column in numeric:
         if ("numeric", column) not in converted:
-            converted["numeric", column] = pd.to_numeric(
-                frame[column].astype("Float64"), errors="coerce"
-            ).astype("float64")
+            converted["numeric", column] = _as_float(frame[column])
         columns[column] = converted["numeric", column]
     for column in categorical:
         if ("categorical", column) not in converted:
@@ -179,7 +204,18 @@ def design_matrix(
                 lambda v: v if isinstance(v, float) else str(v)
             )
         columns[column] = converted["categorical", column]
+    if rows is not None:
+        index = frame.index[rows]
+        return pd.DataFrame({c: v.to_numpy()[rows] for c, v in columns.items()}, index=index)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _as_float(series: pd.Series) -> pd.Series:
+    """A feature column as float64: numpy floats as they are, numpy ints and bools cast,
+    anything else (nullable types, text) through ``Float64`` with unparseable values NaN."""
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":
+        return series.astype("float64")
+    return pd.to_numeric(series.astype("Float64"), errors="coerce").astype("float64")
 
 
 def _signed_log(values):
@@ -197,7 +233,8 @@ def heavy_tailed_columns(design: pd.DataFrame, numeric: list[str]) -> list[str]:
     chosen = []
     for column in numeric:
         values = design[column]
-        if values.nunique() > 2 and values.abs().max() >= 100 and abs(float(values.skew())) > 1:
+        # cheapest test first: counting distinct values hashes every row
+        if values.abs().max() >= 100 and abs(float(values.skew())) > 1 and values.nunique() > 2:
             chosen.append(column)
     return chosen
 

@@ -261,15 +261,14 @@ class CrossSellModels:
                 )
                 continue
             numeric, categorical = feature_columns(
-                frame.loc[train_mask], product, self.max_categories, self.mode_
+                frame, product, self.max_categories, self.mode_, rows=train_mask
             )
             if not numeric and not categorical:
                 self.skipped_[product] = "no usable feature columns"
                 continue
-            design = design_matrix(frame, numeric, categorical, converted)
-            skewed = heavy_tailed_columns(design.loc[train_mask], numeric)
+            x_train = design_matrix(frame, numeric, categorical, converted, rows=train_mask)
+            skewed = heavy_tailed_columns(x_train, numeric)
             product_seed = self.seed + 1000 * position
-            x_train = design.loc[train_mask]
             y_train = target[train_mask].to_numpy()
 
             # 1. Compare candidates by cross-validation on a capped sample; keep each
@@ -348,7 +347,7 @@ class CrossSellModels:
             calibrated = CalibratedModel(base, calibrator)
 
             # 3. Evaluate on the untouched holdout.
-            x_holdout = design.loc[holdout_mask]
+            x_holdout = design_matrix(frame, numeric, categorical, converted, rows=holdout_mask)
             y_holdout = target[holdout_mask].to_numpy()
             probability = predict_in_chunks(
                 lambda part, model=calibrated: model.predict_proba(part)[:, 1], x_holdout
