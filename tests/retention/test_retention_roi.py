@@ -9,6 +9,7 @@ from scipy import stats
 
 from helpers import retention as rr
 from helpers.formatting import Skipped
+from helpers.retention.targeting import exact_targets
 
 Z975 = 1.959963984540054  # z_{0.975}
 Z80 = 0.8416212335729143  # z_{0.80}
@@ -450,3 +451,42 @@ def test_aum_kept_ratio_by_hand():
     )
     # kept 110%; left (0); no AUM before (0); capped at 3x
     assert rr.aum_kept_ratio(frame).tolist() == pytest.approx([1.1, 0.0, 0.0, 3.0])
+
+
+def _best_by_enumeration(value, cost, budget, capacity, group, choice):
+    """The optimum of the multiple-choice knapsack with capacities, by trying every subset."""
+    import itertools
+
+    codes, _ = pd.factorize(pd.Series(group))  # -1: no RM, no limit
+    best = 0.0
+    for size in range(len(value) + 1):
+        for chosen in map(list, itertools.combinations(range(len(value)), size)):
+            if cost[chosen].sum() > budget + 1e-9 or len(set(choice[chosen])) < size:
+                continue
+            limited = codes[chosen][codes[chosen] >= 0]
+            if len(limited) and np.bincount(limited).max() > capacity:
+                continue
+            best = max(best, float(value[chosen].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("presolve", [True, False])
+def test_exact_targets_match_enumeration_with_offers_and_rm_capacity(seed, presolve):
+    # Rows that can never bind are left out of the programme (groups with no more usable
+    # customers than slots, customers with one usable option): the optimum must not move.
+    rng = np.random.default_rng(seed)
+    customers = rng.integers(0, 7, 12)
+    value = np.round(rng.normal(40, 30, 12), 1)  # some options are not worth taking
+    cost = np.round(rng.uniform(5, 30, 12), 1)
+    group = np.array(rng.choice(["rm1", "rm2", "rm3", None], 12), dtype=object)
+    capacity = int(rng.integers(1, 3))
+    budget = float(cost.sum() * rng.uniform(0.2, 0.6))
+    chosen = exact_targets(
+        value, cost, budget, capacity, group, choice=customers, presolve=presolve, rel_gap=1e-9
+    )
+    expected = _best_by_enumeration(value, cost, budget, capacity, group, customers)
+    assert value[chosen].sum() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert cost[chosen].sum() <= budget + 1e-9
+    assert len(set(customers[chosen])) == chosen.sum()
+    assert (pd.Series(group[chosen]).dropna().value_counts() <= capacity).all()
