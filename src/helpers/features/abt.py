@@ -24,6 +24,8 @@ month-ends the customer has been open for, M included.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -34,11 +36,13 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
-from helpers.features.cache import cached_frame, warm_frame
+from helpers.features.cache import cached_file, cached_frame, warm_frame
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
     churn_events_sql,
+    string_literal,
+    transaction_months_sql,
 )
 from helpers.months import month_end, month_label
 
@@ -170,15 +174,44 @@ def _data_window(ds) -> tuple[pd.Timestamp, pd.Timestamp]:
     return month_end(pd.Timestamp(first)), month_end(pd.Timestamp(last))
 
 
-def _fetch(ds, sql: str, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Run ``sql`` on a fresh connection of ``ds``; ``frames`` are registered as extra views."""
+def _fetch(
+    ds,
+    sql: str,
+    frames: dict[str, pd.DataFrame] | None = None,
+    files: dict[str, Path] | None = None,
+) -> pd.DataFrame:
+    """Run ``sql`` on a fresh connection of ``ds``; ``frames`` are registered as extra views,
+    ``files`` (Parquet, DuckDB only) become views over the file."""
     con = ds.connect()
     try:
         for name, frame in (frames or {}).items():
             con.register(name, frame)
+        for name, path in (files or {}).items():
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({string_literal(str(path))})"
+            )
         return con.sql(sql).df()
     finally:
         con.close()
+
+
+def _transaction_months(ds) -> Path | None:
+    """The run's table of transactions per customer and month (:func:`transaction_months_sql`),
+    written by the first ABT of the run that needs it; None outside a run, without
+    transactions, or on Spark (where the ABT reads the transactions on the cluster)."""
+    if not ds.has("transactions") or getattr(getattr(ds, "spec", None), "engine", "") == "spark":
+        return None
+
+    def write(path: Path) -> None:
+        con = ds.connect()
+        try:
+            con.execute(
+                f"COPY ({transaction_months_sql()}) TO {string_literal(str(path))} (FORMAT PARQUET)"
+            )
+        finally:
+            con.close()
+
+    return cached_file(ds, "transaction_months", {}, write)
 
 
 def _as_ns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -390,6 +423,7 @@ def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.Da
     catalogue = product_catalogue()
     products = list(catalogue["code"])
     cross_sell = cross_sell_products()
+    months_file = _transaction_months(ds)
     sql = abt_sql(
         window,
         churn,
@@ -399,10 +433,12 @@ def _panel_abt(ds, as_of, horizon: int, churn: ChurnDefinition, ladder) -> pd.Da
         has_holdings=ds.has("holdings"),
         has_contacts=ds.has("contacts"),
         events_table="__fp_churn_events",
+        transaction_months=None if months_file is None else "__fp_transaction_months",
     )
     # The churn events come from the run's cache (built once per run and churn definition).
     events = churn_events(ds, churn)[["customer_id", "churn_month", "churn_type"]]
-    abt = _fetch(ds, sql, {"__fp_churn_events": events})
+    files = {} if months_file is None else {"__fp_transaction_months": months_file}
+    abt = _fetch(ds, sql, {"__fp_churn_events": events}, files)
     abt["customer_id"] = abt["customer_id"].astype(str)
     abt.insert(1, "as_of", pd.Series(as_of_end, index=abt.index, dtype="datetime64[ns]"))
     abt["tier"] = assign_tiers(abt["aum"], ladder)

@@ -170,6 +170,31 @@ def warm_frame(
     return path.is_file()
 
 
+def cached_file(
+    ds, kind: str, parameters: dict[str, Any], write: Callable[[Path], None]
+) -> Path | None:
+    """This run's Parquet file of ``kind`` for the same data and parameters, written by
+    ``write(temporary_path)`` the first time (under the same lock as :func:`cached_frame`).
+
+    For intermediate tables a query reads as a view and no notebook holds in memory. None
+    outside a run, or when the file could not be written: the caller then works without it.
+    """
+    path = _frame_path(ds, kind, parameters)
+    if path is None:
+        return None
+    if not path.is_file():
+        with _locked(path.with_suffix(".lock")):
+            if not path.is_file():
+                temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+                try:
+                    write(temporary)
+                    os.replace(temporary, path)
+                except Exception:  # noqa: BLE001 - any failure: work without the file
+                    temporary.unlink(missing_ok=True)
+                    return None
+    return path
+
+
 def _frame_path(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
     """Where this run stores the frame, or None outside a run (or for other data)."""
     folder = run_cache_dir()

@@ -278,6 +278,28 @@ class AbtWindow:
         return month_start(shift_month(self.as_of, -(months - 1)))
 
 
+def transaction_months_sql() -> str:
+    """Each customer's transactions per calendar month: ``customer_id``, ``month`` (first
+    day), ``transactions``, ``amount_cents`` (sum of each row's amount in cents, as the ABT
+    sums them), ``last_date``. Rows without a date are left out, as every ABT leaves them out.
+
+    The ABT's transaction features (count and amount over the last 3 and 12 months, date of
+    the last transaction before the month's end) are sums and maxima over whole months, so
+    they come out the same from these rows: a run builds them once (71M transactions become
+    19M customer-months at a million customers) instead of every ABT scanning every
+    transaction (:func:`abt_sql`'s ``transaction_months``).
+    """
+    return f"""
+        SELECT customer_id,
+               CAST(DATE_TRUNC('month', CAST(txn_date AS DATE)) AS DATE) AS month,
+               CAST(COUNT(*) AS BIGINT) AS transactions,
+               CAST(SUM({cents_sql("amount")}) AS BIGINT) AS amount_cents,
+               MAX(CAST(txn_date AS DATE)) AS last_date
+        FROM transactions
+        WHERE txn_date IS NOT NULL
+        GROUP BY customer_id, CAST(DATE_TRUNC('month', CAST(txn_date AS DATE)) AS DATE)"""
+
+
 def abt_sql(
     window: AbtWindow,
     churn: ChurnDefinition,
@@ -287,6 +309,7 @@ def abt_sql(
     has_holdings: bool,
     has_contacts: bool,
     events_table: str | None = None,
+    transaction_months: str | None = None,
 ) -> str:
     """The whole panel-mode ABT as one query (see :func:`helpers.features.abt.build_abt`).
 
@@ -294,6 +317,8 @@ def abt_sql(
     (``customer_id`` as text, ``churn_month``, ``churn_type``: :func:`churn_events_sql`'s
     rows): the run builds them once instead of once per ABT (half of an ABT's work at a
     million customers). Without it the events are computed inside the query.
+    ``transaction_months`` likewise names a table of :func:`transaction_months_sql`'s rows,
+    read instead of ``transactions`` (the same features).
     """
     if events_table is None:
         events_sql = churn_events_sql(churn)
@@ -317,7 +342,22 @@ def abt_sql(
     # Never transacted: recency is capped at the days from the data window's first day to M
     recency_cap = (window.after_as_of - month_start(window.first_month)).days
 
-    if has_transactions:
+    if has_transactions and transaction_months is not None:
+        recent_amount = f"CASE WHEN month >= {start_3m} THEN amount_cents ELSE 0 END"
+        transaction_cte = f"""
+        txn AS (
+            SELECT customer_id,
+                   MAX(last_date) AS last_txn_date,
+                   CAST(SUM(CASE WHEN month >= {start_3m} THEN transactions ELSE 0 END)
+                       AS BIGINT) AS txn_count_3m,
+                   {money_sum_sql(recent_amount)} AS txn_amount_3m,
+                   CAST(SUM(CASE WHEN month >= {start_12m} THEN transactions ELSE 0 END)
+                       AS BIGINT) AS txn_count_12m
+            FROM {transaction_months}
+            WHERE month < {after}
+            GROUP BY customer_id
+        ),"""
+    elif has_transactions:
         recent_amount = f"CASE WHEN txn_date >= {start_3m} THEN {cents_sql('amount')} ELSE 0 END"
         transaction_cte = f"""
         txn AS (
