@@ -33,6 +33,7 @@ from helpers.retention.evidence import (
     targeting_outcomes,
     uplift_evidence,
 )
+from helpers.retention.knapsack import knapsack_dp, lp_bound
 from helpers.retention.last_campaign import (
     CAMPAIGN_ROLES,
     LEARNER_CLASSES,
@@ -153,9 +154,7 @@ from helpers.retention.targeting import (
     greedy_choice,
     greedy_targets,
     greedy_vs_exact,
-    knapsack_dp,
     lagrangian_bound,
-    lp_bound,
 )
 from helpers.retention.uplift import (
     NOT_FEATURES,

@@ -4,8 +4,8 @@ Each candidate (a customer with the offer chosen for them) has a net expected va
 cost. :func:`greedy_targets` takes the best value per unit cost under a budget and RM
 capacity (vectorised; fine at a million customers); :func:`exact_targets` solves the same
 problem exactly as a mixed-integer programme (``scipy.optimize.milp``) for a capped sample or
-a branch, optionally choosing the offer too; :func:`knapsack_dp` is a transparent reference
-for integer costs; :func:`greedy_vs_exact` shows where greedy is optimal and how far from
+a branch, optionally choosing the offer too; :func:`helpers.retention.knapsack.knapsack_dp` is a
+transparent reference for integer costs; :func:`greedy_vs_exact` shows where greedy is optimal and how far from
 optimal it can be; :func:`budget_curve` gives value and ROI as a function of the budget.
 Re-exported by :mod:`helpers.retention.roi`.
 """
@@ -236,66 +236,6 @@ def exact_targets(
     if relax:
         return result.x
     return result.x > 0.5
-
-
-def lp_bound(value: Sequence[float], cost: Sequence[float], budget: float) -> float:
-    """Upper bound on any selection's value under a budget alone (the LP relaxation).
-
-    The fractional knapsack is solved exactly by taking items in order of value per cost and
-    a fraction of the first one that does not fit (Dantzig's bound). Greedy is then at most
-    ``lp_bound - greedy value`` from the optimum, which is below the largest single value.
-    """
-    value = np.asarray(value, dtype=float)
-    cost = np.asarray(cost, dtype=float)
-    useful = value > 0
-    value, cost = value[useful], cost[useful]
-    order = np.argsort(-(value / cost), kind="stable")
-    spend = np.cumsum(cost[order])
-    full = spend <= budget
-    total = float(value[order][full].sum())
-    if not full.all():
-        first_out = int(np.argmin(full))
-        left = budget - (spend[first_out - 1] if first_out > 0 else 0.0)
-        total += float(value[order][first_out] * left / cost[order][first_out])
-    return total
-
-
-def knapsack_dp(value: Sequence[float], cost: Sequence[int], budget: int) -> np.ndarray:
-    """Exact 0/1 knapsack by dynamic programming on integer costs (small problems).
-
-    A transparent reference for :func:`exact_targets` when costs are whole RMB (round them
-    first). Time and memory are O(n x budget).
-
-    Returns
-    -------
-    Boolean array: True = take.
-    """
-    value = np.asarray(value, dtype=float)
-    cost = np.asarray(cost)
-    if not np.issubdtype(cost.dtype, np.integer):
-        if not np.allclose(cost, np.round(cost)):
-            raise ValueError("knapsack_dp needs integer costs; round them to whole units first")
-        cost = np.round(cost).astype(np.int64)
-    budget = int(budget)
-    n = len(value)
-    best = np.zeros(budget + 1)
-    keep = np.zeros((n, budget + 1), dtype=bool)
-    for item in range(n):
-        weight = int(cost[item])
-        if value[item] <= 0 or weight > budget:
-            continue
-        # vectorised over capacities: taking the item at capacity b uses best[b - weight]
-        candidate = best[: budget + 1 - weight] + value[item]
-        improves = candidate > best[weight:] + 1e-12
-        keep[item, weight:] = improves
-        best[weight:] = np.where(improves, candidate, best[weight:])
-    chosen = np.zeros(n, dtype=bool)
-    remaining = budget
-    for item in range(n - 1, -1, -1):
-        if keep[item, remaining]:
-            chosen[item] = True
-            remaining -= int(cost[item])
-    return chosen
 
 
 def budget_curve(
