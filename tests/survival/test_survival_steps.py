@@ -249,6 +249,7 @@ def test_display_tables_use_label_keys():
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # 5.5 s: an equality check of a speed-up; the full suite runs it
 def test_backtest_reuses_this_months_model_frames_with_the_same_result():
     """The back-test's two months are the model frames' (time split): passing them gives the
     back-test it would build itself; frames of another month are not used."""
