@@ -78,10 +78,13 @@ def test_xlsx_text_that_looks_like_rich_text_xml_stays_text(tmp_path):
 
     injected = '<r><t>a</t></r></is><f>HYPERLINK("http://evil.invalid/","x")</f><is><r><t>b</t></r>'
     values = [injected, "<r></r>", "<r>x</r>", "a\x01b\x1f", "_x0041_", "<b>bold</b>"]
+    long = "<r>" + "x" * 40000 + "</r>"  # over Excel's limit: cut, never left out
     frame = pd.DataFrame({"rm_id": values, "note": values[::-1]})
     path = exports.write_xlsx(frame, tmp_path / "list.xlsx", number_formats={"note": "@"})
     formulas, _ = audit_xlsx(path)
     assert formulas == []
+    cut = exports.write_xlsx(pd.DataFrame({"note": [long]}), tmp_path / "long.xlsx")
+    assert audit_xlsx(cut)[0] == []
     from openpyxl import load_workbook
 
     def shown(value: str) -> str:
@@ -91,6 +94,7 @@ def test_xlsx_text_that_looks_like_rich_text_xml_stays_text(tmp_path):
     cells = load_workbook(path)["list"]
     assert [shown(cells.cell(row, 1).value) for row in range(2, 8)] == values
     assert [shown(cells.cell(row, 2).value) for row in range(2, 8)] == values[::-1]
+    assert load_workbook(cut)["list"]["A2"].value == long[:32767]
 
 
 def test_xlsx_keeps_each_type(tmp_path):
