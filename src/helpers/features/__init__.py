@@ -21,6 +21,7 @@ from helpers.features.cache import (
     run_fingerprint,
     warm_frame,
 )
+from helpers.features.kinds import numpy_number, split_by_kind
 from helpers.features.sampling import stratified_rows
 from helpers.features.sql import (
     AbtWindow,
@@ -55,6 +56,8 @@ __all__ = [
     "run_cache_dir",
     "run_fingerprint",
     "stratified_rows",
+    "numpy_number",
+    "split_by_kind",
     "ABT_ID_COLUMNS",
     "ABT_LABEL_COLUMNS",
     "ABT_SURVIVAL_COLUMNS",

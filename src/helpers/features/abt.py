@@ -199,7 +199,7 @@ def _transaction_months(ds) -> Path | None:
     """The run's table of transactions per customer and month (:func:`transaction_months_sql`),
     written by the first ABT of the run that needs it; None outside a run, without
     transactions, or on Spark (where the ABT reads the transactions on the cluster)."""
-    if not ds.has("transactions") or getattr(getattr(ds, "spec", None), "engine", "") == "spark":
+    if not ds.has("transactions") or ds.spec.engine == "spark":
         return None
 
     def write(path: Path) -> None:

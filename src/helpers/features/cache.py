@@ -182,17 +182,18 @@ def cached_file(
     path = _frame_path(ds, kind, parameters)
     if path is None:
         return None
-    if not path.is_file():
-        with _locked(path.with_suffix(".lock")):
-            if not path.is_file():
-                temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-                try:
-                    write(temporary)
-                    os.replace(temporary, path)
-                except Exception:  # noqa: BLE001 - any failure: work without the file
-                    temporary.unlink(missing_ok=True)
-                    return None
-    return path
+
+    def produce() -> bool:
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            write(temporary)
+            os.replace(temporary, path)
+        except Exception:  # noqa: BLE001 - any failure: work without the file
+            temporary.unlink(missing_ok=True)
+            return False
+        return True
+
+    return path if _once(path, produce) is not False else None
 
 
 def _frame_path(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
@@ -204,17 +205,27 @@ def _frame_path(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
     return folder / f"{kind}-{frame_key(kind, data_key, parameters)}.parquet"
 
 
-def _store(path: Path, build: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
-    """Build and store the frame unless the run has it; the built frame only when it could
-    not be stored (the run then just loses the speed-up), else None."""
+def _once(path: Path, produce: Callable[[], Any]) -> Any:
+    """``produce()`` unless the run has ``path`` (looked at again once the lock is ours: a
+    parallel notebook may have made it while we waited); None when the file was there."""
     if path.is_file():
         return None
     with _locked(path.with_suffix(".lock")):
-        if path.is_file():  # a parallel notebook built it while we waited
+        if path.is_file():
             return None
+        return produce()
+
+
+def _store(path: Path, build: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    """Build and store the frame unless the run has it; the built frame only when it could
+    not be stored (the run then just loses the speed-up), else None."""
+
+    def produce() -> pd.DataFrame | None:
         frame = build()
         try:
             _write(frame, path)
         except (OSError, ValueError, TypeError):  # unstorable
             return frame
-    return None
+        return None
+
+    return _once(path, produce)

@@ -342,51 +342,33 @@ def abt_sql(
     # Never transacted: recency is capped at the days from the data window's first day to M
     recency_cap = (window.after_as_of - month_start(window.first_month)).days
 
+    # The transaction features from one of three sources, one query shape: (table, the
+    # column dated by month or day, transactions per row, cents per row, last date per row).
     if has_transactions and transaction_months is not None:
-        recent_amount = f"CASE WHEN month >= {start_3m} THEN amount_cents ELSE 0 END"
-        transaction_cte = f"""
+        source = (transaction_months, "month", "transactions", "amount_cents", "last_date")
+    elif has_transactions:
+        source = ("transactions", "txn_date", "1", cents_sql("amount"), "CAST(txn_date AS DATE)")
+    else:  # monthly_balances.txn_count / txn_amount: recency at month granularity
+        source = (
+            "monthly_balances",
+            "month",
+            "txn_count",
+            cents_sql("txn_amount"),
+            "CASE WHEN txn_count > 0 THEN LAST_DAY(CAST(month AS DATE)) END",
+        )
+    table, dated, count, cents, last_date = source
+    recent_amount = f"CASE WHEN {dated} >= {start_3m} THEN {cents} ELSE 0 END"
+    transaction_cte = f"""
         txn AS (
             SELECT customer_id,
-                   MAX(last_date) AS last_txn_date,
-                   CAST(SUM(CASE WHEN month >= {start_3m} THEN transactions ELSE 0 END)
+                   MAX({last_date}) AS last_txn_date,
+                   CAST(SUM(CASE WHEN {dated} >= {start_3m} THEN {count} ELSE 0 END)
                        AS BIGINT) AS txn_count_3m,
                    {money_sum_sql(recent_amount)} AS txn_amount_3m,
-                   CAST(SUM(CASE WHEN month >= {start_12m} THEN transactions ELSE 0 END)
+                   CAST(SUM(CASE WHEN {dated} >= {start_12m} THEN {count} ELSE 0 END)
                        AS BIGINT) AS txn_count_12m
-            FROM {transaction_months}
-            WHERE month < {after}
-            GROUP BY customer_id
-        ),"""
-    elif has_transactions:
-        recent_amount = f"CASE WHEN txn_date >= {start_3m} THEN {cents_sql('amount')} ELSE 0 END"
-        transaction_cte = f"""
-        txn AS (
-            SELECT customer_id,
-                   MAX(CAST(txn_date AS DATE)) AS last_txn_date,
-                   CAST(SUM(CASE WHEN txn_date >= {start_3m} THEN 1 ELSE 0 END) AS BIGINT)
-                       AS txn_count_3m,
-                   {money_sum_sql(recent_amount)} AS txn_amount_3m,
-                   CAST(SUM(CASE WHEN txn_date >= {start_12m} THEN 1 ELSE 0 END) AS BIGINT)
-                       AS txn_count_12m
-            FROM transactions
-            WHERE txn_date < {after}
-            GROUP BY customer_id
-        ),"""
-    else:
-        # monthly_balances.txn_count / txn_amount: recency at month granularity
-        recent_amount = f"CASE WHEN month >= {start_3m} THEN {cents_sql('txn_amount')} ELSE 0 END"
-        transaction_cte = f"""
-        txn AS (
-            SELECT customer_id,
-                   MAX(CASE WHEN txn_count > 0 THEN LAST_DAY(CAST(month AS DATE)) END)
-                       AS last_txn_date,
-                   CAST(SUM(CASE WHEN month >= {start_3m} THEN txn_count ELSE 0 END) AS BIGINT)
-                       AS txn_count_3m,
-                   {money_sum_sql(recent_amount)} AS txn_amount_3m,
-                   CAST(SUM(CASE WHEN month >= {start_12m} THEN txn_count ELSE 0 END) AS BIGINT)
-                       AS txn_count_12m
-            FROM monthly_balances
-            WHERE month < {after}
+            FROM {table}
+            WHERE {dated} < {after}
             GROUP BY customer_id
         ),"""
 

@@ -21,7 +21,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from helpers.features import build_abt, warm_abt
+from helpers.features import build_abt, numpy_number, split_by_kind, warm_abt
 
 HELD_PREFIX = "held_"
 TOOK_PREFIX = "took_"
@@ -134,44 +134,19 @@ def feature_columns(
     tuple of lists
         ``(numeric_columns, categorical_columns)``; bools count as numeric (0/1).
     """
-    numeric, categorical = [], []
+    candidates = []
     for column in frame.columns:
         # A flat table's duration is plain tenure (a cross-sectional attribute); in a panel
         # ABT it is tenure at churn or censoring, which looks past the as-of month.
         tenure = mode == "flat" and column == "duration"
-        if (
+        if not (
             (column in NON_FEATURE_COLUMNS and not tenure)
             or column.startswith(TOOK_PREFIX)
             or column == f"{HELD_PREFIX}{target}"
             or (mode == "flat" and column == "product_count")
         ):
-            continue
-        series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series):
-            continue
-        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":
-            values = series.to_numpy() if rows is None else series.to_numpy()[rows]
-            if _varies(values):  # numpy numbers: no need to count distinct values
-                numeric.append(column)
-            continue
-        if rows is not None:
-            series = series[rows]
-        distinct = series.nunique(dropna=True)
-        if distinct < 2:
-            continue
-        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-            numeric.append(column)
-        elif distinct <= max_categories:
-            categorical.append(column)
-    return numeric, categorical
-
-
-def _varies(values: np.ndarray) -> bool:
-    """Whether a numpy array of numbers holds at least two distinct non-NaN values: the same
-    answer as ``nunique(dropna=True) >= 2`` without hashing every value."""
-    if values.dtype.kind == "f":
-        values = values[~np.isnan(values)]
-    return bool(len(values)) and bool((values != values[0]).any())
+            candidates.append(column)
+    return split_by_kind(frame, candidates, max_categories, rows)
 
 
 def design_matrix(
@@ -213,7 +188,7 @@ def design_matrix(
 def _as_float(series: pd.Series) -> pd.Series:
     """A feature column as float64: numpy floats as they are, numpy ints and bools cast,
     anything else (nullable types, text) through ``Float64`` with unparseable values NaN."""
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":
+    if numpy_number(series.dtype):
         return series.astype("float64")
     return pd.to_numeric(series.astype("Float64"), errors="coerce").astype("float64")
 

@@ -201,8 +201,8 @@ def option_notes(options: PlanOptions) -> list:
 #: Seconds each exact solve of :func:`greedy_gap`'s check may take.
 GAP_CHECK_SECONDS = 5.0
 #: HiGHS settings of the check's solves: no presolve, a gap of 1e-6. Measured on the four
-#: solves of the check (same optima or better, each proven): 1M bank 10.9 -> 0.6 s, 100k bank
-#: 10.1 -> 1.5 s (one solve had stopped at its limit before), 10k sample 3.3 -> 2.5 s. With
+#: solves of the check (same optima or better, each proven): 1M bank 10.9 -> 0.4 s, 100k bank
+#: 10.1 -> 1.1 s (one solve had stopped at its limit before), 10k sample 3.3 -> 2.0 s. With
 #: HiGHS' default gap (1e-4) one 10k solve came out just below greedy's value.
 GAP_CHECK_SOLVER = {"presolve": False, "rel_gap": 1e-6}
 

@@ -4,9 +4,9 @@ Each candidate (a customer with the offer chosen for them) has a net expected va
 cost. :func:`greedy_targets` takes the best value per unit cost under a budget and RM
 capacity (vectorised; fine at a million customers); :func:`exact_targets` solves the same
 problem exactly as a mixed-integer programme (``scipy.optimize.milp``) for a capped sample or
-a branch, optionally choosing the offer too; :func:`helpers.retention.knapsack.knapsack_dp` is a
-transparent reference for integer costs; :func:`greedy_vs_exact` shows where greedy is optimal and how far from
-optimal it can be; :func:`budget_curve` gives value and ROI as a function of the budget.
+a branch, optionally choosing the offer too (:mod:`helpers.retention.knapsack` holds the
+single-budget references); :func:`greedy_vs_exact` shows where greedy is optimal and how far
+from optimal it can be; :func:`budget_curve` gives value and ROI as a function of the budget.
 Re-exported by :mod:`helpers.retention.roi`.
 """
 
@@ -167,7 +167,8 @@ def exact_targets(
     ``presolve`` and ``rel_gap`` are HiGHS' presolve switch and relative optimality gap (its
     defaults). On Fishpond's samples for the greedy check (about one option per customer, one
     contact slot per RM) HiGHS' presolve took 2.6 of every 2.7 s per solve; without it, and with
-    a gap of 1e-6, the same optima came in 0.1 s (:func:`helpers.retention.greedy_gap`).
+    a gap of 1e-6, the same optima came in 0.1 s (the check's settings:
+    :data:`helpers.retention.next_campaign.GAP_CHECK_SOLVER`).
 
     Returns
     -------

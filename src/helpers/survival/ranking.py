@@ -40,7 +40,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from helpers import i18n
-from helpers.features import stratified_rows
+from helpers.features import split_by_kind, stratified_rows
 from helpers.formatting import Note, Skipped
 from helpers.survival.cox import ChurnCox
 
@@ -72,20 +72,14 @@ def ranking_features(frame: pd.DataFrame, mode: str) -> tuple[list[str], list[st
     more than :data:`MAX_LEVELS` levels. ``duration`` is tenure in a flat table (a feature)
     but tenure at churn in a panel ABT (it looks past the as-of month: excluded).
     """
-    numeric, categorical = [], []
-    for column in frame.columns:
-        if column in NOT_FEATURES or column.startswith("took_"):
-            continue
-        if column == "duration" and mode != "flat":
-            continue
-        series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series) or series.nunique(dropna=True) < 2:
-            continue
-        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-            numeric.append(column)
-        elif series.nunique(dropna=True) <= MAX_LEVELS:
-            categorical.append(column)
-    return numeric, categorical
+    candidates = [
+        column
+        for column in frame.columns
+        if column not in NOT_FEATURES
+        and not column.startswith("took_")
+        and not (column == "duration" and mode != "flat")
+    ]
+    return split_by_kind(frame, candidates, MAX_LEVELS)
 
 
 def _design(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
