@@ -17,6 +17,7 @@ from helpers.features import (
     build_abt,
     cached_frame,
     churn_events,
+    draining_customers,
     prepare_run_cache,
     run_fingerprint,
     survival_frame,
@@ -90,7 +91,41 @@ def test_cached_survival_frame_and_events_equal_fresh_builds(sample, run_cache, 
     assert {p.name.split("-")[0] for p in run_cache.glob("*.parquet")} == {
         "survival_frame",
         "churn_events",
+        "soft_flags",  # the one window over every balance row, shared by both
     }
+
+
+@pytest.mark.parametrize(
+    "churn",
+    [
+        ChurnDefinition(),
+        ChurnDefinition(kind="soft", soft_months=2),
+        ChurnDefinition(kind="soft", soft_months=4, soft_drop=0.5, soft_floor=5_000),
+    ],
+    ids=["default", "soft-2", "soft-4-loose"],
+)
+def test_the_runs_soft_flags_give_the_events_and_draining_of_a_fresh_build(
+    sample, run_cache, monkeypatch, churn
+):
+    """Churn events (both datings) and the "already draining" lists read the run's one table
+    of soft-churn flags; each equals the same frame computed from the balances directly."""
+    months = ["2025-03", "2025-10", "2026-04", sample.months()[-1]]
+
+    def frames():
+        events = [churn_events(sample, churn, dating) for dating in ("confirmed", "onset")]
+        return events + [draining_customers(sample, month, churn) for month in months]
+
+    cached = frames()
+    assert len(list(run_cache.glob("soft_flags-*.parquet"))) == 1
+    assert sum(len(frame) for frame in cached[2:]) > 0  # the sample has customers draining
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    for frame, fresh in zip(cached, frames(), strict=True):
+        pd.testing.assert_frame_equal(frame, fresh)
+
+
+def test_hard_churn_needs_no_soft_flags(sample, run_cache):
+    churn_events(sample, ChurnDefinition(kind="hard"))
+    assert not list(run_cache.glob("soft_flags-*.parquet"))
 
 
 def test_other_files_get_no_key(tmp_path, sample, run_cache):

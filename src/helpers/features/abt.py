@@ -41,6 +41,7 @@ from helpers.features.sql import (
     AbtWindow,
     abt_sql,
     churn_events_sql,
+    soft_flags_sql,
     string_literal,
     transaction_months_sql,
 )
@@ -99,6 +100,9 @@ ABT_SURVIVAL_COLUMNS = ["entry", "duration", "event"]
 ABT_LABEL_COLUMNS = ["churn_label", "churn_type_label"]  # + took_<code>, see abt_columns()
 
 _PANEL_REQUIRED = ("customers", "monthly_balances")
+
+#: View name of the run's soft-churn flags in a query (:func:`_soft_flags`).
+SOFT_FLAGS = "__fp_soft_flags"
 
 
 def abt_feature_columns(products: list[str] | None = None) -> list[str]:
@@ -195,23 +199,45 @@ def _fetch(
         con.close()
 
 
-def _transaction_months(ds) -> Path | None:
-    """The run's table of transactions per customer and month (:func:`transaction_months_sql`),
-    written by the first ABT of the run that needs it; None outside a run, without
-    transactions, or on Spark (where the ABT reads the transactions on the cluster)."""
-    if not ds.has("transactions") or ds.spec.engine == "spark":
+def _run_table(ds, kind: str, parameters: dict, sql: str) -> Path | None:
+    """The run's Parquet copy of ``sql``'s rows, written by the first step of the run that
+    needs it; None outside a run, or on Spark (where the queries read the tables on the
+    cluster)."""
+    if ds.spec.engine == "spark":
         return None
 
     def write(path: Path) -> None:
         con = ds.connect()
         try:
-            con.execute(
-                f"COPY ({transaction_months_sql()}) TO {string_literal(str(path))} (FORMAT PARQUET)"
-            )
+            con.execute(f"COPY ({sql}) TO {string_literal(str(path))} (FORMAT PARQUET)")
         finally:
             con.close()
 
-    return cached_file(ds, "transaction_months", {}, write)
+    return cached_file(ds, kind, parameters, write)
+
+
+def _transaction_months(ds) -> Path | None:
+    """The run's table of transactions per customer and month (:func:`transaction_months_sql`),
+    written by the first ABT of the run that needs it; None outside a run, without
+    transactions, or on Spark."""
+    if not ds.has("transactions"):
+        return None
+    return _run_table(ds, "transaction_months", {}, transaction_months_sql())
+
+
+def _soft_flags(ds, churn: ChurnDefinition) -> dict[str, Path]:
+    """The run's table of soft-churn flags over the whole window (:func:`soft_flags_sql`), as
+    ``{SOFT_FLAGS: path}`` for :func:`_fetch`'s ``files``; empty outside a run, on Spark and
+    when the definition has no soft churn.
+
+    Every month's churn events, the survival frame's onset events and the "already draining"
+    lists read the same flags: the window over every balance row runs once per run.
+    """
+    if churn.kind == "hard":
+        return {}
+    parameters = {"soft_floor": float(churn.soft_floor), "soft_drop": float(churn.soft_drop)}
+    path = _run_table(ds, "soft_flags", parameters, soft_flags_sql(churn))
+    return {} if path is None else {SOFT_FLAGS: path}
 
 
 def _as_ns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -262,10 +288,12 @@ def churn_events(
     """
     _require_panel(ds, "churn_events")
     churn = _check_churn(churn or ChurnDefinition())
-    sql = f"SELECT * FROM ({churn_events_sql(churn, dating)}) AS events ORDER BY customer_id"
 
     def build() -> pd.DataFrame:
-        events = _as_ns(_fetch(ds, sql), ["churn_month"])
+        flags = _soft_flags(ds, churn)
+        events_sql = churn_events_sql(churn, dating, SOFT_FLAGS if flags else None)
+        sql = f"SELECT * FROM ({events_sql}) AS events ORDER BY customer_id"
+        events = _as_ns(_fetch(ds, sql, files=flags), ["churn_month"])
         events["customer_id"] = events["customer_id"].astype(str)
         return events.reset_index(drop=True)
 

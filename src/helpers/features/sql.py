@@ -94,29 +94,28 @@ def hard_churn_sql() -> str:
         WHERE close_date IS NOT NULL"""
 
 
-def soft_churn_sql(churn: ChurnDefinition) -> str:
-    """Soft churn: the first month that completes a run of ``soft_months`` flagged months.
+def soft_flags_sql(
+    churn: ChurnDefinition, up_to: str | None = None, since: str | None = None
+) -> str:
+    """Customer-months flagged by the soft-churn rule: ``customer_id``, ``month`` (month-end
+    DATE), ``month_index``.
 
     A customer-month is *flagged* when AUM is below ``soft_floor`` or below
-    ``(1 - soft_drop)`` times the average AUM of the (up to) 12 previous months. Edge cases:
-
-    - the trailing average uses whatever previous months exist (a customer with 4 months of
-      history is compared with those 4); in a customer's first data month there is no
-      trailing average, so only the floor can flag it;
-    - flagged months count as consecutive only when their month indexes are consecutive
-      (a missing month breaks the run, found with the gaps-and-islands trick
-      ``month_index - ROW_NUMBER()``);
-    - soft churn is dated at the month that *confirms* the run (its ``soft_months``-th month),
-      so it is known from data up to that month only: no look-ahead;
-    - only the first confirmed run counts (a customer who recovers later stays churned);
-    - ``onset_month`` is the run's first month, when the run-off began (for survival
-      analysis, where covariates must precede the event).
+    ``(1 - soft_drop)`` times the exact (cents) average AUM of the (up to) 12 previous months;
+    in a customer's first data month there is no trailing average, so only the floor can
+    flag it. A flag looks back only, so it never depends on later months: the flags of the
+    whole window, stored once per run, answer every as-of month (:func:`soft_churn_sql`'s
+    ``flags``). ``up_to`` (a date literal) leaves out later months; ``since`` leaves out
+    earlier ones, which makes the flags exact from 12 months after it only (their trailing
+    average is complete then).
     """
     drop_factor = 1.0 - float(churn.soft_drop)
     trailing_window = (
         "OVER (PARTITION BY customer_id ORDER BY month_index "
         "RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING)"
     )
+    bounds = "" if up_to is None else f" AND CAST(month AS DATE) <= {up_to}"
+    bounds += "" if since is None else f" AND CAST(month AS DATE) >= {since}"
     # Exact pre-filter (saves the window sort for most customers): a flagged month has AUM
     # below the floor or below drop_factor x an average of earlier months, which is at most
     # drop_factor x the customer's maximum; so customers whose minimum is not below
@@ -139,17 +138,41 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
                        CAST(aum_total AS DOUBLE) AS aum_total,
                        {cents_sql("aum_total")} AS aum_cents
                 FROM monthly_balances
-                WHERE customer_id IN (SELECT customer_id FROM soft_candidates)
+                WHERE customer_id IN (SELECT customer_id FROM soft_candidates){bounds}
             ) AS balances
-        ),
-        soft_flagged AS (
+        )
+        SELECT customer_id, month, month_index
+        FROM soft_months
+        WHERE aum_total < {float(churn.soft_floor)!r}
+           OR aum_total < {drop_factor!r} * trailing_aum"""
+
+
+def soft_churn_sql(churn: ChurnDefinition, flags: str | None = None) -> str:
+    """Soft churn: the first month that completes a run of ``soft_months`` flagged months.
+
+    Months are flagged by :func:`soft_flags_sql` (``flags`` names a table of its rows for the
+    whole window, e.g. the run's stored copy; without it they are computed here). Edge cases:
+
+    - the trailing average uses whatever previous months exist (a customer with 4 months of
+      history is compared with those 4); in a customer's first data month there is no
+      trailing average, so only the floor can flag it;
+    - flagged months count as consecutive only when their month indexes are consecutive
+      (a missing month breaks the run, found with the gaps-and-islands trick
+      ``month_index - ROW_NUMBER()``);
+    - soft churn is dated at the month that *confirms* the run (its ``soft_months``-th month),
+      so it is known from data up to that month only: no look-ahead;
+    - only the first confirmed run counts (a customer who recovers later stays churned);
+    - ``onset_month`` is the run's first month, when the run-off began (for survival
+      analysis, where covariates must precede the event).
+    """
+    source = flags if flags is not None else f"({soft_flags_sql(churn)}) AS flags"
+    return f"""
+        WITH soft_flagged AS (
             SELECT customer_id, month, month_index,
                    month_index - ROW_NUMBER() OVER (
                        PARTITION BY customer_id ORDER BY month_index
                    ) AS run_id
-            FROM soft_months
-            WHERE aum_total < {float(churn.soft_floor)!r}
-               OR aum_total < {drop_factor!r} * trailing_aum
+            FROM {source}
         ),
         soft_runs AS (
             SELECT customer_id, month,
@@ -169,40 +192,13 @@ def soft_churn_sql(churn: ChurnDefinition) -> str:
         WHERE run_rank = 1"""
 
 
-def soft_flags_sql(churn: ChurnDefinition, up_to: str, since: str | None = None) -> str:
-    """Customer-months flagged by the soft-churn rule, up to the month-end literal ``up_to``.
-
-    The flag of :func:`soft_churn_sql` (AUM below the floor, or below ``1 - soft_drop`` of
-    the trailing average of the previous 12 months), computed from months up to ``up_to``
-    only. Columns: ``customer_id``, ``month``, ``month_index``. ``since`` (a date literal)
-    leaves out earlier months: flags are exact from 12 months after it (their trailing
-    average is complete); earlier ones see a shorter history.
-    """
-    lower = "" if since is None else f" AND CAST(month AS DATE) >= {since}"
-    drop_factor = 1.0 - float(churn.soft_drop)
-    return f"""
-        SELECT customer_id, month, month_index
-        FROM (
-            SELECT customer_id, month, month_index, aum_total,
-                   AVG(aum_total) OVER (
-                       PARTITION BY customer_id ORDER BY month_index
-                       RANGE BETWEEN 12 PRECEDING AND 1 PRECEDING
-                   ) AS trailing_aum
-            FROM (
-                SELECT customer_id,
-                       LAST_DAY(CAST(month AS DATE)) AS month,
-                       {month_index_sql("month")} AS month_index,
-                       CAST(aum_total AS DOUBLE) AS aum_total
-                FROM monthly_balances
-                WHERE CAST(month AS DATE) <= {up_to}{lower}
-            ) AS balances
-        ) AS flagged
-        WHERE aum_total < {float(churn.soft_floor)!r}
-           OR aum_total < {drop_factor!r} * trailing_aum"""
-
-
-def churn_events_sql(churn: ChurnDefinition, dating: str = "confirmed") -> str:
+def churn_events_sql(
+    churn: ChurnDefinition, dating: str = "confirmed", flags: str | None = None
+) -> str:
     """One row per churned customer: ``customer_id, churn_month, churn_type``.
+
+    ``flags`` names a table of :func:`soft_flags_sql`'s rows for the whole window (see
+    :func:`soft_churn_sql`).
 
     ``dating="confirmed"`` dates soft churn at the month that confirms the run (what the ABT
     uses: known from data up to that month); ``"onset"`` at the run's first month (survival
@@ -216,7 +212,7 @@ def churn_events_sql(churn: ChurnDefinition, dating: str = "confirmed") -> str:
     if churn.kind in {"hard", "either"}:
         parts.append(hard_churn_sql())
     if churn.kind in {"soft", "either"}:
-        parts.append(soft_churn_sql(churn))
+        parts.append(soft_churn_sql(churn, flags))
     union = "\n        UNION ALL\n".join(
         f"SELECT * FROM ({part}) AS part_{i}" for i, part in enumerate(parts)
     )

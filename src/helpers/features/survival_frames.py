@@ -22,11 +22,13 @@ import pandas as pd
 
 from helpers.config import ChurnDefinition, assign_tiers, cross_sell_products
 from helpers.features.abt import (
+    SOFT_FLAGS,
     _as_ns,
     _check_churn,
     _data_window,
     _fetch,
     _require_panel,
+    _soft_flags,
     build_abt,
 )
 from helpers.features.cache import cached_frame
@@ -106,11 +108,16 @@ def _draining(ds, churn, first_month, as_of_end, empty: pd.DataFrame) -> pd.Data
     """:func:`draining_customers` without the run cache."""
     as_of_index = month_index(as_of_end)
     earliest = as_of_index - (int(churn.soft_months) - 2)
-    # Flags from the earliest month that matters on, each with its full 12-month trailing
-    # average: older balance rows cannot change the answer.
-    since = date_literal(month_start(shift_month(as_of_end, -(int(churn.soft_months) - 2) - 12)))
+    files = _soft_flags(ds, churn)
+    if files:  # the run's flags of the whole window: a flag never depends on later months
+        flags = f"SELECT * FROM {SOFT_FLAGS} WHERE month_index <= {as_of_index}"
+    else:
+        # Flags from the earliest month that matters on, each with its full 12-month
+        # trailing average: older balance rows cannot change the answer.
+        since = month_start(shift_month(as_of_end, -(int(churn.soft_months) - 2) - 12))
+        flags = soft_flags_sql(churn, date_literal(as_of_end), date_literal(since))
     sql = f"""
-        WITH flags AS ({soft_flags_sql(churn, date_literal(as_of_end), since)})
+        WITH flags AS (SELECT * FROM ({flags}) AS flagged)
         SELECT customer_id, MIN(month) AS onset_month,
                CAST(COUNT(*) AS BIGINT) AS months_flagged
         FROM flags
@@ -119,7 +126,7 @@ def _draining(ds, churn, first_month, as_of_end, empty: pd.DataFrame) -> pd.Data
         HAVING MAX(month_index) = {as_of_index}
            AND COUNT(*) = {as_of_index} - MIN(month_index) + 1
         ORDER BY customer_id"""
-    frame = _fetch(ds, sql)
+    frame = _fetch(ds, sql, files=files)
     if frame.empty:
         return empty
     frame = _as_ns(frame, ["onset_month"])
@@ -132,18 +139,23 @@ def _draining(ds, churn, first_month, as_of_end, empty: pd.DataFrame) -> pd.Data
 
 
 def _population_sql(
-    churn: ChurnDefinition, first_month: pd.Timestamp, end_month: pd.Timestamp, dating: str
+    churn: ChurnDefinition,
+    first_month: pd.Timestamp,
+    end_month: pd.Timestamp,
+    dating: str,
+    flags: str | None = None,
 ) -> str:
     """Customers ever active in the window, with open/end month indexes and their event.
 
-    ``end_month`` is the end of follow-up; events after it are censored.
+    ``end_month`` is the end of follow-up; events after it are censored. ``flags``: as in
+    :func:`helpers.features.sql.churn_events_sql`.
     """
     window_start = date_literal(month_start(first_month))
     after_end = date_literal(end_month + pd.Timedelta(days=1))
     last = date_literal(end_month)
     stop_month = f"COALESCE(e.churn_month_in, LEAST(COALESCE(e.close_month, {last}), {last}))"
     return f"""
-        events AS ({churn_events_sql(churn, dating)}
+        events AS ({churn_events_sql(churn, dating, flags)}
         ),
         population AS (
             SELECT e.*,
@@ -261,8 +273,12 @@ def _panel_survival_frame(ds, churn: ChurnDefinition, soft_dating: str, ladder) 
         else ""
     )
     product_count = "COALESCE(ep.product_count, 0)" if ds.has("holdings") else "CAST(0 AS BIGINT)"
+    files = _soft_flags(ds, churn)
+    population = _population_sql(
+        churn, first_month, end_month, soft_dating, SOFT_FLAGS if files else None
+    )
     sql = f"""
-        WITH {_population_sql(churn, first_month, end_month, soft_dating)},
+        WITH {population},
         first_balance AS (
             SELECT customer_id, month, aum_total, payroll
             FROM (
@@ -291,7 +307,7 @@ def _panel_survival_frame(ds, churn: ChurnDefinition, soft_dating: str, ladder) 
         {products_join}
         WHERE p.open_index >= {first_index} OR p.end_index > {first_index}
         ORDER BY p.customer_id"""
-    frame = _fetch(ds, sql)
+    frame = _fetch(ds, sql, files=files)
     frame = _as_ns(frame, ["entry_month"])
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["event"] = frame["event"].astype(bool)
@@ -433,8 +449,12 @@ def time_varying_frame(
         )
     else:
         contacts_cte, contacted, contacts_join = "", "FALSE", ""
+    files = _soft_flags(ds, churn)
+    population = _population_sql(
+        churn, first_month, end_month, soft_dating, SOFT_FLAGS if files else None
+    )
     sql = f"""
-        WITH {_population_sql(churn, first_month, end_month, soft_dating)},
+        WITH {population},
         monthly AS (
             SELECT b.customer_id, LAST_DAY(CAST(b.month AS DATE)) AS month,
                    {month_index_sql("b.month")} AS month_index,
@@ -474,7 +494,7 @@ def time_varying_frame(
         WHERE c.month_index + 1 <= p.end_index
           AND c.month_index + 1 <= {month_index(end_month)}
         ORDER BY p.customer_id, start"""
-    frame = _fetch(ds, sql, frames)
+    frame = _fetch(ds, sql, frames, files)
     frame = _as_ns(frame, ["covariate_month"])
     frame.insert(1, "month", frame.pop("covariate_month") + pd.offsets.MonthEnd(1))
     frame["customer_id"] = frame["customer_id"].astype(str)
