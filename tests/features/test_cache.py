@@ -245,3 +245,30 @@ def test_abts_from_the_runs_transaction_months_equal_abts_from_every_transaction
         fresh = build_abt(sample, as_of=month, horizon=3, churn=churn)
         pd.testing.assert_frame_equal(cached, fresh, check_exact=True)
         assert (fresh["txn_count_3m"] > 0).any() and (fresh["txn_amount_3m"] != 0).any()
+
+
+@pytest.mark.parametrize(
+    ("as_of", "columns"),
+    [
+        ("2026-09", ["aum", "tenure_months", "txn_count_3m", "aum_trend_6m"]),
+        (
+            "2025-10",
+            ["tier", "age", "payroll", "churn_label", "took_fund", "held_wealth_mgmt", "as_of"],
+        ),
+        ("2026-04", ["aum", "tier", "duration", "event", "churn_type_label", "contacts_3m"]),
+    ],
+)
+def test_an_abt_of_a_few_columns_equals_those_columns_of_the_whole_abt(
+    sample, run_cache, as_of, columns
+):
+    ladder = resolve_ladder([20_000, 300_000, 3_000_000])  # not the default ladder
+    whole = build_abt(sample, as_of, 6, ladder=ladder)
+    few = build_abt(sample, as_of, 6, ladder=ladder, columns=columns)
+    expected = whole[[c for c in whole.columns if c == "customer_id" or c in columns]]
+    pd.testing.assert_frame_equal(few, expected)
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 2  # its own entry, not the whole one
+
+
+def test_an_abt_asked_for_unknown_columns_says_which(sample):
+    with pytest.raises(ValueError, match="no columns \\['aum_trend_5m'\\]"):
+        build_abt(sample, "2026-04", columns=["aum", "aum_trend_5m"])

@@ -25,6 +25,8 @@ from helpers import i18n
 from helpers.formatting import skippable
 
 STAGES = ("new", "growing", "mature", "declining", "dormant")
+#: The ABT columns :func:`lifecycle_stage` reads with its default column names.
+STAGE_COLUMNS = ("aum", "tenure_months", "txn_count_3m", "aum_trend_6m")
 OPENED, EXITED = "opened", "exited"
 
 

@@ -31,7 +31,7 @@ from helpers.survival.curves import (
     logrank_test,
     prepare_frame,
 )
-from helpers.survival.lifecycle import LifecycleRule, stage_transitions
+from helpers.survival.lifecycle import STAGE_COLUMNS, LifecycleRule, stage_transitions
 from helpers.survival.ph import check_proportional_hazards, ph_remedy_strata
 from helpers.survival.plots import plot_km, plot_km_entry_bias
 from helpers.survival.workflow import SplitPlan, draining_at, flat_abt, scoring_frame
@@ -130,7 +130,8 @@ def transitions_from_last_month(
         return _flat()
     months = ds.months()
     previous_month = months[months.index(plan.score_as_of) - 1]
-    previous = build_abt(ds, previous_month, plan.horizon, churn)
+    # Only what a stage needs: a third of the whole ABT's work at a million customers.
+    previous = build_abt(ds, previous_month, plan.horizon, churn, columns=STAGE_COLUMNS)
     previous = previous.assign(stage=(rule or LifecycleRule()).stages(previous))
     return stage_transitions(previous, score)
 
