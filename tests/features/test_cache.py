@@ -266,7 +266,22 @@ def test_an_abt_of_a_few_columns_equals_those_columns_of_the_whole_abt(
     few = build_abt(sample, as_of, 6, ladder=ladder, columns=columns)
     expected = whole[[c for c in whole.columns if c == "customer_id" or c in columns]]
     pd.testing.assert_frame_equal(few, expected)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 2  # its own entry, not the whole one
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # read from the whole one
+
+
+def test_an_abt_of_a_few_columns_has_its_own_entry_until_the_run_has_the_whole_abt(
+    sample, run_cache
+):
+    ladder = resolve_ladder([20_000, 300_000, 3_000_000])
+    columns = ["tier", "aum_trend_6m", "txn_count_3m"]
+    few = build_abt(sample, "2026-04", 6, ladder=ladder, columns=columns)
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # the few columns' own entry
+    whole = build_abt(sample, "2026-04", 6, ladder=ladder)
+    in_abt_order = [c for c in whole.columns if c == "customer_id" or c in columns]
+    pd.testing.assert_frame_equal(few, whole[in_abt_order])
+    again = build_abt(sample, "2026-04", 6, ladder=ladder, columns=columns)
+    pd.testing.assert_frame_equal(again, few)
+    assert len(list(run_cache.glob("abt-*.parquet"))) == 2
 
 
 def test_an_abt_asked_for_unknown_columns_says_which(sample):

@@ -276,3 +276,25 @@ def test_backtest_reuses_this_months_model_frames_with_the_same_result():
     # frames of other months (here swapped) are built again, not used
     swapped = survival.backtest_warning(*arguments, frames=(holdout, train))
     pd.testing.assert_frame_equal(swapped.customers, built.customers)
+
+
+@pytest.mark.parametrize("as_of", ["2025-10", "2026-04"])
+def test_the_fallback_clv_from_the_covariates_columns_equals_the_clv_from_whole_abts(as_of):
+    """``customer_clv`` reads only its covariates' ABT columns; the model and every value are
+    those of the same steps on whole ABTs (the oracle below)."""
+    from helpers import paths
+    from helpers.data import load_dataset
+    from helpers.features import stratified_rows
+    from helpers.survival.clv import clv_frame, customer_clv
+
+    ds = load_dataset(paths.SAMPLE_SPEC)
+    churn = ChurnDefinition()
+    got = customer_clv(ds, as_of, churn=churn, fit_cap=2_000, seed=3)
+    plan = survival.split_plan(ds.months(), as_of, 6)
+    _, _, final = survival.model_frames(ds, plan, churn)  # whole ABTs
+    rows = stratified_rows(final["event"].astype(bool).to_numpy(), 2_000, 3)
+    used = survival.available_covariates(final, survival.DEFAULT_COVARIATES)
+    model = survival.ChurnCox(used, 0.01).fit(final.iloc[rows])
+    scoring, current = survival.scoring_frame(ds, plan, churn)
+    expected = clv_frame(model, scoring, 36, 6, 0.05, current_col=current)
+    pd.testing.assert_frame_equal(got, expected)

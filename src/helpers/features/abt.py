@@ -37,7 +37,7 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
-from helpers.features.cache import cached_file, cached_frame, warm_frame
+from helpers.features.cache import cached_file, cached_frame, stored_frame, warm_frame
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -409,6 +409,11 @@ def build_abt(
     parameters = _abt_parameters(ds, as_of, horizon, churn)
     if columns is not None:
         columns = _wanted_columns(columns, abt_columns(), "the ABT")
+        whole = stored_frame(ds, "abt", parameters)
+        if whole is not None:  # the run has the whole ABT: reading is cheaper than a query
+            if ladder is not None:
+                whole["tier"] = assign_tiers(whole["aum"], ladder)
+            return whole[columns]
         parameters["columns"] = columns
     abt = cached_frame(
         ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, None, columns)

@@ -154,6 +154,13 @@ def cached_frame(
     return unstored if unstored is not None else _read(path)
 
 
+def stored_frame(ds, kind: str, parameters: dict[str, Any]) -> pd.DataFrame | None:
+    """This run's stored frame of ``kind`` and ``parameters`` if a step has built it already;
+    None otherwise (and outside a run). Never builds anything."""
+    path = _frame_path(ds, kind, parameters)
+    return _read(path) if path is not None and path.is_file() else None
+
+
 def warm_frame(
     ds, kind: str, parameters: dict[str, Any], build: Callable[[], pd.DataFrame]
 ) -> bool:

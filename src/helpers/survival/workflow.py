@@ -21,6 +21,7 @@ still be kept. They are listed separately (:func:`draining_at`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,9 @@ from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt, draining_customers
 from helpers.survival.curves import prepare_frame
+
+#: The panel ABT columns :func:`helpers.survival.curves.prepare_frame` reads.
+SURVIVAL_ABT_COLUMNS = ("tenure_months", "duration", "event")
 
 # Trailing 3-month features need three months of history at the training as-of month.
 MIN_HISTORY_MONTHS = 3
@@ -163,23 +167,28 @@ def model_frames(
     churn: ChurnDefinition | None = None,
     seed: int = 0,
     ladder: pd.DataFrame | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(training, holdout, final) survival frames for ``plan``, without the already draining.
 
     ``final`` is what the scoring model is refitted on: the holdout frame's window (time
     split) or the whole frame (random split, flat). ``ladder`` tiers the customers (default:
     the bundled ladder). Panel frames carry ``attrs["draining"]``: how many customers
-    draining at that as-of month were left out.
+    draining at that as-of month were left out. ``columns``: panel frames of these ABT
+    columns only, besides the survival columns (``build_abt``'s ``columns``; e.g. a Cox
+    model's covariates, when nothing else reads the frames).
     """
 
     churn = churn or ChurnDefinition()
+    if columns is not None and plan.mode != "flat":
+        columns = [*columns, *SURVIVAL_ABT_COLUMNS]
     if plan.mode == "flat":
         whole = prepare_frame(flat_abt(ds, churn, ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
         return train, holdout, whole
     evaluation = prepare_frame(
         without_draining(
-            build_abt(ds, plan.eval_as_of, plan.horizon, churn, ladder=ladder),
+            build_abt(ds, plan.eval_as_of, plan.horizon, churn, ladder=ladder, columns=columns),
             ds, plan.eval_as_of, churn,
         ),
         followup_months=plan.horizon,
@@ -187,7 +196,9 @@ def model_frames(
     if plan.mode == "time":
         train = prepare_frame(
             without_draining(
-                build_abt(ds, plan.train_as_of, plan.horizon, churn, ladder=ladder),
+                build_abt(
+                    ds, plan.train_as_of, plan.horizon, churn, ladder=ladder, columns=columns
+                ),
                 ds, plan.train_as_of, churn,
             ),
             followup_months=plan.horizon,
