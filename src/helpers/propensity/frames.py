@@ -21,7 +21,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from helpers.features import build_abt, numpy_number, split_by_kind, warm_abt
+from helpers.features import build_abt, numpy_number, split_by_kind
 
 HELD_PREFIX = "held_"
 TOOK_PREFIX = "took_"
@@ -98,13 +98,6 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
         )
     train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
     score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
-    # In a batch run the back-test's month (month - 2 x horizon) goes into the run's cache
-    # now, not at the back-test: with the default horizons it is also the survival notebook's
-    # training month, which that notebook needs midway along the run's longest chain
-    # (02 -> 04). Built here, beside it, it is ready by then. Outside a run: nothing.
-    backtest_month = shift_month(month, -2 * horizon)
-    if backtest_month in months:
-        warm_abt(ds, backtest_month, horizon, churn)
     return train, score, train_month
 
 
