@@ -289,3 +289,20 @@ def test_an_abt_of_a_few_columns_has_its_own_entry_until_the_run_has_the_whole_a
 def test_an_abt_asked_for_unknown_columns_says_which(sample):
     with pytest.raises(ValueError, match="no columns \\['aum_trend_5m'\\]"):
         build_abt(sample, "2026-04", columns=["aum", "aum_trend_5m"])
+
+
+def test_the_month_snapshot_is_queried_once_per_run_and_equals_a_fresh_one(
+    sample, run_cache, monkeypatch
+):
+    from helpers.overview import month_snapshot
+
+    ladder = resolve_ladder([20_000, 300_000, 3_000_000])
+    first = month_snapshot(sample, "2026-10", ladder)
+    again = month_snapshot(sample, "2026-10", ladder)
+    other = month_snapshot(sample, "2026-10")  # the default ladder: its own entry
+    assert len(list(run_cache.glob("month_snapshot-*.parquet"))) == 2
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    pd.testing.assert_frame_equal(first, month_snapshot(sample, "2026-10", ladder))
+    pd.testing.assert_frame_equal(again, first)
+    pd.testing.assert_frame_equal(other, month_snapshot(sample, "2026-10"))
+    assert not first["tier"].equals(other["tier"])  # the ladders tier differently

@@ -15,6 +15,7 @@ import pandas as pd
 
 from helpers import i18n
 from helpers.config import ChurnDefinition, assign_tiers, product_catalogue, tier_ladder
+from helpers.features import cached_frame
 from helpers.formatting import Note, Skipped, kpi, skippable
 from helpers.months import month_end
 from helpers.overview.history import churned_by
@@ -81,10 +82,28 @@ def month_snapshot(
     balance row at the month-end who have not churned by then (``churn``, default the pack's
     default definition). Soft-churned accounts stay open but are no longer customers to count.
     """
+    parameters = {
+        "month": f"{month_end(month):%Y-%m}",
+        "ladder": None if ladder is None else ladder.to_dict("records"),
+        "churn": (churn or ChurnDefinition()).to_dict(),
+    }
+    # The overview asks for it six times (checks, KPIs, values, tiers, composition,
+    # penetration): one query per run.
+    return cached_frame(
+        ds, "month_snapshot", parameters, lambda: _month_snapshot(ds, month, ladder, churn)
+    )
+
+
+def _month_snapshot(ds, month: str, ladder, churn) -> pd.DataFrame:
+    """:func:`month_snapshot` without the run cache."""
     con = ds.connect()
-    snapshot = con.execute(
-        "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)", [month_end(month).date()]
-    ).df()
+    try:
+        snapshot = con.execute(
+            "SELECT * FROM monthly_balances WHERE month = CAST(? AS DATE)",
+            [month_end(month).date()],
+        ).df()
+    finally:
+        con.close()
     snapshot = snapshot[~snapshot["customer_id"].isin(churned_by(ds, month, churn))]
     snapshot = snapshot.reset_index(drop=True)
     snapshot["tier"] = assign_tiers(snapshot["aum_total"], ladder).astype(str)
