@@ -99,8 +99,11 @@ def test_cached_survival_frame_and_events_equal_fresh_builds(sample, run_cache, 
     "churn",
     [
         ChurnDefinition(),
-        ChurnDefinition(kind="soft", soft_months=2),
-        ChurnDefinition(kind="soft", soft_months=4, soft_drop=0.5, soft_floor=5_000),
+        pytest.param(ChurnDefinition(kind="soft", soft_months=2), marks=pytest.mark.slow),
+        pytest.param(
+            ChurnDefinition(kind="soft", soft_months=4, soft_drop=0.5, soft_floor=5_000),
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["default", "soft-2", "soft-4-loose"],
 )
@@ -231,6 +234,7 @@ def test_the_cross_sell_frames_build_only_their_own_months(sample, run_cache):
     assert stored == {("2026-10", 6), ("2026-04", 6)}  # score, train
 
 
+@pytest.mark.slow  # model recovery / equivalence: full suite only (make test-fast < 1 min)
 def test_abts_from_the_runs_transaction_months_equal_abts_from_every_transaction(
     sample, run_cache, monkeypatch
 ):

@@ -274,6 +274,7 @@ class _Nothing(dict):
         return False
 
 
+@pytest.mark.slow  # model recovery / equivalence: full suite only (make test-fast < 1 min)
 def test_dr_learner_fits_each_inner_control_model_once_with_the_same_result():
     """The inner folds' control models do not depend on the offer: fitted once per fold and
     shared by the offers, the DR-learner gives what separate fits give."""
@@ -299,6 +300,7 @@ def test_predicting_some_offers_gives_their_columns_of_the_full_prediction(learn
         model.predict(new, offers=["gift"])
 
 
+@pytest.mark.slow  # model recovery / equivalence: full suite only (make test-fast < 1 min)
 def test_learners_sharing_outcome_models_give_what_they_give_alone():
     """T-, X- and DR-learners on the same data fit the same per-arm outcome models in each
     fold; with a shared store each is fitted once and every learner's result is unchanged."""

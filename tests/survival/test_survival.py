@@ -258,6 +258,7 @@ def test_prepare_frame_caps_follow_up_for_a_time_split():
         survival.prepare_frame(abt.drop(columns="event"))
 
 
+@pytest.mark.slow  # model recovery / equivalence: full suite only (make test-fast < 1 min)
 def test_penalizer_choice_and_concordance(truncated):
     frame, _ = truncated
     best, table = choose_penalizer(frame, ["x1", "x2"], grid=(0.0, 5.0), folds=3, seed=1)
@@ -267,6 +268,7 @@ def test_penalizer_choice_and_concordance(truncated):
     assert 0.55 < holdout_concordance(model, frame) < 0.8
 
 
+@pytest.mark.slow  # model recovery / equivalence: full suite only (make test-fast < 1 min)
 def test_ph_check_flags_time_varying_effect_and_stratifying_remedies_it():
     rng = np.random.default_rng(3)
     n = 3000
