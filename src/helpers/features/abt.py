@@ -226,19 +226,20 @@ def _transaction_months(ds) -> Path | None:
     return _run_table(ds, "transaction_months", {}, transaction_months_sql())
 
 
-def _soft_flags(ds, churn: ChurnDefinition) -> dict[str, Path]:
-    """The run's table of soft-churn flags over the whole window (:func:`soft_flags_sql`), as
-    ``{SOFT_FLAGS: path}`` for :func:`_fetch`'s ``files``; empty outside a run, on Spark and
-    when the definition has no soft churn.
+def _soft_flags(ds, churn: ChurnDefinition) -> tuple[str | None, dict[str, Path]]:
+    """The run's table of soft-churn flags over the whole window (:func:`soft_flags_sql`):
+    ``(SOFT_FLAGS, {SOFT_FLAGS: path})``, the view name for the SQL and the ``files`` for
+    :func:`_fetch`; ``(None, {})`` outside a run, on Spark and when the definition has no soft
+    churn (the SQL then computes the flags itself).
 
     Every month's churn events, the survival frame's onset events and the "already draining"
     lists read the same flags: the window over every balance row runs once per run.
     """
     if churn.kind == "hard":
-        return {}
+        return None, {}
     parameters = {"soft_floor": float(churn.soft_floor), "soft_drop": float(churn.soft_drop)}
     path = _run_table(ds, "soft_flags", parameters, soft_flags_sql(churn))
-    return {} if path is None else {SOFT_FLAGS: path}
+    return (None, {}) if path is None else (SOFT_FLAGS, {SOFT_FLAGS: path})
 
 
 def _as_ns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -291,10 +292,10 @@ def churn_events(
     churn = _check_churn(churn or ChurnDefinition())
 
     def build() -> pd.DataFrame:
-        flags = _soft_flags(ds, churn)
-        events_sql = churn_events_sql(churn, dating, SOFT_FLAGS if flags else None)
+        flags, files = _soft_flags(ds, churn)
+        events_sql = churn_events_sql(churn, dating, flags)
         sql = f"SELECT * FROM ({events_sql}) AS events ORDER BY customer_id"
-        events = _as_ns(_fetch(ds, sql, files=flags), ["churn_month"])
+        events = _as_ns(_fetch(ds, sql, files=files), ["churn_month"])
         events["customer_id"] = events["customer_id"].astype(str)
         return events.reset_index(drop=True)
 
@@ -407,20 +408,23 @@ def build_abt(
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"horizon must be a whole number of months >= 1, not {horizon!r}")
     parameters = _abt_parameters(ds, as_of, horizon, churn)
+    queried = None
     if columns is not None:
         columns = _wanted_columns(columns, abt_columns(), "the ABT")
-        whole = stored_frame(ds, "abt", parameters)
-        if whole is not None:  # the run has the whole ABT: reading is cheaper than a query
-            if ladder is not None:
-                whole["tier"] = assign_tiers(whole["aum"], ladder)
-            return whole[columns]
-        parameters["columns"] = columns
-    abt = cached_frame(
-        ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, None, columns)
-    )
+        # a tier is drawn on the ladder from aum: the query brings aum along
+        with_aum = [*columns, "aum"] if "tier" in columns else columns
+        queried = _wanted_columns(with_aum, abt_columns(), "the ABT")
+    # Asked for a few columns while the run has the whole ABT: reading beats a query.
+    abt = None if queried is None else stored_frame(ds, "abt", parameters)
+    if abt is None:
+        if queried is not None:
+            parameters["columns"] = queried
+        abt = cached_frame(
+            ds, "abt", parameters, lambda: _panel_abt(ds, as_of, int(horizon), churn, None, queried)
+        )
     if ladder is not None and "tier" in abt.columns:
-        abt["tier"] = assign_tiers(abt["aum"] if "aum" in abt else abt.pop("__aum"), ladder)
-    return abt.drop(columns="__aum", errors="ignore")
+        abt["tier"] = assign_tiers(abt["aum"], ladder)
+    return abt if columns is None else abt[columns]
 
 
 def _wanted_columns(columns: Sequence[str], known: list[str], where: str) -> list[str]:
@@ -467,7 +471,7 @@ def _panel_abt(
     ds, as_of, horizon: int, churn: ChurnDefinition, ladder, columns: list[str] | None = None
 ) -> pd.DataFrame:
     """:func:`build_abt` in panel mode, without the run cache; ``columns`` as there (already
-    checked: ``customer_id`` first, in ABT order)."""
+    checked: ``customer_id`` first, in ABT order, ``aum`` with ``tier``)."""
     first_month, last_month = _data_window(ds)
     as_of_end = last_month if as_of in (None, "") else month_end(as_of)
     if not first_month <= as_of_end <= last_month:
@@ -497,18 +501,14 @@ def _panel_abt(
     events = churn_events(ds, churn)[["customer_id", "churn_month", "churn_type"]]
     files = {} if months_file is None else {"__fp_transaction_months": months_file}
     output = abt_columns(products, cross_sell) if columns is None else columns
-    if columns is not None:
-        # Only the columns asked for (and aum for a tier): the optimiser drops the rest.
+    if columns is not None:  # only the columns asked for: the optimiser drops the rest
         queried = [c for c in columns if c not in ("as_of", "tier")]
-        if "tier" in columns and "aum" not in columns:
-            queried.append("aum AS __aum")
-            output = [*columns, "__aum"]  # build_abt re-tiers on it, then drops it
         sql = f"SELECT {', '.join(queried)} FROM ({sql}) AS abt ORDER BY customer_id"
     abt = _fetch(ds, sql, {"__fp_churn_events": events}, files)
     abt["customer_id"] = abt["customer_id"].astype(str)
     abt.insert(1, "as_of", pd.Series(as_of_end, index=abt.index, dtype="datetime64[ns]"))
     if "tier" in output:
-        abt["tier"] = assign_tiers(abt["aum"] if "aum" in abt else abt["__aum"], ladder)
+        abt["tier"] = assign_tiers(abt["aum"], ladder)
     present = set(abt.columns)
     for column in ["payroll", "event"] + [f"held_{code}" for code in products]:
         if column in present:

@@ -22,7 +22,6 @@ import pandas as pd
 
 from helpers.config import ChurnDefinition, assign_tiers, cross_sell_products
 from helpers.features.abt import (
-    SOFT_FLAGS,
     _as_ns,
     _check_churn,
     _data_window,
@@ -108,9 +107,9 @@ def _draining(ds, churn, first_month, as_of_end, empty: pd.DataFrame) -> pd.Data
     """:func:`draining_customers` without the run cache."""
     as_of_index = month_index(as_of_end)
     earliest = as_of_index - (int(churn.soft_months) - 2)
-    files = _soft_flags(ds, churn)
-    if files:  # the run's flags of the whole window: a flag never depends on later months
-        flags = f"SELECT * FROM {SOFT_FLAGS} WHERE month_index <= {as_of_index}"
+    stored, files = _soft_flags(ds, churn)
+    if stored:  # the run's flags of the whole window: a flag never depends on later months
+        flags = f"SELECT * FROM {stored} WHERE month_index <= {as_of_index}"
     else:
         # Flags from the earliest month that matters on, each with its full 12-month
         # trailing average: older balance rows cannot change the answer.
@@ -273,10 +272,8 @@ def _panel_survival_frame(ds, churn: ChurnDefinition, soft_dating: str, ladder) 
         else ""
     )
     product_count = "COALESCE(ep.product_count, 0)" if ds.has("holdings") else "CAST(0 AS BIGINT)"
-    files = _soft_flags(ds, churn)
-    population = _population_sql(
-        churn, first_month, end_month, soft_dating, SOFT_FLAGS if files else None
-    )
+    flags, files = _soft_flags(ds, churn)
+    population = _population_sql(churn, first_month, end_month, soft_dating, flags)
     sql = f"""
         WITH {population},
         first_balance AS (
@@ -449,10 +446,8 @@ def time_varying_frame(
         )
     else:
         contacts_cte, contacted, contacts_join = "", "FALSE", ""
-    files = _soft_flags(ds, churn)
-    population = _population_sql(
-        churn, first_month, end_month, soft_dating, SOFT_FLAGS if files else None
-    )
+    flags, files = _soft_flags(ds, churn)
+    population = _population_sql(churn, first_month, end_month, soft_dating, flags)
     sql = f"""
         WITH {population},
         monthly AS (

@@ -40,6 +40,8 @@ from helpers import i18n
 from helpers.formatting import Note
 
 SURVIVAL_COLUMNS = ("entry", "duration", "event")
+#: The panel ABT columns :func:`prepare_frame` turns into :data:`SURVIVAL_COLUMNS`.
+PANEL_SURVIVAL_INPUTS = ("tenure_months", "duration", "event")
 
 
 # ----------------------------------------------------------------------------- checks

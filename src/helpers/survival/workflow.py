@@ -30,10 +30,7 @@ import pandas as pd
 from helpers import i18n
 from helpers.config import ChurnDefinition
 from helpers.features import build_abt, draining_customers
-from helpers.survival.curves import prepare_frame
-
-#: The panel ABT columns :func:`helpers.survival.curves.prepare_frame` reads.
-SURVIVAL_ABT_COLUMNS = ("tenure_months", "duration", "event")
+from helpers.survival.curves import PANEL_SURVIVAL_INPUTS, prepare_frame
 
 # Trailing 3-month features need three months of history at the training as-of month.
 MIN_HISTORY_MONTHS = 3
@@ -181,7 +178,7 @@ def model_frames(
 
     churn = churn or ChurnDefinition()
     if columns is not None and plan.mode != "flat":
-        columns = [*columns, *SURVIVAL_ABT_COLUMNS]
+        columns = [*columns, *PANEL_SURVIVAL_INPUTS]
     if plan.mode == "flat":
         whole = prepare_frame(flat_abt(ds, churn, ladder), flat=True)
         train, holdout = _random_halves(whole, plan.holdout_share, seed)
