@@ -65,7 +65,7 @@ def test_a_frame_is_built_once_per_run_and_parameters(sample, run_cache):
     pd.testing.assert_frame_equal(first, second)
     second.loc[0, "a"] = 99  # callers get their own copy
     assert cached_frame(sample, "toy", {"p": 1}, build).loc[0, "a"] == 1
-    assert len(list(run_cache.glob("toy-*.parquet"))) == 2
+    assert len(list(run_cache.glob("toy-*.arrow"))) == 2
 
 
 def test_cached_abt_equals_a_fresh_build(sample, run_cache, monkeypatch):
@@ -75,7 +75,7 @@ def test_cached_abt_equals_a_fresh_build(sample, run_cache, monkeypatch):
     again = build_abt(sample, as_of="2026-04", horizon=6, churn=churn, ladder=ladder)
     monkeypatch.delenv(RUN_CACHE_ENV)
     fresh = build_abt(sample, as_of="2026-04", horizon=6, churn=churn, ladder=ladder)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1
     for frame in (cached, again):
         pd.testing.assert_frame_equal(frame, fresh)
         assert frame.attrs == fresh.attrs
@@ -88,7 +88,9 @@ def test_cached_survival_frame_and_events_equal_fresh_builds(sample, run_cache, 
     fresh = [survival_frame(sample), churn_events(sample, dating="onset")]
     for cached, built in zip(frames, fresh, strict=True):
         pd.testing.assert_frame_equal(cached, built)
-    assert {p.name.split("-")[0] for p in run_cache.glob("*.parquet")} == {
+    assert {
+        p.name.split("-")[0] for p in run_cache.iterdir() if p.suffix in (".arrow", ".parquet")
+    } == {
         "survival_frame",
         "churn_events",
         "soft_flags",  # the one window over every balance row, shared by both
@@ -203,11 +205,11 @@ def test_notebooks_take_the_runners_file_digests_for_the_same_files(tmp_path, mo
 def test_warming_stores_the_abt_a_later_build_reads(sample, run_cache, monkeypatch):
     churn = ChurnDefinition()
     assert warm_abt(sample, "2026-04", 6, churn) is True
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1
     assert warm_abt(sample, "2026-04", 6, churn) is True  # already there: nothing more
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1
     warmed = build_abt(sample, as_of="2026-04", horizon=6, churn=churn)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # read, not built again
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1  # read, not built again
     monkeypatch.delenv(RUN_CACHE_ENV)
     pd.testing.assert_frame_equal(warmed, build_abt(sample, as_of="2026-04", horizon=6))
 
@@ -227,8 +229,7 @@ def test_the_cross_sell_frames_build_only_their_own_months(sample, run_cache):
 
     propensity_frames(sample, "2026-10", horizon=6)
     attrs = [
-        json.loads(p.with_suffix(".attrs.json").read_text())
-        for p in run_cache.glob("abt-*.parquet")
+        json.loads(p.with_suffix(".attrs.json").read_text()) for p in run_cache.glob("abt-*.arrow")
     ]
     stored = {(a["as_of"], a["horizon"]) for a in attrs}
     assert stored == {("2026-10", 6), ("2026-04", 6)}  # score, train
@@ -272,7 +273,7 @@ def test_an_abt_of_a_few_columns_equals_those_columns_of_the_whole_abt(
     few = build_abt(sample, as_of, 6, ladder=ladder, columns=columns)
     expected = whole[[c for c in whole.columns if c == "customer_id" or c in columns]]
     pd.testing.assert_frame_equal(few, expected)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # read from the whole one
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1  # read from the whole one
 
 
 def test_an_abt_of_a_few_columns_has_its_own_entry_until_the_run_has_the_whole_abt(
@@ -281,13 +282,13 @@ def test_an_abt_of_a_few_columns_has_its_own_entry_until_the_run_has_the_whole_a
     ladder = resolve_ladder([20_000, 300_000, 3_000_000])
     columns = ["tier", "aum_trend_6m", "txn_count_3m"]
     few = build_abt(sample, "2026-04", 6, ladder=ladder, columns=columns)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 1  # the few columns' own entry
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 1  # the few columns' own entry
     whole = build_abt(sample, "2026-04", 6, ladder=ladder)
     in_abt_order = [c for c in whole.columns if c == "customer_id" or c in columns]
     pd.testing.assert_frame_equal(few, whole[in_abt_order])
     again = build_abt(sample, "2026-04", 6, ladder=ladder, columns=columns)
     pd.testing.assert_frame_equal(again, few)
-    assert len(list(run_cache.glob("abt-*.parquet"))) == 2
+    assert len(list(run_cache.glob("abt-*.arrow"))) == 2
 
 
 def test_an_abt_asked_for_unknown_columns_says_which(sample):
@@ -303,10 +304,29 @@ def test_the_month_snapshot_is_queried_once_per_run_and_equals_a_fresh_one(
     ladder = resolve_ladder([20_000, 300_000, 3_000_000])
     first = month_snapshot(sample, "2026-10", ladder)
     again = month_snapshot(sample, "2026-10", ladder)
-    other = month_snapshot(sample, "2026-10")  # the default ladder: its own entry
-    assert len(list(run_cache.glob("month_snapshot-*.parquet"))) == 2
+    other = month_snapshot(sample, "2026-10")  # the default ladder: the same query, tiered
+    assert len(list(run_cache.glob("month_snapshot-*.arrow"))) == 1
     monkeypatch.delenv(RUN_CACHE_ENV)
     pd.testing.assert_frame_equal(first, month_snapshot(sample, "2026-10", ladder))
     pd.testing.assert_frame_equal(again, first)
     pd.testing.assert_frame_equal(other, month_snapshot(sample, "2026-10"))
     assert not first["tier"].equals(other["tier"])  # the ladders tier differently
+
+
+def test_the_overview_inventory_reads_the_runs_transaction_months_and_says_the_same(
+    sample, run_cache, monkeypatch
+):
+    """Once an ABT of the run has written the transactions per customer and month, the
+    overview counts transactions, their customers and their dates from it (a quarter of the
+    rows at a million customers): the same table as counting every transaction."""
+    from helpers.features import stored_transaction_months
+    from helpers.overview import inventory
+
+    assert sample.validated
+    before = inventory(sample)  # nothing stored yet: every transaction is read
+    assert stored_transaction_months(sample) is None
+    build_abt(sample, as_of=sample.months()[-1], horizon=3)
+    assert stored_transaction_months(sample) is not None
+    pd.testing.assert_frame_equal(inventory(sample), before)
+    monkeypatch.delenv(RUN_CACHE_ENV)
+    pd.testing.assert_frame_equal(inventory(sample), before)

@@ -157,3 +157,27 @@ def test_flat_mode_overview():
     assert not checks.loc["negative_value_share", "passed"]
     assert portfolio.penetration(dataset, None).set_index("code").loc["fund", "holders"] == 2
     assert list(assign_tiers(flat["value"])) == ["mass", "affluent", "mass"]
+
+
+def test_a_validated_dataset_reports_its_repeats_without_counting_them_again(monkeypatch):
+    """Validation allows one balance row per customer and month, so the overview does not
+    group every balance row again for a validated dataset; the check reads the same."""
+    from helpers.data import load_dataset
+
+    monkeypatch.setenv("FISHPOND_NO_VALIDATION_CACHE", "1")
+    validated = load_dataset()
+    assert validated.validated
+    names = ["customers", "monthly_balances", "holdings"]
+    unvalidated = Dataset.from_frames({name: validated.table(name) for name in names})
+    assert not unvalidated.validated
+    month = validated.latest_month()
+    checks = [
+        portfolio.quality_checks(ds, month).set_index("ov_check") for ds in (validated, unvalidated)
+    ]
+    row = "one_row_per_customer_month"
+    assert checks[0].loc[row].to_dict() == checks[1].loc[row].to_dict()
+    # a dataset validated earlier (the remembered result) says so too
+    monkeypatch.delenv("FISHPOND_NO_VALIDATION_CACHE")
+    load_dataset()
+    remembered = load_dataset()
+    assert remembered.validated and any("passed earlier" in n for n in remembered.notices)

@@ -150,7 +150,9 @@ class Dataset:
 
     Build one with :func:`load_dataset` (files + spec) or :meth:`from_frames` (hand-made
     frames, for tests). Attribute ``validation_`` holds the validation report when the dataset
-    was validated, and ``notices`` lists things the loader decided for you (generated ids,
+    was validated in this process, ``validated`` is True when its tables passed validation
+    (here, or earlier for these exact files: then the rules' guarantees hold, e.g. one row per
+    key, without a report), and ``notices`` lists things the loader decided for you (generated ids,
     encodings detected, rows quarantined).
     """
 
@@ -162,6 +164,7 @@ class Dataset:
         self._months: list[str] | None = None
         self.notices: list[str] = list(notices or [])
         self.validation_ = None
+        self.validated = False
 
     # -- construction ---------------------------------------------------------------------
     @classmethod

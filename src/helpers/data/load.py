@@ -70,6 +70,7 @@ def load_dataset(
                 f"validation: passed earlier for these exact files ({cache.name}){saved}"
             )
             _drop_raw(dataset)
+            dataset.validated = True
             return dataset
         if shared:  # validation reads every file itself
             dataset = open_dataset(spec)
@@ -79,6 +80,7 @@ def load_dataset(
         )
         report.raise_if_failed()
         dataset.validation_ = report
+        dataset.validated = True
         if write_quarantine:
             write_quarantine_files(dataset)
         if cache is not None:

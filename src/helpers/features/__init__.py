@@ -13,6 +13,7 @@ from helpers.features.abt import (
     build_abt,
     churn_events,
     churn_month_indexes,
+    stored_transaction_months,
     warm_abt,
 )
 from helpers.features.cache import (
@@ -65,6 +66,7 @@ __all__ = [
     "abt_feature_columns",
     "build_abt",
     "warm_abt",
+    "stored_transaction_months",
     "churn_events",
     "churn_month_indexes",
     "abt_sql",

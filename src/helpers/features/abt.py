@@ -37,7 +37,13 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
-from helpers.features.cache import cached_file, cached_frame, stored_frame, warm_frame
+from helpers.features.cache import (
+    cached_file,
+    cached_frame,
+    stored_file,
+    stored_frame,
+    warm_frame,
+)
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,
@@ -224,6 +230,14 @@ def _transaction_months(ds) -> Path | None:
     if not ds.has("transactions"):
         return None
     return _run_table(ds, "transaction_months", {}, transaction_months_sql())
+
+
+def stored_transaction_months(ds) -> Path | None:
+    """The run's table of transactions per customer and month (:func:`transaction_months_sql`)
+    if an ABT of the run has written it already; None otherwise. Never writes it."""
+    if ds.spec.engine == "spark" or not ds.has("transactions"):
+        return None
+    return stored_file(ds, "transaction_months", {})
 
 
 def _soft_flags(ds, churn: ChurnDefinition) -> tuple[str | None, dict[str, Path]]:
@@ -415,7 +429,7 @@ def build_abt(
         with_aum = [*columns, "aum"] if "tier" in columns else columns
         queried = _wanted_columns(with_aum, abt_columns(), "the ABT")
     # Asked for a few columns while the run has the whole ABT: reading beats a query.
-    abt = None if queried is None else stored_frame(ds, "abt", parameters)
+    abt = None if queried is None else stored_frame(ds, "abt", parameters, queried)
     if abt is None:
         if queried is not None:
             parameters["columns"] = queried

