@@ -43,3 +43,30 @@ def test_docs_glossary_is_generated_from_the_glossary():
         "python -c \"from helpers import course; print(course.glossary_page(), end='')\""
     )
     assert "glossary.md" in (PROJECT_ROOT / "docs" / "course.md").read_text(encoding="utf-8")
+
+
+def test_the_course_face_loads_a_notebooks_checks_only_when_used():
+    """``from helpers import course`` in 00, 01 and 05 must not import the survival and
+    propensity stacks (lifelines, scikit-learn: ~1.5 s of kernel start-up); reading the
+    exercise registry loads every notebook's checks, so it is always complete."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from helpers import course\n"
+        "assert callable(course.glossary)\n"
+        "course.check_biggest_gap\n"
+        "heavy = [m for m in ('lifelines', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print(len(course.EXERCISES))\n"
+    )
+    lazy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert lazy.returncode == 0, lazy.stderr
+    import helpers.course.propensity  # noqa: F401  (every module loaded in this process)
+    import helpers.course.retention  # noqa: F401
+    import helpers.course.summary  # noqa: F401
+    import helpers.course.survival  # noqa: F401
+    import helpers.course.tiering  # noqa: F401
+
+    assert int(lazy.stdout) == len(course.EXERCISES) > 0

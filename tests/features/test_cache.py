@@ -330,3 +330,27 @@ def test_the_overview_inventory_reads_the_runs_transaction_months_and_says_the_s
     pd.testing.assert_frame_equal(inventory(sample), before)
     monkeypatch.delenv(RUN_CACHE_ENV)
     pd.testing.assert_frame_equal(inventory(sample), before)
+
+
+def test_the_loader_hashes_the_files_while_it_reads_the_tables(tmp_path, monkeypatch):
+    """Outside a run's kernel the loader takes each file's SHA-256 in a second thread while
+    it reads the tables; the dataset's digests are those (never computed twice) and equal
+    hashing each file afterwards."""
+    import hashlib
+
+    import helpers.data.dataset as dataset_module
+
+    copy = tmp_path / "bank"
+    shutil.copytree(paths.SAMPLE_DIR, copy)
+    monkeypatch.setenv("FISHPOND_NO_VALIDATION_CACHE", "1")  # nothing asks for them early
+    ds = load_dataset(copy / "dataset.yaml")
+    assert "_hashing" in ds.__dict__
+
+    def not_again(path):
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(dataset_module, "sha256_file", not_again)
+    digests = ds.file_digests()
+    assert sorted(digests) == sorted(str(path) for path in ds.files())
+    for path, digest in digests.items():
+        assert digest == hashlib.sha256(open(path, "rb").read()).hexdigest()

@@ -145,6 +145,15 @@ def canonical_expression(column: Col, source: str, value_map: dict | None, scale
     return expression
 
 
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (hashlib releases the GIL on them)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Dataset:
     """Canonical tables of one dataset, loaded lazily and cached.
 
@@ -483,15 +492,20 @@ class Dataset:
         for entry in (record or {}).get("fingerprint", {}).get("files", []):
             if entry.get("sha256"):
                 digests.setdefault(str(entry["path"]), str(entry["sha256"]))
+        hashing = self.__dict__.pop("_hashing", None)  # started by the loader
+        if hashing is not None:
+            for key, value in hashing.result().items():
+                digests.setdefault(key, value)
         for path in self.files():
             key = str(path)
             if key not in digests:
-                digest = hashlib.sha256()
-                with open(path, "rb") as handle:
-                    for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
-                        digest.update(block)
-                digests[key] = digest.hexdigest()
+                digests[key] = sha256_file(path)
         return dict(digests)
+
+    def hash_files_meanwhile(self, hashing) -> None:
+        """Take the SHA-256 of the files from ``hashing`` (a future of ``{path: digest}``,
+        computed while the tables were read) when :meth:`file_digests` needs them. Internal."""
+        self.__dict__["_hashing"] = hashing
 
     def fingerprint(self) -> dict[str, Any]:
         """Identify the data a run used: each file's path, size and SHA-256, and row counts.

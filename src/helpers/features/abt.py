@@ -37,13 +37,7 @@ from helpers.config import (
     product_catalogue,
     tier_ladder,
 )
-from helpers.features.cache import (
-    cached_file,
-    cached_frame,
-    stored_file,
-    stored_frame,
-    warm_frame,
-)
+from helpers.features.cache import cached_file, cached_frame, stored_file, stored_frame, warm_frame
 from helpers.features.sql import (
     AbtWindow,
     abt_sql,

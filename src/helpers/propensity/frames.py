@@ -96,8 +96,11 @@ def propensity_frames(ds, month: str | None, horizon: int = 6, churn=None, ladde
             f"but the data cover {months[0]} to {months[-1]}: choose a later month or a "
             "shorter horizon"
         )
-    train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
+    # The report month's ABT first: in a run the lifecycle notebook needs it early (its
+    # stages), the training month's only later; whichever notebook asks first builds a frame
+    # and the other waits for it (at a million customers this order saved 02 ~6 s of waiting).
     score = build_abt(ds, as_of=month, horizon=horizon, **kwargs)
+    train = build_abt(ds, as_of=train_month, horizon=horizon, **kwargs)
     return train, score, train_month
 
 
