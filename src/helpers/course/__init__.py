@@ -16,93 +16,6 @@ notebook's checks first, so the exercise registry is complete whenever it is rea
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # for readers and type checkers; at run time names load on first use
-    from helpers.course.build import (
-        COURSE_TAGS,
-        LANG_TAGS,
-        build_course,
-        cli_course_build,
-        count_exercises,
-        course_notebook,
-        course_readme,
-        course_units,
-        exercise_headings,
-    )
-    from helpers.course.checks import (
-        CHECK_MIME,
-        EXERCISES,
-        CheckResult,
-        Exercise,
-        Message,
-        Slip,
-        as_number,
-        bool_problem,
-        check,
-        code_problem,
-        count_problem,
-        exercise,
-        exercises,
-        inverted_slip,
-        is_number,
-        label_slips,
-        msg,
-        number_problem,
-        percent_slip,
-        share_problem,
-        sign_slip,
-        skip,
-    )
-    from helpers.course.glossary import (
-        find_clashes,
-        glossary,
-        glossary_markdown,
-        glossary_page,
-        glossary_sources,
-        label_mismatches,
-        term,
-    )
-    from helpers.course.overview import (
-        check_biggest_gap,
-        check_mean_to_median,
-        check_top_tier_aum_share,
-    )
-    from helpers.course.progress import (
-        cli_course_progress,
-        course_progress,
-        notebook_progress,
-        progress_report,
-    )
-    from helpers.course.propensity import (
-        check_propensity_co_holding_lift,
-        check_propensity_pipeline_product,
-        check_propensity_top_decile_lift,
-        check_propensity_top_share_capture,
-    )
-    from helpers.course.retention import (
-        check_retention_claim_effect,
-        check_retention_stop_budget,
-        check_retention_sure_things,
-        check_retention_visit_break_even,
-    )
-    from helpers.course.summary import (
-        check_aum_at_risk_share,
-        check_aum_per_customer,
-        check_repeat_campaign,
-    )
-    from helpers.course.survival import (
-        check_survival_entry_bias,
-        check_survival_s36_gap,
-        check_survival_soft_hard_aum,
-        check_survival_top_tier_risk_share,
-    )
-    from helpers.course.tiering import (
-        check_tiering_bridge_driver,
-        check_tiering_downgrade_share,
-        check_tiering_rm_customers,
-        check_tiering_threshold_move,
-    )
 
 _SOURCES: dict[str, tuple[str, ...]] = {
     "helpers.course.build": (
@@ -192,7 +105,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
 }
 # ``glossary`` is both a module and its main function: bound now (importing the module on
 # first use would leave the module object under the function's name).
-from helpers.course.glossary import glossary  # noqa: E402
+from helpers.course.glossary import glossary  # noqa: E402, F401
 
 _HOME = {name: module for module, names in _SOURCES.items() for name in names}
 # Modules whose names read or build the exercise registry: every check module first.
@@ -219,69 +132,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOME))
 
 
-__all__ = [
-    "CHECK_MIME",
-    "EXERCISES",
-    "CheckResult",
-    "Exercise",
-    "Message",
-    "Slip",
-    "as_number",
-    "bool_problem",
-    "check",
-    "code_problem",
-    "count_problem",
-    "exercise",
-    "exercises",
-    "inverted_slip",
-    "is_number",
-    "label_slips",
-    "msg",
-    "number_problem",
-    "percent_slip",
-    "share_problem",
-    "sign_slip",
-    "skip",
-    "find_clashes",
-    "glossary",
-    "glossary_markdown",
-    "glossary_page",
-    "glossary_sources",
-    "label_mismatches",
-    "term",
-    "COURSE_TAGS",
-    "LANG_TAGS",
-    "build_course",
-    "cli_course_build",
-    "count_exercises",
-    "course_notebook",
-    "course_readme",
-    "course_units",
-    "exercise_headings",
-    "cli_course_progress",
-    "course_progress",
-    "notebook_progress",
-    "progress_report",
-    "check_mean_to_median",
-    "check_top_tier_aum_share",
-    "check_biggest_gap",
-    "check_tiering_threshold_move",
-    "check_tiering_rm_customers",
-    "check_tiering_downgrade_share",
-    "check_tiering_bridge_driver",
-    "check_survival_entry_bias",
-    "check_survival_s36_gap",
-    "check_survival_soft_hard_aum",
-    "check_survival_top_tier_risk_share",
-    "check_propensity_co_holding_lift",
-    "check_propensity_top_decile_lift",
-    "check_propensity_top_share_capture",
-    "check_propensity_pipeline_product",
-    "check_retention_claim_effect",
-    "check_retention_sure_things",
-    "check_retention_stop_budget",
-    "check_retention_visit_break_even",
-    "check_aum_per_customer",
-    "check_aum_at_risk_share",
-    "check_repeat_campaign",
-]
+__all__ = [name for names in _SOURCES.values() for name in names]
