@@ -345,6 +345,7 @@ def test_the_loader_hashes_the_files_while_it_reads_the_tables(tmp_path, monkeyp
     monkeypatch.setenv("FISHPOND_NO_VALIDATION_CACHE", "1")  # nothing asks for them early
     ds = load_dataset(copy / "dataset.yaml")
     assert "_hashing" in ds.__dict__
+    assert ds._hashing is not None  # the loader started it
 
     def not_again(path):
         raise AssertionError(f"{path} hashed again")

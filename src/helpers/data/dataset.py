@@ -161,8 +161,8 @@ class Dataset:
     frames, for tests). Attribute ``validation_`` holds the validation report when the dataset
     was validated in this process, ``validated`` is True when its tables passed validation
     (here, or earlier for these exact files: then the rules' guarantees hold, e.g. one row per
-    key, without a report), and ``notices`` lists things the loader decided for you (generated ids,
-    encodings detected, rows quarantined).
+    key, without a report), and ``notices`` lists things the loader decided for you
+    (generated ids, encodings detected, rows quarantined).
     """
 
     def __init__(self, spec: DatasetSpec, sources: dict[str, _Source], notices=None):
@@ -174,6 +174,7 @@ class Dataset:
         self.notices: list[str] = list(notices or [])
         self.validation_ = None
         self.validated = False
+        self._hashing = None  # the loader's future of the files' SHA-256, if it started one
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -492,7 +493,7 @@ class Dataset:
         for entry in (record or {}).get("fingerprint", {}).get("files", []):
             if entry.get("sha256"):
                 digests.setdefault(str(entry["path"]), str(entry["sha256"]))
-        hashing = self.__dict__.pop("_hashing", None)  # started by the loader
+        hashing, self._hashing = self._hashing, None
         if hashing is not None:
             for key, value in hashing.result().items():
                 digests.setdefault(key, value)
@@ -505,7 +506,7 @@ class Dataset:
     def hash_files_meanwhile(self, hashing) -> None:
         """Take the SHA-256 of the files from ``hashing`` (a future of ``{path: digest}``,
         computed while the tables were read) when :meth:`file_digests` needs them. Internal."""
-        self.__dict__["_hashing"] = hashing
+        self._hashing = hashing
 
     def fingerprint(self) -> dict[str, Any]:
         """Identify the data a run used: each file's path, size and SHA-256, and row counts.

@@ -200,38 +200,37 @@ def _fetch(
         con.close()
 
 
-def _run_table(ds, kind: str, parameters: dict, sql: str) -> Path | None:
+def _run_table(ds, kind: str, parameters: dict, sql: str, write: bool = True) -> Path | None:
     """The run's Parquet copy of ``sql``'s rows, written by the first step of the run that
-    needs it; None outside a run, or on Spark (where the queries read the tables on the
-    cluster)."""
+    needs it (``write=False``: only if a step has written it already); None outside a run, or
+    on Spark (where the queries read the tables on the cluster)."""
     if ds.spec.engine == "spark":
         return None
+    if not write:
+        return stored_file(ds, kind, parameters)
 
-    def write(path: Path) -> None:
+    def copy(path: Path) -> None:
         con = ds.connect()
         try:
             con.execute(f"COPY ({sql}) TO {string_literal(str(path))} (FORMAT PARQUET)")
         finally:
             con.close()
 
-    return cached_file(ds, kind, parameters, write)
+    return cached_file(ds, kind, parameters, copy)
 
 
-def _transaction_months(ds) -> Path | None:
+def _transaction_months(ds, write: bool = True) -> Path | None:
     """The run's table of transactions per customer and month (:func:`transaction_months_sql`),
     written by the first ABT of the run that needs it; None outside a run, without
     transactions, or on Spark."""
     if not ds.has("transactions"):
         return None
-    return _run_table(ds, "transaction_months", {}, transaction_months_sql())
+    return _run_table(ds, "transaction_months", {}, transaction_months_sql(), write)
 
 
 def stored_transaction_months(ds) -> Path | None:
-    """The run's table of transactions per customer and month (:func:`transaction_months_sql`)
-    if an ABT of the run has written it already; None otherwise. Never writes it."""
-    if ds.spec.engine == "spark" or not ds.has("transactions"):
-        return None
-    return stored_file(ds, "transaction_months", {})
+    """:func:`_transaction_months` if an ABT of the run has written it already; never writes."""
+    return _transaction_months(ds, write=False)
 
 
 def _soft_flags(ds, churn: ChurnDefinition) -> tuple[str | None, dict[str, Path]]:

@@ -15,8 +15,8 @@ How it works:
   SHA-256, looked up through the recorded size and modification time, so nothing is re-hashed)
   plus the kind of frame and every parameter that shapes it (as-of month, horizon, churn
   definition, tier ladder, ...). The first notebook that needs a frame builds it and writes
-  ``<kind>-<key>.arrow`` (Arrow IPC; atomically, under a file lock so a parallel notebook waits instead
-  of building it twice); later notebooks read it.
+  ``<kind>-<key>.arrow`` (Arrow IPC; atomically, under a file lock so a parallel notebook
+  waits instead of building it twice); later notebooks read it.
 - The runner also saves the dataset's small canonical tables (customers, holdings, contacts,
   campaigns), validated, in ``tables/`` (:mod:`helpers.data.shared_tables`): a kernel of the
   run opens them as Parquet views and reads one into pandas only when a notebook asks for it.

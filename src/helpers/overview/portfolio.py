@@ -46,7 +46,7 @@ def inventory(ds) -> pd.DataFrame:
             f"{date_sql} FROM {name}"
         )
         months = stored_transaction_months(ds) if name == "transactions" else None
-        if months is not None and getattr(ds, "validated", False):
+        if months is not None and ds.validated:
             # The run's transactions per customer and month (19M rows instead of 71M at a
             # million customers) give the same figures: validation leaves no row without a
             # date or customer, and every row counts in its month.
@@ -135,7 +135,7 @@ def quality_checks(ds, month: str) -> pd.DataFrame:
     # aside by quarantine), so a validated dataset has none to count (a GROUP BY over every
     # balance row: ~3 s at a million customers); unvalidated frames are counted.
     duplicates = 0
-    if not getattr(ds, "validated", False):
+    if not ds.validated:
         duplicates = con.execute(
             "SELECT CAST(count(*) AS BIGINT) FROM (SELECT customer_id, month FROM "
             "monthly_balances GROUP BY 1, 2 HAVING count(*) > 1)"
